@@ -1,0 +1,7 @@
+//! Local subcommands: each module defines its clap `Args` and a `run` function.
+
+pub mod clear;
+pub mod config_cmd;
+pub mod export;
+pub mod scrub;
+pub mod stats;

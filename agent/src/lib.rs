@@ -1,0 +1,43 @@
+//! `earlyexit`: run a command, watch its output as it is written, and stop
+//! the whole process group the moment an error pattern, a hang or a timeout
+//! shows. Every run is recorded in a local SQLite database.
+//!
+//! The binaries (`earlyexit` and its short name `ee`) are thin: they call
+//! [`main_entry`]. Each capability lives in its own module:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`] | the command line: flags, subcommands, help text |
+//! | [`config`] | `config.yaml` / `.earlyexit.yaml`: keys, defaults, validation |
+//! | [`duration`] | `1.5s`, `2m`, `1h` parsing |
+//! | [`privacy`] | what leaves the machine at each telemetry level |
+//! | [`matcher`] | patterns: compile, match a line, find candidates in a buffer |
+//! | [`supervise`] | the child process group: spawn, signal, reap |
+//! | [`watch`] | one stream: read, pass through, count, match |
+//! | [`run`] | one run: the event loop of matches, timeouts and signals |
+//! | [`record`] | the telemetry record of a run (plain data) |
+//! | [`report`] | exit code, record, summaries after a run |
+//! | [`context`] | project type, command category, system load at start |
+//! | [`store`] | the local SQLite database (sqlx) |
+//! | [`spool`] | runs waiting to be written to the database in a batch |
+//! | [`commands`] | local subcommands: stats, export, clear-data, config |
+//! | [`sys`] | the only `unsafe`: process groups, prctl, pipes, ptys |
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod duration;
+pub mod matcher;
+pub mod privacy;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod spool;
+pub mod store;
+pub mod supervise;
+pub mod sys;
+pub mod watch;
+
+pub use cli::main_entry;

@@ -1,0 +1,299 @@
+//! The write-behind spool: runs that ended before the database was open are
+//! appended here (one frame each, `telemetry.db.spool`, mode 0600) and
+//! moved into the database in a batch later — by the run that finds the
+//! spool over [`SPOOL_INGEST_BYTES`], or by `stats`, `export` and
+//! `clear-data`, which always read it first. While runs wait here, later
+//! runs queue behind them, so the database never holds a newer run without
+//! the older ones.
+//!
+//! Why: opening SQLite through sqlx costs a few milliseconds, more than a
+//! short command takes. Appending a line costs microseconds, so a run never
+//! waits for the database unless a batch is due.
+//!
+//! Appends and batch reads hold an exclusive `flock` on the spool, so
+//! concurrent runs never interleave lines and a batch is never read while a
+//! run is half-way through appending. A batch is cleared only after the
+//! database committed it; ingesting skips runs already stored, so a crash
+//! between the two loses and duplicates nothing. At [`SPOOL_MAX_BYTES`] a
+//! run is not spooled and the caller warns: the spool only grows that large
+//! when the database has been unusable for many runs.
+//!
+//! A frame is a format byte ([`FRAME_FORMAT`]), the payload length (u32,
+//! little-endian) and the run encoded with postcard — compact and several
+//! times faster to write than JSON, which matters for runs that recorded
+//! thousands of matches. A frame cut short by a crash, or of a format this
+//! version does not know, is skipped and counted.
+//!
+//! This module never opens the database; `store` ingests batches.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::record::RunRecord;
+
+/// A spool this large is moved into the database at the end of the run that
+/// made it so (4 MiB: a thousand typical runs of a few KiB, or a handful
+/// of runs that recorded thousands of matches).
+pub const SPOOL_INGEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A run that would grow the spool past this is not kept (16 MiB).
+pub const SPOOL_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The encoding of the frames this version writes (postcard, `RunRecord` v1).
+pub const FRAME_FORMAT: u8 = 1;
+
+/// The spool beside database `db`: `telemetry.db` → `telemetry.db.spool`.
+pub fn spool_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(".spool");
+    PathBuf::from(name)
+}
+
+/// Why the spool could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// Reading or writing the spool file failed.
+    #[error("cannot use the telemetry spool {}: {source}; check the directory, or pass --db PATH / --no-telemetry", path.display())]
+    Io {
+        /// The spool file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The spool reached [`SPOOL_MAX_BYTES`].
+    #[error("the telemetry spool {} is full ({} MiB): the database has not been writable for many runs; run `earlyexit stats` to see why", path.display(), SPOOL_MAX_BYTES >> 20)]
+    Full {
+        /// The spool file.
+        path: PathBuf,
+    },
+    /// A run could not be encoded.
+    #[error("cannot encode the run for the telemetry spool: {0}")]
+    Encode(#[from] postcard::Error),
+}
+
+/// Creates `dir` (and its parents) with mode 0700, whatever the umask.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Appends `run` to the spool at `path`, creating it (mode 0600, and its
+/// directory, mode 0700) when missing. Returns the spool's size afterwards.
+pub fn append(path: &Path, run: &RunRecord) -> Result<u64, SpoolError> {
+    let io_err = |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        create_private_dir(dir).map_err(io_err)?;
+    }
+    let payload = postcard::to_stdvec(run)?;
+    let mut line = Vec::with_capacity(payload.len() + 5);
+    line.push(FRAME_FORMAT);
+    line.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    line.extend_from_slice(&payload);
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err)?;
+    file.lock().map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        // Created under a permissive umask: make it private before writing.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
+    }
+    let size = meta.len();
+    if size + line.len() as u64 > SPOOL_MAX_BYTES {
+        return Err(SpoolError::Full {
+            path: path.to_path_buf(),
+        });
+    }
+    // One write of the whole frame while holding the lock.
+    file.write_all(&line).map_err(io_err)?;
+    Ok(size + line.len() as u64)
+}
+
+/// The spool's size, 0 when there is none.
+pub fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Runs taken from the spool, still locked: clear it with [`Batch::clear`]
+/// once they are stored; dropping the batch leaves the spool as it was.
+#[derive(Debug)]
+pub struct Batch {
+    file: File,
+    path: PathBuf,
+    /// The runs, in the order they were spooled.
+    pub runs: Vec<RunRecord>,
+    /// Frames that were not a run (cut short by a crash, unknown format).
+    pub skipped: usize,
+}
+
+impl Batch {
+    /// Empties the spool; the lock is released when this returns.
+    pub fn clear(self) -> Result<(), SpoolError> {
+        self.file.set_len(0).map_err(|source| SpoolError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Locks the spool at `path` and reads every run in it; `None` when there
+/// is no spool or it is empty.
+pub fn take(path: &Path) -> Result<Option<Batch>, SpoolError> {
+    let io_err = |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(e)),
+    };
+    file.lock().map_err(io_err)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err)?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let (runs, skipped) = decode_frames(&bytes);
+    Ok(Some(Batch {
+        file,
+        path: path.to_path_buf(),
+        runs,
+        skipped,
+    }))
+}
+
+/// Decodes every frame of a spool; returns the runs and how many frames
+/// were skipped (cut short, unknown format, undecodable).
+fn decode_frames(mut bytes: &[u8]) -> (Vec<RunRecord>, usize) {
+    let mut runs = Vec::new();
+    let mut skipped = 0;
+    while !bytes.is_empty() {
+        let header = bytes.get(..5);
+        let Some(&[format, a, b, c, d]) = header else {
+            skipped += 1;
+            break;
+        };
+        let len = u32::from_le_bytes([a, b, c, d]) as usize;
+        let Some(payload) = bytes.get(5..5 + len) else {
+            // Cut short by a crash mid-append: nothing follows it.
+            skipped += 1;
+            break;
+        };
+        match (format, postcard::from_bytes::<RunRecord>(payload)) {
+            (FRAME_FORMAT, Ok(run)) => runs.push(run),
+            _ => skipped += 1,
+        }
+        bytes = &bytes[5 + len..];
+    }
+    (runs, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests_support::sample_run;
+
+    #[test]
+    fn append_then_take_returns_every_run_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = spool_path(&dir.path().join("telemetry.db"));
+        assert!(take(&path).unwrap().is_none());
+        let runs: Vec<RunRecord> = (0..3).map(|i| sample_run(1_000 + i)).collect();
+        let mut last = 0;
+        for run in &runs {
+            let size = append(&path, run).unwrap();
+            assert!(size > last);
+            last = size;
+        }
+        assert_eq!(size(&path), last);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let batch = take(&path).unwrap().unwrap();
+        let ids: Vec<_> = batch
+            .runs
+            .iter()
+            .map(|r| r.execution.execution_id.clone())
+            .collect();
+        let want: Vec<_> = runs
+            .iter()
+            .map(|r| r.execution.execution_id.clone())
+            .collect();
+        assert_eq!(ids, want);
+        assert_eq!(batch.runs[1].matches.len(), runs[1].matches.len());
+        // Dropping without clearing keeps the runs.
+        drop(batch);
+        assert_eq!(take(&path).unwrap().unwrap().runs.len(), 3);
+        take(&path).unwrap().unwrap().clear().unwrap();
+        assert!(take(&path).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_torn_frame_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        append(&path, &sample_run(1)).unwrap();
+        let whole = size(&path);
+        append(&path, &sample_run(2)).unwrap();
+        // A crash half-way through the second append.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(whole + 20).unwrap();
+        let batch = take(&path).unwrap().unwrap();
+        assert_eq!(batch.runs.len(), 1);
+        assert_eq!(batch.skipped, 1);
+    }
+
+    #[test]
+    fn a_frame_of_an_unknown_format_is_skipped_and_the_rest_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(&[99, 3, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(file);
+        append(&path, &sample_run(1)).unwrap();
+        let batch = take(&path).unwrap().unwrap();
+        assert_eq!((batch.runs.len(), batch.skipped), (1, 1));
+    }
+
+    #[test]
+    fn a_full_spool_refuses_the_run_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        append(&path, &sample_run(1)).unwrap();
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(SPOOL_MAX_BYTES - 10).unwrap();
+        let before = size(&path);
+        let err = append(&path, &sample_run(2)).unwrap_err();
+        assert!(matches!(err, SpoolError::Full { .. }), "{err}");
+        assert!(err.to_string().contains("earlyexit stats"));
+        assert_eq!(size(&path), before);
+    }
+
+    #[test]
+    fn an_unusable_location_is_a_clear_error() {
+        let err = append(Path::new("/dev/null/telemetry.db.spool"), &sample_run(1)).unwrap_err();
+        assert!(
+            err.to_string().contains("/dev/null/telemetry.db.spool"),
+            "{err}"
+        );
+    }
+}

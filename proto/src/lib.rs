@@ -1,0 +1,63 @@
+//! The `earlyexit.v1` wire protocol: prost messages and tonic client and
+//! server stubs generated from `proto/earlyexit/v1/*.proto` at build time
+//! (protox, so no `protoc` binary is needed). The compatibility rules are
+//! written at the top of `records.proto`.
+//!
+//! This crate holds generated code only: no I/O, no policy.
+
+/// Package `earlyexit.v1`.
+pub mod v1 {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("earlyexit.v1");
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::v1::*;
+
+    #[test]
+    fn a_record_round_trips_and_unknown_fields_are_tolerated() {
+        let record = RunRecord {
+            execution: Some(Execution {
+                execution_id: "01a1fd04-fdfd-74fa-a99b-2a9bfe84e072".into(),
+                command: "cargo <args:1a2b3c4d5e6f>".into(),
+                exit_reason: "match".into(),
+                child_exit_code: Some(101),
+                ..Default::default()
+            }),
+            matches: vec![MatchEvent {
+                line_number: 42,
+                line_content: "<*> cannot find value `x`".into(),
+                kind: "error".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let bytes = record.encode_to_vec();
+        assert_eq!(RunRecord::decode(bytes.as_slice()).unwrap(), record);
+
+        // A newer agent's extra field (number 99) does not break decoding.
+        let mut newer = bytes.clone();
+        prost::encoding::string::encode(99, &"future".to_string(), &mut newer);
+        assert_eq!(RunRecord::decode(newer.as_slice()).unwrap(), record);
+    }
+
+    #[test]
+    fn push_response_names_each_rejected_record() {
+        let response = PushResponse {
+            accepted: 2,
+            duplicates: 1,
+            rejected: vec![Rejection {
+                index: 3,
+                execution_id: "x".into(),
+                reason: "record larger than 1 MiB".into(),
+                retriable: false,
+            }],
+        };
+        let decoded = PushResponse::decode(response.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded.rejected[0].index, 3);
+        assert!(!decoded.rejected[0].retriable);
+    }
+}
