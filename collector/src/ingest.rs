@@ -7,8 +7,9 @@
 //! - INVALID_ARGUMENT: the batch itself is unusable (no agent_id, too many
 //!   records) — nothing stored; fix the sender.
 //! - RESOURCE_EXHAUSTED: queue full or org over quota — nothing stored;
-//!   retry with backoff. (Also tonic's answer to a message over the size
-//!   limit.)
+//!   retry with backoff.
+//! - OUT_OF_RANGE: the message is over the size limit (tonic refuses it
+//!   before decoding) — nothing stored; send smaller batches.
 //! - UNAVAILABLE: the store failed or the collector is stopping — nothing
 //!   stored; retry.
 //! - OK with `rejected`: the named records were refused (retriable or not);

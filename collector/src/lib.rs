@@ -19,5 +19,6 @@ pub mod quota;
 pub mod rescrub;
 pub mod server;
 pub mod store;
+pub mod testing;
 pub mod updates;
 pub mod writer;
