@@ -1,0 +1,194 @@
+//! The `earlyexit-collector` binary as an operator uses it: serve with the
+//! defaults (TLS with a self-signed certificate, SQLite in its home), manage
+//! orgs and tokens while it runs, stop it with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_earlyexit-collector");
+
+fn admin(home: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("EARLYEXIT_COLLECTOR_HOME", home)
+        .env_remove("EARLYEXIT_COLLECTOR_STORE")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Waits for the child to exit, killing it after `limit`.
+fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_with_defaults_then_manage_tokens_and_stop_on_sigterm() {
+    let home = tempfile::tempdir().unwrap();
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("EARLYEXIT_COLLECTOR_HOME", home.path())
+        .env_remove("EARLYEXIT_COLLECTOR_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first stdout line: {first:?}"))
+        .to_owned();
+    assert!(
+        url.starts_with("https://127.0.0.1:"),
+        "TLS by default: {url}"
+    );
+    let cert = home.path().join("tls/cert.pem");
+    assert!(cert.exists(), "self-signed certificate made in the home");
+    assert!(home.path().join("collector.db").exists());
+
+    // Admin commands work against the running collector's store.
+    let out = admin(home.path(), &["org", "create", "acme"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "acme");
+    let out = admin(home.path(), &["org", "create", "acme"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("org 'acme' already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = admin(home.path(), &["token", "create", "--org", "nope"]);
+    assert!(
+        text(&out.stderr).contains("no org named 'nope'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = admin(
+        home.path(),
+        &["token", "create", "--org", "acme", "--agent-name", "ci"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("eec_") && token.len() > 40, "{token}");
+    let out = admin(home.path(), &["token", "list"]);
+    let listing = text(&out.stdout);
+    assert!(listing.contains("acme") && listing.contains("ci") && listing.contains("active"));
+    assert!(!listing.contains(&token), "the secret is never listed");
+
+    // An agent pinning the self-signed certificate can push.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let accepted = rt.block_on(async {
+        use earlyexit_proto::v1::ingest_client::IngestClient;
+        use earlyexit_proto::v1::{Execution, PushRequest, RunRecord};
+        use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(std::fs::read(&cert).unwrap()))
+            .domain_name("localhost");
+        let channel = Channel::from_shared(url.clone())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut request = tonic::Request::new(PushRequest {
+            agent_id: "agent-1".into(),
+            batch_seq: 1,
+            records: vec![RunRecord {
+                execution: Some(Execution {
+                    execution_id: "e-1".into(),
+                    started_at_ms: 1_763_700_000_000,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        IngestClient::new(channel)
+            .push(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .accepted
+    });
+    assert_eq!(accepted, 1);
+
+    let id = listing
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .next()
+                .filter(|w| w.starts_with("tok_"))
+        })
+        .unwrap()
+        .to_owned();
+    let out = admin(home.path(), &["token", "revoke", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = admin(home.path(), &["token", "revoke", &id]);
+    assert!(!out.status.success(), "revoking twice says so");
+
+    // SIGTERM: a clean, prompt exit with a summary line.
+    let pid = i32::try_from(serve.id()).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait(&mut serve, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("stopped: 1 records stored"), "{log}");
+}
+
+#[test]
+fn bad_settings_are_explained() {
+    let home = tempfile::tempdir().unwrap();
+    let out = admin(
+        home.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--tls-cert and --tls-key go together"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = admin(home.path(), &["org", "list", "--store", "mysql://db/x"]);
+    assert!(
+        text(&out.stderr).contains("unsupported store URL 'mysql://db/x'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let cfg = home.path().join("c.yaml");
+    std::fs::write(&cfg, "listen: 127.0.0.1:0\nstorage: x\n").unwrap();
+    let out = admin(home.path(), &["serve", "--config", cfg.to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("unknown field `storage`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
