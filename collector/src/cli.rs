@@ -42,6 +42,43 @@ enum Command {
     /// Publish pattern or model bundles for an org's agents.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Measure ingest: the plain-sqlx ceiling, then a collector process fed
+    /// over loopback gRPC (backlog drain rate, latency at half the peak,
+    /// memory under overload). Use a release build.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// sqlite://DIR (fresh files are made in DIR) or a PostgreSQL server
+    /// URL (fresh databases are made on it and dropped afterwards).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "sqlite:///tmp/earlyexit-collector-bench"
+    )]
+    store: String,
+    /// Records in the backlog phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Records per Push.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Concurrent agents in the backlog phase.
+    #[arg(long, default_value_t = 8)]
+    agents: usize,
+    /// Records inserted in the plain-sqlx ceiling phase.
+    #[arg(long, default_value_t = 300_000)]
+    ceiling_records: usize,
+    /// Seconds of the latency phase.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Agents in the overload phase.
+    #[arg(long, default_value_t = 64)]
+    overload_agents: usize,
+    /// Seconds of the overload phase.
+    #[arg(long, default_value_t = 10)]
+    overload_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +214,19 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
+        Command::Bench(a) => {
+            crate::bench::run(crate::bench::BenchOptions {
+                store: a.store,
+                records: a.records,
+                batch: a.batch,
+                agents: a.agents,
+                ceiling_records: a.ceiling_records,
+                latency_secs: a.latency_secs,
+                overload_agents: a.overload_agents,
+                overload_secs: a.overload_secs,
+            })
+            .await
+        }
         Command::Serve(args) => serve(args).await,
         Command::Org(OrgCommand::Create { name, store }) => {
             let org = open(&store).await?.create_org(&name).await?;

@@ -7,11 +7,13 @@
 //!   durable writes through the bounded [`writer`] queue, per-org [`quota`].
 //! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
 //! - [`server`]: TLS, health, reflection, graceful shutdown.
-//! - [`cli`]: `earlyexit-collector serve | org | token | bundle`.
+//! - [`cli`]: `earlyexit-collector serve | org | token | bundle | bench`.
+//! - [`bench`]: the load generator behind `earlyexit-collector bench`.
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ingest;

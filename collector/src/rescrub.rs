@@ -8,8 +8,26 @@
 //! record's key and is validated instead (see `ingest`). A test reads the
 //! protobuf descriptors so a field added to the schema cannot be missed.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use earlyexit_proto::v1::{Execution, MatchEvent, OutputSample, PerformanceMetric, RunRecord};
 use earlyexit_scrub::Scrubber;
+
+/// Fields up to this long are remembered with their scrubbed form: at the
+/// `anonymous` level most text is templated (commands, patterns, masked
+/// lines), so the same values arrive over and over.
+const CACHED_FIELD_MAX: usize = 256;
+
+/// Remembered fields per worker thread; the cache is emptied when full
+/// (bounded memory: about entries × 2 × [`CACHED_FIELD_MAX`] at worst).
+const CACHE_ENTRIES: usize = 8192;
+
+thread_local! {
+    /// Field → its scrubbed form (`None`: unchanged). Per thread, so
+    /// handlers never wait on each other.
+    static SEEN: RefCell<HashMap<Box<str>, Option<Box<str>>>> = RefCell::new(HashMap::new());
+}
 
 /// Scrubs records in place and counts changed fields.
 #[derive(Debug, Default)]
@@ -19,43 +37,90 @@ pub struct Rescrubber {
 
 impl Rescrubber {
     /// Scrubs every text field of `record`; returns how many fields changed.
+    ///
+    /// Most records are clean, so the fields of each part (the execution,
+    /// each match, each sample, the metrics) are joined and put through the
+    /// scrubber's prefilter once; only a part that may hold something is
+    /// scrubbed field by field.
     pub fn apply(&self, record: &mut RunRecord) -> u32 {
         let mut hits = 0;
-        let mut field = |text: &mut String| {
-            if text.is_empty() {
-                return;
-            }
-            let scrubbed = if text.contains('\n') {
-                self.scrubber.scrub_text(text)
-            } else {
-                match self.scrubber.scrub_line(text) {
-                    std::borrow::Cow::Borrowed(_) => return,
-                    std::borrow::Cow::Owned(s) => s,
-                }
-            };
-            if scrubbed != *text {
-                *text = scrubbed;
-                hits += 1;
-            }
-        };
+        let mut joined = String::with_capacity(1024);
         if let Some(e) = record.execution.as_mut() {
-            execution_fields(e, &mut field);
+            hits += self.part(&mut joined, |f| execution_fields(e, f));
         }
         for m in &mut record.matches {
-            match_fields(m, &mut field);
+            hits += self.part(&mut joined, |f| match_fields(m, f));
         }
         for s in &mut record.samples {
-            sample_fields(s, &mut field);
+            hits += self.part(&mut joined, |f| sample_fields(s, f));
         }
-        for p in &mut record.metrics {
-            metric_fields(p, &mut field);
-        }
+        let metrics = &mut record.metrics;
+        hits += self.part(&mut joined, |f| {
+            for p in metrics.iter_mut() {
+                metric_fields(p, f);
+            }
+        });
         hits
+    }
+
+    /// Scrubs the fields `visit` reaches unless, joined, they are clean.
+    fn part(&self, joined: &mut String, mut visit: impl FnMut(&mut dyn FnMut(&mut String))) -> u32 {
+        joined.clear();
+        let mut all_cached = true;
+        SEEN.with_borrow(|seen| {
+            visit(&mut |text: &mut String| {
+                all_cached &= text.is_empty() || seen.contains_key(text.as_str());
+                joined.push_str(text);
+                joined.push('\n');
+            });
+        });
+        if !all_cached && self.scrubber.is_clean(joined) {
+            return 0;
+        }
+        let mut hits = 0;
+        SEEN.with_borrow_mut(|seen| {
+            visit(&mut |text: &mut String| {
+                if text.is_empty() {
+                    return;
+                }
+                let scrubbed = match seen.get(text.as_str()) {
+                    Some(known) => known.as_deref().map(str::to_owned),
+                    None => {
+                        let fresh = self.scrub(text);
+                        if text.len() <= CACHED_FIELD_MAX {
+                            if seen.len() >= CACHE_ENTRIES {
+                                seen.clear();
+                            }
+                            seen.insert(text.as_str().into(), fresh.as_deref().map(Into::into));
+                        }
+                        fresh
+                    }
+                };
+                if let Some(scrubbed) = scrubbed {
+                    *text = scrubbed;
+                    hits += 1;
+                }
+            });
+        });
+        hits
+    }
+
+    /// The scrubbed form of one field, or `None` when it is unchanged.
+    fn scrub(&self, text: &str) -> Option<String> {
+        let scrubbed = if text.contains('\n') {
+            self.scrubber.scrub_text(text)
+        } else {
+            match self.scrubber.scrub_line(text) {
+                std::borrow::Cow::Borrowed(_) => return None,
+                std::borrow::Cow::Owned(s) => s,
+            }
+        };
+        (scrubbed != text).then_some(scrubbed)
     }
 }
 
 /// Every scrubbed string field of `Execution` (all but `execution_id`).
-fn execution_fields(e: &mut Execution, f: &mut impl FnMut(&mut String)) {
+fn execution_fields(e: &mut Execution, f: &mut dyn FnMut(&mut String)) {
     let Execution {
         execution_id: _,
         mode,
@@ -107,7 +172,7 @@ fn execution_fields(e: &mut Execution, f: &mut impl FnMut(&mut String)) {
     }
 }
 
-fn match_fields(m: &mut MatchEvent, f: &mut impl FnMut(&mut String)) {
+fn match_fields(m: &mut MatchEvent, f: &mut dyn FnMut(&mut String)) {
     let MatchEvent {
         stream_source,
         line_content,
@@ -129,7 +194,7 @@ fn match_fields(m: &mut MatchEvent, f: &mut impl FnMut(&mut String)) {
     }
 }
 
-fn sample_fields(s: &mut OutputSample, f: &mut impl FnMut(&mut String)) {
+fn sample_fields(s: &mut OutputSample, f: &mut dyn FnMut(&mut String)) {
     let OutputSample {
         sample_type,
         stream_source,
@@ -142,7 +207,7 @@ fn sample_fields(s: &mut OutputSample, f: &mut impl FnMut(&mut String)) {
     }
 }
 
-fn metric_fields(p: &mut PerformanceMetric, f: &mut impl FnMut(&mut String)) {
+fn metric_fields(p: &mut PerformanceMetric, f: &mut dyn FnMut(&mut String)) {
     f(&mut p.metric_name);
 }
 

@@ -46,6 +46,12 @@ impl TestDb {
             );
             return Ok(None);
         };
+        Self::postgres_on(&server).await.map(Some)
+    }
+
+    /// A new, empty database on the PostgreSQL server at `server`.
+    pub async fn postgres_on(server: &str) -> Result<TestDb, StoreError> {
+        let server = server.to_owned();
         let mut random = [0u8; 6];
         getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
         let name = format!(
@@ -62,11 +68,11 @@ impl TestDb {
             .execute(&mut admin)
             .await?;
         let _ = admin.close().await;
-        Ok(Some(TestDb {
+        Ok(TestDb {
             url: with_database(&server, &name),
             backend: Backend::Postgres,
             postgres: Some((server, name)),
-        }))
+        })
     }
 
     /// SQLite in `dir`, then PostgreSQL when configured.

@@ -157,6 +157,13 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
+/// Whether a line of `text` could start cross-line state (a private key, a
+/// continued secret value, a manifest `data:` block).
+pub(crate) fn may_open_block(text: &str) -> bool {
+    text.split('\n')
+        .any(|l| opens_key_block(l) || opens_continuation(l) || opens_data_block(l))
+}
+
 /// `data:` / `stringData:` alone on a line: a manifest block whose entries
 /// are, in a Kubernetes Secret, base64 secrets under harmless key names.
 fn opens_data_block(line: &str) -> bool {

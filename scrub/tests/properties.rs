@@ -78,6 +78,20 @@ proptest! {
     }
 
     #[test]
+    fn clean_joined_text_means_every_part_is_clean(parts in prop::collection::vec(dirty_text(), 1..6)) {
+        let s = &*PLAIN;
+        let joined = parts.join("\n");
+        if s.is_clean(&joined) {
+            for part in &parts {
+                prop_assert_eq!(s.scrub_text(part), part.as_str());
+                for line in part.split('\n') {
+                    prop_assert_eq!(s.scrub_line(line), line);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn growth_is_bounded(line in dirty_text().prop_map(|t| t.replace('\n', " "))) {
         let s = &*PLAIN;
         let findings = s.explain(&line).len();

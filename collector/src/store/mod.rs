@@ -41,11 +41,28 @@ const SQLITE_CONNECTIONS: u32 = 4;
 /// `max_connections` (100).
 const POSTGRES_CONNECTIONS: u32 = 12;
 
-/// Rows per INSERT statement. SQLite allows 32,766 bound parameters and
-/// PostgreSQL 65,535; a row binds [`RECORD_COLUMNS`].
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Most rows per INSERT statement. SQLite allows 32,766 bound parameters
+/// and PostgreSQL 65,535; a row binds [`RECORD_COLUMNS`]. Rows are cut into
+/// power-of-two chunks up to this size, so only nine statement shapes exist
+/// and all stay in the prepared-statement cache.
+const ROWS_PER_STATEMENT: usize = 256;
 const RECORD_COLUMNS: usize = 10;
+const _: () = assert!(ROWS_PER_STATEMENT.is_power_of_two());
 const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
+
+/// `rows` cut into chunks of power-of-two sizes, largest first.
+fn statement_chunks(rows: &[RecordRow]) -> impl Iterator<Item = &[RecordRow]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 /// Prefix of every token, so a leaked one is recognisable (and scrubbable).
 pub const TOKEN_PREFIX: &str = "eec_";
@@ -452,7 +469,7 @@ impl Store {
         match self {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                for chunk in statement_chunks(rows) {
                     let mut q = insert_statement::<Sqlite>(chunk);
                     let returned = q.build().fetch_all(&mut *tx).await?;
                     for r in returned {
@@ -463,7 +480,7 @@ impl Store {
             }
             Store::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                for chunk in statement_chunks(rows) {
                     let mut q = insert_statement::<Postgres>(chunk);
                     let returned = q.build().fetch_all(&mut *tx).await?;
                     for r in returned {
@@ -710,6 +727,29 @@ fn restrict_file(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_cut_into_few_statement_shapes() {
+        let row = RecordRow {
+            org_id: 1,
+            agent_id: String::new(),
+            execution_id: String::new(),
+            started_at_ms: 0,
+            received_at_ms: 0,
+            exit_reason: String::new(),
+            command_category: String::new(),
+            telemetry_level: String::new(),
+            scrub_hits: 0,
+            body: Vec::new(),
+        };
+        let rows = vec![row; 1000];
+        let sizes: Vec<usize> = statement_chunks(&rows).map(<[_]>::len).collect();
+        assert_eq!(sizes, [256, 256, 256, 128, 64, 32, 8]);
+        let sizes: Vec<usize> = statement_chunks(&rows[..500]).map(<[_]>::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 500);
+        assert!(sizes.iter().all(|n| n.is_power_of_two()));
+        assert_eq!(statement_chunks(&rows[..0]).count(), 0);
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {
