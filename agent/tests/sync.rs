@@ -74,11 +74,12 @@ impl v1::ingest_server::Ingest for Collector {
                 continue;
             }
             let key = (request.agent_id.clone(), execution.execution_id.clone());
-            if held.records.contains_key(&key) {
-                response.duplicates += 1;
-            } else {
-                held.records.insert(key, record);
-                response.accepted += 1;
+            match held.records.entry(key) {
+                std::collections::hash_map::Entry::Occupied(_) => response.duplicates += 1,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(record);
+                    response.accepted += 1;
+                }
             }
         }
         Ok(tonic::Response::new(response))
