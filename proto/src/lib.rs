@@ -11,6 +11,11 @@ pub mod v1 {
     tonic::include_proto!("earlyexit.v1");
 }
 
+/// The encoded `FileDescriptorSet` of every `earlyexit.v1` file: what gRPC
+/// reflection serves, and what tests read to find every field of a message.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/earlyexit_v1_descriptor.bin"));
+
 #[cfg(test)]
 mod tests {
     use prost::Message;

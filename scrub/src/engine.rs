@@ -493,35 +493,65 @@ impl Scrubber {
             if found.is_empty() {
                 break;
             }
-            // The rendered line, and where each kept (unreplaced) stretch of
-            // `line` landed in it: (start in rendered, start in line, length).
+            // The rendered line, and each stretch of it with where it came
+            // from: (start in rendered, end in rendered, start in line, end
+            // in line, kept verbatim?).
             let mut rendered = String::with_capacity(line.len() + 16 * found.len());
-            let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(found.len() + 1);
+            let mut pieces: Vec<(usize, usize, usize, usize, bool)> =
+                Vec::with_capacity(2 * found.len() + 1);
             let mut at = 0;
             for &(rule, start, end) in &found {
-                kept.push((rendered.len(), at, start - at));
+                let r = rendered.len();
                 rendered.push_str(&line[at..start]);
+                pieces.push((r, rendered.len(), at, start, true));
+                let r = rendered.len();
                 self.rules[rule]
                     .placeholder
                     .write(&line[start..end], self.key(), &mut rendered);
+                pieces.push((r, rendered.len(), start, end, false));
                 at = end;
             }
-            kept.push((rendered.len(), at, line.len() - at));
+            let r = rendered.len();
             rendered.push_str(&line[at..]);
+            pieces.push((r, rendered.len(), at, line.len(), true));
 
-            let more: Vec<_> = self
-                .find_once(&rendered)
-                .into_iter()
-                .filter_map(|(rule, s, e)| {
-                    kept.iter()
-                        .find(|&&(r, _, len)| r <= s && e <= r + len)
-                        .map(|&(r, l, _)| (rule, s - r + l, e - r + l))
-                })
-                .collect();
+            // A position in `rendered` back in `line`: inside kept text it
+            // maps one to one; inside a replacement, to that replacement's
+            // start (for a finding's start) or end (for its end).
+            let back = |pos: usize, is_end: bool| -> usize {
+                let piece = pieces.iter().find(|&&(rs, re, ..)| {
+                    if is_end {
+                        rs < pos && pos <= re
+                    } else {
+                        rs <= pos && pos < re
+                    }
+                });
+                match piece {
+                    Some(&(rs, _, os, _, true)) => os + (pos - rs),
+                    Some(&(_, _, os, oe, false)) => {
+                        if is_end {
+                            oe
+                        } else {
+                            os
+                        }
+                    }
+                    None => line.len(),
+                }
+            };
+            let more = self.find_once(&rendered);
             if more.is_empty() {
                 break;
             }
-            found.extend(more);
+            for (rule, s, e) in more {
+                let (s, e) = (back(s, false), back(e, true));
+                if s >= e {
+                    continue;
+                }
+                // A later finding that reaches into an earlier one (a token
+                // running into a home path, say) takes its place.
+                found.retain(|&(_, a, b)| b <= s || e <= a);
+                found.push((rule, s, e));
+            }
             found.sort_by_key(|&(_, s, _)| s);
         }
         found

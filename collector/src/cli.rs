@@ -1,0 +1,323 @@
+//! Command line: `serve`, and the admin commands that manage orgs, tokens
+//! and bundles directly in the store (they work while `serve` runs).
+//!
+//! Exit codes: 0 success, 1 the operation failed (store unreachable, no
+//! such org, …), 2 usage error (clap).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ServeConfig};
+use crate::server;
+use crate::store::Store;
+
+/// Receives run records from earlyexit agents over gRPC (TLS, bearer
+/// tokens), stores them idempotently in SQLite or PostgreSQL, and pushes
+/// pattern and model bundles back.
+#[derive(Debug, Parser)]
+#[command(name = "earlyexit-collector", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC (Ingest, Updates, health, reflection) until SIGINT/SIGTERM.
+    ///
+    /// With no flags: listens on 127.0.0.1:7700, stores in
+    /// ~/.earlyexit-collector/collector.db (or $EARLYEXIT_COLLECTOR_HOME) and
+    /// serves TLS with a self-signed certificate made there on first start.
+    /// Prints `listening on URL` on stdout once the port is open.
+    Serve(ServeArgs),
+    /// Manage orgs (every token, record and bundle belongs to one).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage agent tokens (stored hashed; shown once at creation).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Publish pattern or model bundles for an org's agents.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// YAML file with the same settings as the flags (listen, store,
+    /// tls_cert, tls_key, client_ca, insecure, shutdown_grace, bundle_poll,
+    /// limits: {max_message_bytes, max_batch_records, max_record_bytes,
+    /// max_inflight_bytes, group_commit_rows, org_records_per_second,
+    /// org_burst_records}). Flags win over the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7700].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://~/.earlyexit-collector/collector.db].
+    #[arg(long, value_name = "URL", env = "EARLYEXIT_COLLECTOR_STORE")]
+    store: Option<String>,
+    /// PEM certificate chain to serve TLS with (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// Serve plaintext gRPC, without TLS (warns unless listening on loopback).
+    #[arg(long)]
+    insecure: bool,
+    /// Per-org ingest limit, records per second (per replica) [default: none].
+    #[arg(long, value_name = "N")]
+    org_records_per_second: Option<u32>,
+}
+
+/// Where the admin commands find the store.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// sqlite://PATH or postgres://… [default: the serve default, or `store:` in --config].
+    #[arg(long, value_name = "URL", env = "EARLYEXIT_COLLECTOR_STORE")]
+    store: Option<String>,
+    /// Collector config file to read `store:` from.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an org.
+    Create {
+        /// 1-64 letters, digits, '-', '_' or '.'.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List orgs.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for an org's agents; prints it once, alone on stdout.
+    Create {
+        /// The org the token's agents write to.
+        #[arg(long)]
+        org: String,
+        /// A label for the agent or fleet using it (shown in `token list`).
+        #[arg(long)]
+        agent_name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List tokens (ids and labels, never the secrets).
+    List {
+        /// Only this org's tokens.
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by its id (tok_…, from `token list`); takes effect on
+    /// the next call.
+    Revoke {
+        /// The token id.
+        token_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Publish FILE as the next version of KIND for an org; subscribed
+    /// agents receive it.
+    Publish {
+        /// The org whose agents get it.
+        #[arg(long)]
+        org: String,
+        /// What it holds: patterns, models, … (lowercase, digits, '-').
+        #[arg(long)]
+        kind: String,
+        /// The artifact.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Runs the command line; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("earlyexit-collector: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("earlyexit-collector: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Org(OrgCommand::Create { name, store }) => {
+            let org = open(&store).await?.create_org(&name).await?;
+            println!("{}", org.name);
+            eprintln!(
+                "created org '{}'; next: earlyexit-collector token create --org {}",
+                org.name, org.name
+            );
+            Ok(())
+        }
+        Command::Org(OrgCommand::List { store }) => {
+            for org in open(&store).await?.list_orgs().await? {
+                println!("{}", org.name);
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            org,
+            agent_name,
+            store,
+        }) => {
+            let token = open(&store)
+                .await?
+                .create_token(&org, agent_name.as_deref())
+                .await?;
+            println!("{}", token.token);
+            eprintln!(
+                "token {} for org '{org}': shown once, store it now (agent config: collector.token or collector.token_file)",
+                token.token_id
+            );
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { org, store }) => {
+            let tokens = open(&store).await?.list_tokens(org.as_deref()).await?;
+            println!("{:<18} {:<20} {:<24} STATE", "ID", "ORG", "AGENT");
+            for t in tokens {
+                println!(
+                    "{:<18} {:<20} {:<24} {}",
+                    t.token_id,
+                    t.org,
+                    t.agent_name.as_deref().unwrap_or("-"),
+                    if t.revoked_at_ms.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { token_id, store }) => {
+            if open(&store).await?.revoke_token(&token_id).await? {
+                eprintln!("revoked {token_id}; calls with it now get UNAUTHENTICATED");
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "no active token with id '{token_id}' (see `earlyexit-collector token list`)"
+                )
+            }
+        }
+        Command::Bundle(BundleCommand::Publish {
+            org,
+            kind,
+            file,
+            store,
+        }) => {
+            let data =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let store = open(&store).await?;
+            let org = store.org(&org).await?;
+            let version = store.publish_bundle(org.id, &kind, &data).await?;
+            println!("{version}");
+            eprintln!(
+                "published {kind} version {version} for org '{}' ({} bytes)",
+                org.name,
+                data.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn open(args: &StoreArgs) -> Result<Store> {
+    let url = match (&args.store, &args.config) {
+        (Some(url), _) => url.clone(),
+        (None, Some(file)) => ServeConfig::from_file(file)?.store,
+        (None, None) => config::default_store(),
+    };
+    Ok(Store::connect(&url).await?)
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let mut cfg = match &args.config {
+        Some(file) => ServeConfig::from_file(file)?,
+        None => ServeConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        cfg.listen = listen;
+    }
+    if let Some(store) = args.store {
+        cfg.store = store;
+    }
+    if args.tls_cert.is_some() {
+        cfg.tls_cert = args.tls_cert;
+    }
+    if args.tls_key.is_some() {
+        cfg.tls_key = args.tls_key;
+    }
+    if args.client_ca.is_some() {
+        cfg.client_ca = args.client_ca;
+    }
+    cfg.insecure |= args.insecure;
+    if args.org_records_per_second.is_some() {
+        cfg.limits.org_records_per_second = args.org_records_per_second;
+    }
+    server::run(
+        cfg,
+        |url| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {url}");
+            let _ = out.flush();
+        },
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            server::log(&format!("cannot watch SIGTERM ({e}); stop with Ctrl-C"));
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,24 @@
+//! The earlyexit collector: a gRPC service that earlyexit agents sync their
+//! scrubbed run records to, and that pushes pattern and model bundles back.
+//!
+//! - [`store`]: SQLite (default) or PostgreSQL through sqlx; orgs, hashed
+//!   tokens, records keyed by (org, agent, execution), bundles.
+//! - [`ingest`]: `Ingest.Push` — auth, checks, re-scrubbing, idempotent
+//!   durable writes through the bounded [`writer`] queue, per-org [`quota`].
+//! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
+//! - [`server`]: TLS, health, reflection, graceful shutdown.
+//! - [`cli`]: `earlyexit-collector serve | org | token | bundle`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod quota;
+pub mod rescrub;
+pub mod server;
+pub mod store;
+pub mod testing;
+pub mod updates;
+pub mod writer;

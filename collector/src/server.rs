@@ -1,0 +1,323 @@
+//! `serve`: binds, sets up TLS, wires the services (Ingest, Updates,
+//! `grpc.health.v1`, reflection) and runs until the shutdown future
+//! resolves.
+//!
+//! Shutdown is bounded: health turns NOT_SERVING, the listener stops
+//! accepting, subscriptions end, in-flight batches get up to
+//! `shutdown_grace` to be committed and answered, then the writer drains
+//! and the process exits. A batch cut off by the bound was not
+//! acknowledged, so its agent sends it again.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
+use earlyexit_proto::v1::ingest_server::IngestServer;
+use earlyexit_proto::v1::updates_server::UpdatesServer;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::config::{ServeConfig, home};
+use crate::ingest::{IngestService, IngestStats};
+use crate::store::{Store, redact_url};
+use crate::updates::UpdatesService;
+use crate::writer::Writer;
+
+/// A collector running in this process (tests, `bench`).
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Counters since start.
+    pub stats: Arc<IngestStats>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// The URL agents use (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Shuts down gracefully and waits for the end.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("collector task panicked")?
+    }
+}
+
+/// Binds and starts serving in the background.
+pub async fn spawn(config: ServeConfig) -> Result<Running> {
+    let (stop, stopped) = oneshot::channel();
+    let bound = bind(config).await?;
+    let addr = bound.addr;
+    let scheme = bound.scheme;
+    let stats = Arc::clone(&bound.stats);
+    let task = tokio::spawn(bound.serve(async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        addr,
+        scheme,
+        stats,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Binds and serves until `shutdown` resolves. `on_bound` hears the URL
+/// once the port is open (the CLI prints it).
+pub async fn run(
+    config: ServeConfig,
+    on_bound: impl FnOnce(&str),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let bound = bind(config).await?;
+    on_bound(&format!("{}://{}", bound.scheme, bound.addr));
+    bound.serve(shutdown).await
+}
+
+/// A collector with its port open and store ready, not yet serving.
+struct Bound {
+    config: ServeConfig,
+    listener: TcpListener,
+    addr: SocketAddr,
+    scheme: &'static str,
+    tls: Option<ServerTlsConfig>,
+    store: Store,
+    stats: Arc<IngestStats>,
+}
+
+async fn bind(config: ServeConfig) -> Result<Bound> {
+    config.validate()?;
+    let store = Store::connect(&config.store).await?;
+    let tls = tls_config(&config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    if tls.is_none() && !addr.ip().is_loopback() {
+        log(&format!(
+            "WARNING: serving plaintext gRPC on {addr}, which is not a loopback address: tokens and telemetry cross the network unencrypted; use --tls-cert/--tls-key"
+        ));
+    }
+    log(&format!(
+        "store {} ({}), {}",
+        redact_url(&config.store),
+        store.backend(),
+        match (&tls, &config.client_ca) {
+            (None, _) => "plaintext (--insecure)".to_owned(),
+            (Some(_), Some(ca)) =>
+                format!("TLS, client certificates required (CA {})", ca.display()),
+            (Some(_), None) => "TLS".to_owned(),
+        }
+    ));
+    Ok(Bound {
+        scheme: if tls.is_some() { "https" } else { "http" },
+        config,
+        listener,
+        addr,
+        tls,
+        store,
+        stats: Arc::new(IngestStats::default()),
+    })
+}
+
+impl Bound {
+    async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Bound {
+            config,
+            listener,
+            addr,
+            tls,
+            store,
+            stats,
+            ..
+        } = self;
+        let limits = config.limits.clone();
+        let (writer, mut writers) = Writer::start(
+            store.clone(),
+            limits.max_inflight_bytes,
+            limits.group_commit_rows,
+        );
+        let (stopping, stop_watch) = watch::channel(false);
+
+        let ingest = IngestServer::new(IngestService::new(
+            store.clone(),
+            writer,
+            limits.clone(),
+            Arc::clone(&stats),
+        ))
+        .max_decoding_message_size(limits.max_message_bytes);
+        let updates = UpdatesServer::new(UpdatesService::new(
+            store.clone(),
+            config.bundle_poll,
+            stop_watch.clone(),
+        ));
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<IngestServer<IngestService>>().await;
+        health.set_serving::<UpdatesServer<UpdatesService>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(earlyexit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("cannot build the reflection service")?;
+
+        let mut builder = Server::builder()
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)));
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_config(tls)
+                .context("invalid TLS configuration")?;
+        }
+        let router = builder
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(ingest)
+            .add_service(updates);
+
+        // Shutdown: stop accepting, end subscriptions, and bound the wait
+        // for in-flight calls.
+        let (drained_tx, drained_rx) = oneshot::channel::<()>();
+        let grace = config.shutdown_grace;
+        let signal = {
+            let health = health.clone();
+            async move {
+                shutdown.await;
+                log("shutting down: no new connections; finishing in-flight batches");
+                health
+                    .set_not_serving::<IngestServer<IngestService>>()
+                    .await;
+                health
+                    .set_not_serving::<UpdatesServer<UpdatesService>>()
+                    .await;
+                let _ = stopping.send(true);
+                let _ = drained_tx.send(());
+            }
+        };
+        let mut serving =
+            Box::pin(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+        log(&format!("listening on {addr}"));
+        let served = tokio::select! {
+            r = &mut serving => r,
+            () = async {
+                let _ = drained_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                log(&format!("shutdown grace of {grace:?} ran out; unanswered batches were not acknowledged and will be re-sent"));
+                Ok(())
+            }
+        };
+        // Dropping the server drops the last writer handles; the writer
+        // tasks commit what is queued and end.
+        drop(serving);
+        let writers_done = async { while writers.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, writers_done).await.is_err() {
+            log("the store did not finish the last batches in time; they were not acknowledged");
+        }
+        store.close().await;
+        log(&format!(
+            "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals",
+            stats.accepted.load(Ordering::Relaxed),
+            stats.duplicates.load(Ordering::Relaxed),
+            stats.rejected.load(Ordering::Relaxed),
+            stats.scrub_hits.load(Ordering::Relaxed),
+            stats.busy.load(Ordering::Relaxed),
+        ));
+        served.context("the gRPC server failed")
+    }
+}
+
+/// TLS settings: the given files, a self-signed certificate made (once) in
+/// the collector's home when none are given, or none with `--insecure`.
+fn tls_config(config: &ServeConfig) -> Result<Option<ServerTlsConfig>> {
+    if config.insecure {
+        return Ok(None);
+    }
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => self_signed(&home().join("tls"))?,
+    };
+    let identity = Identity::from_pem(read(&cert)?, read(&key)?);
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &config.client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(tls))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A certificate for localhost and this host, made on first use and kept
+/// in `dir` (cert.pem, key.pem) so agents can pin it (`collector.ca`).
+fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    if cert.exists() && key.exists() {
+        log(&format!(
+            "TLS with the self-signed certificate {} (agents: collector.ca: {})",
+            cert.display(),
+            cert.display()
+        ));
+        return Ok((cert, key));
+    }
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let host = host.trim();
+        if !host.is_empty() && !names.iter().any(|n| n == host) {
+            names.push(host.to_owned());
+        }
+    }
+    let made = rcgen::generate_simple_self_signed(names.clone())
+        .context("cannot make a self-signed certificate")?;
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(&cert, made.cert.pem())
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .with_context(|| format!("cannot write {}", key.display()))?;
+        std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())?;
+    }
+    if !cert.exists() {
+        bail!("certificate {} vanished", cert.display());
+    }
+    log(&format!(
+        "made a self-signed TLS certificate for {} at {} (agents: collector.ca: {}); use --tls-cert/--tls-key for a real one",
+        names.join(", "),
+        cert.display(),
+        cert.display()
+    ));
+    Ok((cert, key))
+}
+
+/// One log line on stderr.
+pub fn log(message: &str) {
+    eprintln!("earlyexit-collector: {message}");
+}

@@ -1,0 +1,745 @@
+//! Where the collector keeps orgs, tokens, records and bundles: SQLite (the
+//! embedded default) or PostgreSQL (several replicas may share one), both
+//! through sqlx, with the same tables, keys and meaning (`migrations/sqlite`
+//! and `migrations/postgres`).
+//!
+//! Owns durability: [`Store::insert_records`] returns only after the rows are
+//! committed (SQLite `synchronous=FULL` in WAL mode, PostgreSQL's default
+//! `synchronous_commit=on`), and a record's key (org, agent_id,
+//! execution_id) makes a re-sent record a duplicate instead of a second row.
+//! It never decides policy (limits, auth outcomes, scrubbing): callers do.
+
+mod error;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, QueryBuilder, Row as _, Sqlite};
+
+pub use error::StoreError;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite statement waits for another process's write lock (the
+/// admin commands write while `serve` runs) before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite allows one writer; readers (token checks, bundle reads) get the rest.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// Enough for the writer tasks plus token checks and bundle reads of one
+/// replica, and small enough that several replicas fit PostgreSQL's default
+/// `max_connections` (100).
+const POSTGRES_CONNECTIONS: u32 = 12;
+
+/// Rows per INSERT statement. SQLite allows 32,766 bound parameters and
+/// PostgreSQL 65,535; a row binds [`RECORD_COLUMNS`].
+const ROWS_PER_STATEMENT: usize = 1000;
+const RECORD_COLUMNS: usize = 10;
+const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
+
+/// Prefix of every token, so a leaked one is recognisable (and scrubbable).
+pub const TOKEN_PREFIX: &str = "eec_";
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// An organisation: the unit that owns tokens, records and bundles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// Database id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+}
+
+/// Who is calling, as established by a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The org every read and write of this call is scoped to.
+    pub org: Org,
+    /// The token's public id (safe to log).
+    pub token_id: String,
+    /// The agent name the token was created for, if any.
+    pub agent_name: Option<String>,
+}
+
+/// A token just created: the plaintext is returned here and never again.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The secret to give the agent (`collector.token`).
+    pub token: String,
+    /// Public id, for listing and revoking.
+    pub token_id: String,
+}
+
+/// A token as listed (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Public id.
+    pub token_id: String,
+    /// The org it belongs to.
+    pub org: String,
+    /// Agent name given at creation.
+    pub agent_name: Option<String>,
+    /// Creation time, milliseconds since the epoch.
+    pub created_at_ms: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// One record ready to store: key, a few columns to query by, and the
+/// (re-scrubbed) protobuf body.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    /// Owning org.
+    pub org_id: i64,
+    /// Sending agent.
+    pub agent_id: String,
+    /// The run's id, unique per agent.
+    pub execution_id: String,
+    /// When the run started, milliseconds since the epoch.
+    pub started_at_ms: i64,
+    /// When the collector received it.
+    pub received_at_ms: i64,
+    /// Why the run ended (`match`, `timeout`, `completed`, …).
+    pub exit_reason: String,
+    /// Detected command category (`build`, `test`, …).
+    pub command_category: String,
+    /// Privacy level the agent sent it at (`anonymous` or `full`).
+    pub telemetry_level: String,
+    /// Fields the collector's scrubber changed (what the agent missed).
+    pub scrub_hits: i32,
+    /// The encoded `earlyexit.v1.RunRecord`.
+    pub body: Vec<u8>,
+}
+
+/// A published bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// What it holds (`patterns`, `models`, …).
+    pub kind: String,
+    /// Monotonic per (org, kind).
+    pub version: i64,
+    /// SHA-256 of `data`, hex.
+    pub sha256: String,
+    /// The artifact.
+    pub data: Vec<u8>,
+}
+
+/// A connection pool to the collector's database.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// SQLite file.
+    Sqlite(SqlitePool),
+    /// PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// SHA-256 of `data` as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The file a `sqlite://` URL names (`sqlite://relative/x.db`,
+/// `sqlite:///abs/x.db`, `sqlite:x.db`), without query parameters.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    (!rest.is_empty()).then(|| PathBuf::from(rest))
+}
+
+impl Store {
+    /// Opens (creating a SQLite file and its folder if needed) and migrates.
+    ///
+    /// `url` is `sqlite://PATH` or `postgres://…` (`postgresql://` too).
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = sqlite_path(url) {
+            Self::connect_sqlite(&path).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(url).await
+        } else {
+            Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+
+    async fn connect_sqlite(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| StoreError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+        }
+        let is_new = !path.exists();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: the WAL is synced at every commit, so an acknowledged
+            // batch survives power loss, not just a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_CONNECTIONS)
+            .acquire_timeout(SQLITE_BUSY_TIMEOUT + Duration::from_secs(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::connect(path.display().to_string(), e))?;
+        if is_new {
+            restrict_file(path);
+        }
+        SQLITE_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(path.display().to_string(), e.to_string()))?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Store, StoreError> {
+        let shown = redact_url(url);
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::connect(&shown, e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::connect(&shown, e))?;
+        POSTGRES_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(shown, e.to_string()))?;
+        Ok(Store::Postgres(pool))
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Creates an org. Names are 1–64 characters of letters, digits, `-`,
+    /// `_` and `.`.
+    pub async fn create_org(&self, name: &str) -> Result<Org, StoreError> {
+        validate_org_name(name)?;
+        let now = now_ms();
+        let sql = "INSERT INTO orgs (name, created_at_ms) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO NOTHING RETURNING id";
+        let id: Option<i64> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(name)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await
+            }
+            Store::Postgres(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(name)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await
+            }
+        }?;
+        match id {
+            Some(id) => Ok(Org {
+                id,
+                name: name.to_owned(),
+            }),
+            None => Err(StoreError::OrgExists(name.to_owned())),
+        }
+    }
+
+    /// Looks an org up by name.
+    pub async fn org(&self, name: &str) -> Result<Org, StoreError> {
+        let sql = "SELECT id FROM orgs WHERE name = $1";
+        let id: Option<i64> = match self {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(name).fetch_optional(p).await,
+            Store::Postgres(p) => sqlx::query_scalar(sql).bind(name).fetch_optional(p).await,
+        }?;
+        id.map(|id| Org {
+            id,
+            name: name.to_owned(),
+        })
+        .ok_or_else(|| StoreError::NoSuchOrg(name.to_owned()))
+    }
+
+    /// Every org, by name.
+    pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let sql = "SELECT id, name FROM orgs ORDER BY name";
+        let rows: Vec<(i64, String)> = match self {
+            Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+            Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+        }?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| Org { id, name })
+            .collect())
+    }
+
+    /// Creates a token for `org`. The plaintext is in the result only; the
+    /// database keeps its SHA-256.
+    pub async fn create_token(
+        &self,
+        org: &str,
+        agent_name: Option<&str>,
+    ) -> Result<NewToken, StoreError> {
+        let org = self.org(org).await?;
+        let secret = random_hex(32)?;
+        let token = format!("{TOKEN_PREFIX}{secret}");
+        let token_id = format!("tok_{}", &random_hex(6)?);
+        let sql = "INSERT INTO tokens (hash, token_id, org_id, agent_name, created_at_ms) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        let hash = sha256_hex(token.as_bytes());
+        let now = now_ms();
+        match self {
+            Store::Sqlite(p) => sqlx::query(sql)
+                .bind(&hash)
+                .bind(&token_id)
+                .bind(org.id)
+                .bind(agent_name)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Store::Postgres(p) => sqlx::query(sql)
+                .bind(&hash)
+                .bind(&token_id)
+                .bind(org.id)
+                .bind(agent_name)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }?;
+        Ok(NewToken { token, token_id })
+    }
+
+    /// Revokes a token by its public id (`tok_…`). Returns false when there
+    /// is no such token or it was already revoked.
+    pub async fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE tokens SET revoked_at_ms = $1 \
+                   WHERE token_id = $2 AND revoked_at_ms IS NULL";
+        let now = now_ms();
+        let affected = match self {
+            Store::Sqlite(p) => sqlx::query(sql)
+                .bind(now)
+                .bind(token_id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            Store::Postgres(p) => sqlx::query(sql)
+                .bind(now)
+                .bind(token_id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }?;
+        Ok(affected == 1)
+    }
+
+    /// Tokens, optionally of one org, oldest first.
+    pub async fn list_tokens(&self, org: Option<&str>) -> Result<Vec<TokenInfo>, StoreError> {
+        let sql = "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
+                   FROM tokens t JOIN orgs o ON o.id = t.org_id \
+                   WHERE ($1 IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id";
+        type Row = (String, String, Option<String>, i64, Option<i64>);
+        let rows: Vec<Row> = match self {
+            Store::Sqlite(p) => sqlx::query_as(sql).bind(org).fetch_all(p).await,
+            Store::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
+                     FROM tokens t JOIN orgs o ON o.id = t.org_id \
+                     WHERE ($1::text IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id",
+                )
+                .bind(org)
+                .fetch_all(p)
+                .await
+            }
+        }?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(token_id, org, agent_name, created_at_ms, revoked_at_ms)| TokenInfo {
+                    token_id,
+                    org,
+                    agent_name,
+                    created_at_ms,
+                    revoked_at_ms,
+                },
+            )
+            .collect())
+    }
+
+    /// The caller a token stands for, or `None` when it is unknown or
+    /// revoked. Compares hashes only.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+        let sql = "SELECT o.id, o.name, t.token_id, t.agent_name \
+                   FROM tokens t JOIN orgs o ON o.id = t.org_id \
+                   WHERE t.hash = $1 AND t.revoked_at_ms IS NULL";
+        let hash = sha256_hex(token.as_bytes());
+        type Row = (i64, String, String, Option<String>);
+        let row: Option<Row> = match self {
+            Store::Sqlite(p) => sqlx::query_as(sql).bind(&hash).fetch_optional(p).await,
+            Store::Postgres(p) => sqlx::query_as(sql).bind(&hash).fetch_optional(p).await,
+        }?;
+        Ok(row.map(|(id, name, token_id, agent_name)| Caller {
+            org: Org { id, name },
+            token_id,
+            agent_name,
+        }))
+    }
+
+    /// Stores `rows` in one transaction and returns, per row, whether it was
+    /// new (`true`) or a duplicate of a stored record (`false`). A key that
+    /// appears twice in `rows` is new once. Returns after the commit is
+    /// durable.
+    pub async fn insert_records(&self, rows: &[RecordRow]) -> Result<Vec<bool>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inserted: HashSet<(i64, String, String)> = HashSet::with_capacity(rows.len());
+        match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = insert_statement::<Sqlite>(chunk);
+                    let returned = q.build().fetch_all(&mut *tx).await?;
+                    for r in returned {
+                        inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+                    }
+                }
+                tx.commit().await?;
+            }
+            Store::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = insert_statement::<Postgres>(chunk);
+                    let returned = q.build().fetch_all(&mut *tx).await?;
+                    for r in returned {
+                        inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+                    }
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(rows
+            .iter()
+            .map(|r| inserted.remove(&(r.org_id, r.agent_id.clone(), r.execution_id.clone())))
+            .collect())
+    }
+
+    /// Records stored for an org.
+    pub async fn count_records(&self, org_id: i64) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM records WHERE org_id = $1";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(org_id).fetch_one(p).await,
+            Store::Postgres(p) => sqlx::query_scalar(sql).bind(org_id).fetch_one(p).await,
+        }?)
+    }
+
+    /// (agent_id, execution_id) of every record of an org, in storage order.
+    pub async fn record_keys(&self, org_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT agent_id, execution_id FROM records WHERE org_id = $1 ORDER BY id";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
+            Store::Postgres(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
+        }?)
+    }
+
+    /// The stored body and scrub hit count of one record of an org.
+    pub async fn record_body(
+        &self,
+        org_id: i64,
+        agent_id: &str,
+        execution_id: &str,
+    ) -> Result<Option<(Vec<u8>, i32)>, StoreError> {
+        let sql = "SELECT body, scrub_hits FROM records \
+                   WHERE org_id = $1 AND agent_id = $2 AND execution_id = $3";
+        Ok(match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(sql)
+                    .bind(org_id)
+                    .bind(agent_id)
+                    .bind(execution_id)
+                    .fetch_optional(p)
+                    .await
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(sql)
+                    .bind(org_id)
+                    .bind(agent_id)
+                    .bind(execution_id)
+                    .fetch_optional(p)
+                    .await
+            }
+        }?)
+    }
+
+    /// Publishes `data` as the next version of `kind` for an org and returns
+    /// that version. Two publishers racing get distinct versions (the loser
+    /// of the key retries).
+    pub async fn publish_bundle(
+        &self,
+        org_id: i64,
+        kind: &str,
+        data: &[u8],
+    ) -> Result<i64, StoreError> {
+        validate_bundle_kind(kind)?;
+        let sha = sha256_hex(data);
+        let sql = "INSERT INTO bundles (org_id, kind, version, sha256, data, published_at_ms) \
+                   SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 \
+                   FROM bundles WHERE org_id = $1 AND kind = $2 RETURNING version";
+        let mut last_err = None;
+        for _ in 0..5 {
+            let now = now_ms();
+            let r: Result<i64, sqlx::Error> = match self {
+                Store::Sqlite(p) => {
+                    sqlx::query_scalar(sql)
+                        .bind(org_id)
+                        .bind(kind)
+                        .bind(&sha)
+                        .bind(data)
+                        .bind(now)
+                        .fetch_one(p)
+                        .await
+                }
+                Store::Postgres(p) => {
+                    sqlx::query_scalar(sql)
+                        .bind(org_id)
+                        .bind(kind)
+                        .bind(&sha)
+                        .bind(data)
+                        .bind(now)
+                        .fetch_one(p)
+                        .await
+                }
+            };
+            match r {
+                Ok(v) => return Ok(v),
+                Err(e) if is_unique_violation(&e) => last_err = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last_err.map_or(StoreError::Conflict, StoreError::from))
+    }
+
+    /// The newest bundle of each kind of an org that is newer than what the
+    /// caller has (`have`: kind → version; a missing kind counts as 0).
+    pub async fn bundles_newer(
+        &self,
+        org_id: i64,
+        have: &HashMap<String, u64>,
+    ) -> Result<Vec<Bundle>, StoreError> {
+        let sql = "SELECT b.kind, b.version, b.sha256, b.data FROM bundles b \
+                   WHERE b.org_id = $1 AND b.version = \
+                   (SELECT MAX(version) FROM bundles WHERE org_id = b.org_id AND kind = b.kind) \
+                   ORDER BY b.kind";
+        let rows: Vec<(String, i64, String, Vec<u8>)> = match self {
+            Store::Sqlite(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
+            Store::Postgres(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
+        }?;
+        Ok(rows
+            .into_iter()
+            .filter(|(kind, version, _, _)| {
+                u64::try_from(*version).unwrap_or(0) > have.get(kind).copied().unwrap_or(0)
+            })
+            .map(|(kind, version, sha256, data)| Bundle {
+                kind,
+                version,
+                sha256,
+                data,
+            })
+            .collect())
+    }
+}
+
+/// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING key` for a chunk.
+fn insert_statement<'a, DB>(chunk: &'a [RecordRow]) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = QueryBuilder::<DB>::new(
+        "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, received_at_ms, \
+         exit_reason, command_category, telemetry_level, scrub_hits, body) ",
+    );
+    q.push_values(chunk, |mut b, r| {
+        b.push_bind(r.org_id)
+            .push_bind(r.agent_id.as_str())
+            .push_bind(r.execution_id.as_str())
+            .push_bind(r.started_at_ms)
+            .push_bind(r.received_at_ms)
+            .push_bind(r.exit_reason.as_str())
+            .push_bind(r.command_category.as_str())
+            .push_bind(r.telemetry_level.as_str())
+            .push_bind(r.scrub_hits)
+            .push_bind(r.body.as_slice());
+    });
+    q.push(
+        " ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
+         RETURNING org_id, agent_id, execution_id",
+    );
+    q
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn validate_org_name(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadOrgName(name.to_owned()))
+    }
+}
+
+fn validate_bundle_kind(kind: &str) -> Result<(), StoreError> {
+    let ok = !kind.is_empty()
+        && kind.len() <= 32
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadBundleKind(kind.to_owned()))
+    }
+}
+
+/// `n` random bytes as hex, from the operating system's generator.
+fn random_hex(n: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
+    let mut out = String::with_capacity(2 * n);
+    for b in buf {
+        use std::fmt::Write;
+        let _ = write!(out, "{b:02x}");
+    }
+    Ok(out)
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for
+/// messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+fn restrict_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_path("sqlite:///var/x.db"), Some("/var/x.db".into()));
+        assert_eq!(
+            sqlite_path("sqlite://rel/x.db?mode=rwc"),
+            Some("rel/x.db".into())
+        );
+        assert_eq!(sqlite_path("sqlite:x.db"), Some("x.db".into()));
+        assert_eq!(sqlite_path("sqlite://"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://ee:hunter2@db.example:5432/ee"),
+            "postgres://ee:***@db.example:5432/ee"
+        );
+        assert_eq!(redact_url("postgres://ee@db/ee"), "postgres://ee@db/ee");
+        assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_org_name("acme-ci.prod_1").is_ok());
+        assert!(validate_org_name("").is_err());
+        assert!(validate_org_name("a b").is_err());
+        assert!(validate_org_name(&"x".repeat(65)).is_err());
+        assert!(validate_bundle_kind("patterns").is_ok());
+        assert!(validate_bundle_kind("Patterns").is_err());
+    }
+}
