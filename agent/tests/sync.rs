@@ -1,10 +1,12 @@
 //! End-to-end: the real `earlyexit` binary syncing to a gRPC collector on
 //! 127.0.0.1 — `sync`, `sync --status`, `sync_on_exit` and `agent`.
 //!
-//! The collector here is a small in-process `earlyexit.v1` server speaking
-//! the real protocol over loopback: idempotent by (agent_id, execution_id),
-//! bearer-token checked, rejecting records of the program `false` for good,
-//! and streaming one two-chunk bundle to subscribers.
+//! Two collectors on loopback: the real one (`earlyexit-collector`, SQLite
+//! store, [`RealCollector`]) for what a deployment does, and a small
+//! in-process `earlyexit.v1` server ([`Server`]) for answers the real one
+//! gives only under conditions a test cannot arrange cheaply: records
+//! refused for good (it refuses runs of the program `false`), and a fixed
+//! two-chunk bundle stream.
 
 mod common;
 
@@ -537,4 +539,170 @@ fn the_agent_syncs_new_runs_keeps_bundles_and_stops_cleanly_on_sigterm() {
     assert!(rest.contains("stopped"), "{rest}");
     let s = crate::status(&env);
     assert_eq!(s["pending"], 0);
+}
+
+/// The real collector (`earlyexit-collector`) on 127.0.0.1:0 over a SQLite
+/// store in a folder of its own, with an org `acme` and a token for it.
+struct RealCollector {
+    runtime: tokio::runtime::Runtime,
+    running: Option<earlyexit_collector::server::Running>,
+    store: earlyexit_collector::store::Store,
+    org_id: i64,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RealCollector {
+    fn start() -> RealCollector {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("collector.db").display());
+        let (store, org_id, token, running) = runtime.block_on(async {
+            let store = earlyexit_collector::store::Store::connect(&url)
+                .await
+                .expect("collector store");
+            let org = store.create_org("acme").await.expect("org");
+            let token = store
+                .create_token("acme", Some("ci"))
+                .await
+                .expect("token")
+                .token;
+            let running = earlyexit_collector::server::spawn(
+                earlyexit_collector::config::ServeConfig::for_test(url.clone()),
+            )
+            .await
+            .expect("collector starts");
+            (store, org.id, token, running)
+        });
+        RealCollector {
+            runtime,
+            running: Some(running),
+            store,
+            org_id,
+            token,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.running.as_ref().unwrap().url()
+    }
+
+    fn count(&self) -> i64 {
+        self.runtime
+            .block_on(self.store.count_records(self.org_id))
+            .unwrap()
+    }
+}
+
+impl Drop for RealCollector {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = self.runtime.block_on(running.shutdown());
+        }
+    }
+}
+
+#[test]
+fn the_real_collector_stores_every_run_once_across_repeated_syncs() {
+    let collector = RealCollector::start();
+    let env = Env::new();
+    configure(&env, &collector.url(), &collector.token, "");
+    for _ in 0..3 {
+        record_run(&env, "true");
+    }
+    let (out, _) = env.run(&["sync"], LIMIT);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("3 stored, 0 duplicates, 0 rejected; 0 pending"),
+        "{stdout}"
+    );
+    assert_eq!(collector.count(), 3);
+
+    // A lost reply is simulated by putting the records back to pending: the
+    // re-send is counted as duplicates and stored once.
+    let db = env.db();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("UPDATE outbox SET state = 'pending'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (out, _) = env.run(&["sync"], LIMIT);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("0 stored, 3 duplicates"), "{stdout}");
+    assert_eq!(collector.count(), 3, "never stored twice");
+    record_run(&env, "true");
+    let (out, _) = env.run(&["sync"], LIMIT);
+    assert!(text(&out.stdout).contains("sent 1 records"));
+    assert_eq!(collector.count(), 4);
+}
+
+#[test]
+fn the_real_collector_refuses_a_wrong_token_and_nothing_is_lost() {
+    let collector = RealCollector::start();
+    let env = Env::new();
+    configure(&env, &collector.url(), "eec_wrong", "");
+    record_run(&env, "true");
+    let (out, _) = env.run(&["sync"], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
+    assert!(stderr.contains("collector.token"), "{stderr}");
+    assert_eq!(status(&env)["pending"], 1);
+    configure(&env, &collector.url(), &collector.token, "");
+    let (out, _) = env.run(&["sync"], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(collector.count(), 1);
+}
+
+#[test]
+fn the_agent_syncs_to_the_real_collector_and_keeps_its_published_bundles() {
+    let collector = RealCollector::start();
+    let env = Env::new();
+    configure(&env, &collector.url(), &collector.token, "");
+    collector
+        .runtime
+        .block_on(
+            collector
+                .store
+                .publish_bundle(collector.org_id, "patterns", b"error|FAILED"),
+        )
+        .unwrap();
+    let mut agent = env
+        .cmd(&["agent", "--interval", "200ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn earlyexit agent");
+    let mut stderr = BufReader::new(agent.stderr.take().unwrap());
+    let log = read_until(&mut stderr, |l| l.contains("received bundle patterns v1"));
+    assert!(log.contains("received bundle patterns v1"), "{log}");
+    record_run(&env, "true");
+    let deadline = Instant::now() + LIMIT;
+    while collector.count() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(collector.count(), 1);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let output = wait_with_limit(agent, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(0));
 }
