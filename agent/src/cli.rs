@@ -41,9 +41,7 @@ pub const SUBCOMMANDS: &[&str] = &[
 ];
 
 /// Reserved subcommand names this version does not implement yet.
-const NOT_YET: &[&str] = &[
-    "analyze", "suggest", "feedback", "patterns", "sync", "agent", "improve",
-];
+const NOT_YET: &[&str] = &["analyze", "suggest", "feedback", "patterns", "improve"];
 
 const ABOUT: &str = "Run a command, watch its output, and stop it the moment an error pattern, a hang or a timeout shows.";
 
@@ -71,6 +69,8 @@ runs a command or pattern of the same name):
   clear-data   delete recorded runs (--older-than 30d | --all)
   config       show the effective configuration and where it comes from
   scrub        scrub secrets and personal data from stdin (see what would leave the machine)
+  sync         push recorded runs to the collector now (--status: what is pending)
+  agent        keep syncing to the collector and receive its updates (a service)
 Run `earlyexit SUBCOMMAND --help` for details.
 
 Examples:
@@ -265,6 +265,10 @@ enum Sub {
     ClearData(crate::commands::clear::Args),
     /// Scrub secrets and personal data from stdin, one line out per line in.
     Scrub(crate::commands::scrub::Args),
+    /// Push recorded runs to the collector now; --status shows what is pending.
+    Sync(crate::commands::sync_cmd::Args),
+    /// Keep syncing to the collector and receive its updates, until SIGTERM or SIGINT.
+    Agent(crate::commands::agent_cmd::Args),
     /// Show the effective configuration and where it comes from.
     Config {
         #[command(subcommand)]
@@ -332,16 +336,20 @@ pub fn main_entry() -> ExitCode {
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::load(&cwd) {
-        Ok(loaded) => loaded.config,
+    let loaded = match Config::load(&cwd) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("earlyexit: {e}");
             return error_code(unix_hint);
         }
     };
+    let config = &loaded.config;
     let unix = args.unix_exit_codes || config.unix_exit_codes;
-    match plan_from(args, &config) {
-        Ok(plan) => ExitCode::from(run_plan(&plan)),
+    match plan_from(args, config) {
+        Ok(mut plan) => {
+            plan.sync_on_exit = crate::sync::on_exit::plan(&loaded, plan.telemetry);
+            ExitCode::from(run_plan(&plan))
+        }
         Err(e) => {
             eprintln!("earlyexit: {e}");
             error_code(unix)
@@ -381,6 +389,8 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),
+                    Sub::Sync(args) => crate::commands::sync_cmd::run(args, &loaded),
+                    Sub::Agent(args) => crate::commands::agent_cmd::run(args, &loaded),
                     Sub::Config { .. } => unreachable!("handled above"),
                 }
             }
@@ -602,6 +612,7 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
         } else {
             None
         },
+        sync_on_exit: None,
     })
 }
 
@@ -659,6 +670,13 @@ pub fn run_plan(plan: &RunPlan) -> u8 {
         && !plan.json
     {
         eprintln!("earlyexit: warning: telemetry skipped: {e}");
+    }
+    // After the run's own record is written: never changes the exit code.
+    if let Some(on_exit) = &plan.sync_on_exit
+        && telemetry.is_ok()
+        && let Some(warning) = crate::sync::on_exit::run(on_exit, &plan.db)
+    {
+        eprintln!("{warning}");
     }
     code
 }

@@ -65,6 +65,12 @@ pub const DEFAULT_DELAY_EXIT_PIPE: Duration = Duration::ZERO;
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// Default `color`: colour only when writing to a terminal.
 pub const DEFAULT_COLOR: ColorChoice = ColorChoice::Auto;
+/// Default `sync_on_exit`: off, so a run never waits for the network unless
+/// asked to; `earlyexit agent` or `earlyexit sync` send the records instead.
+pub const DEFAULT_SYNC_ON_EXIT: bool = false;
+/// Default `sync_on_exit_timeout`: enough for one push to a collector on
+/// the same network, short enough that a dead one costs a run little.
+pub const DEFAULT_SYNC_ON_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How much telemetry is recorded and sent (`telemetry` key, `--telemetry`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -176,6 +182,12 @@ pub struct Config {
     pub scrub_keyed: bool,
     /// `collector`: where runs are synced; `None` keeps everything local.
     pub collector: Option<CollectorConfig>,
+    /// `sync_on_exit`: every run pushes the pending records to the
+    /// collector before exiting (ephemeral CI runners).
+    pub sync_on_exit: bool,
+    /// `sync_on_exit_timeout`: the most a run spends on that push.
+    #[serde(serialize_with = "serialize_duration")]
+    pub sync_on_exit_timeout: Duration,
 }
 
 /// The `collector` key: where and how to sync.
@@ -262,6 +274,8 @@ impl Config {
             scrub_rules: Vec::new(),
             scrub_keyed: false,
             collector: None,
+            sync_on_exit: DEFAULT_SYNC_ON_EXIT,
+            sync_on_exit_timeout: DEFAULT_SYNC_ON_EXIT_TIMEOUT,
         }
     }
 
@@ -486,6 +500,8 @@ impl LoadedConfig {
             scrub_rules,
             scrub_keyed,
             collector,
+            sync_on_exit,
+            sync_on_exit_timeout,
         } = raw;
         let config = &mut self.config;
         let mut set = Vec::new();
@@ -511,9 +527,42 @@ impl LoadedConfig {
             anonymize_local,
             scrub_disable,
             scrub_rules,
-            scrub_keyed
+            scrub_keyed,
+            sync_on_exit
         );
-        if let Some(collector) = collector {
+        if let Some(timeout) = sync_on_exit_timeout {
+            if timeout.is_zero() {
+                return Err(ConfigError::InvalidValue {
+                    key: "sync_on_exit_timeout".to_string(),
+                    path: source.path().unwrap_or(Path::new("")).to_path_buf(),
+                    line: None,
+                    detail: "0 leaves no time to sync; set `sync_on_exit: false` to turn it off"
+                        .to_string(),
+                });
+            }
+            config.sync_on_exit_timeout = timeout;
+            set.push("sync_on_exit_timeout");
+        }
+        if let Some(mut collector) = collector {
+            // Paths in `collector` are relative to the file that sets them.
+            let file = source.path().unwrap_or(Path::new(""));
+            for (key, value) in [
+                ("token_file", &mut collector.token_file),
+                ("ca", &mut collector.ca),
+                ("cert", &mut collector.cert),
+                ("key", &mut collector.key),
+            ] {
+                if let Some(path) = value.as_mut() {
+                    *path = resolve_path(&path.to_string_lossy(), file, user_home).map_err(
+                        |detail| ConfigError::InvalidValue {
+                            key: format!("collector.{key}"),
+                            path: file.to_path_buf(),
+                            line: None,
+                            detail,
+                        },
+                    )?;
+                }
+            }
             config.collector = Some(collector);
             set.push("collector");
         }
@@ -647,6 +696,16 @@ pub const KEYS: &[KeyDoc] = &[
         name: "collector",
         description: "where runs are synced: {url, token | token_file, ca, cert, key}",
         when_unset: "nothing leaves this machine",
+    },
+    KeyDoc {
+        name: "sync_on_exit",
+        description: "true: every run pushes pending records to the collector before it exits (never changes its exit code)",
+        when_unset: "",
+    },
+    KeyDoc {
+        name: "sync_on_exit_timeout",
+        description: "the most a run spends on sync_on_exit; what is not sent by then stays pending",
+        when_unset: "",
     },
     KeyDoc {
         name: "scrub_keyed",
@@ -853,6 +912,10 @@ struct RawConfig {
     scrub_keyed: Option<bool>,
     #[serde(default)]
     collector: Option<CollectorConfig>,
+    #[serde(default)]
+    sync_on_exit: Option<bool>,
+    #[serde(default, deserialize_with = "de_duration")]
+    sync_on_exit_timeout: Option<Duration>,
 }
 
 /// Parses one file's text. Blank files and files of only comments are valid.
@@ -1147,9 +1210,16 @@ mod tests {
     #[test]
     fn a_configured_collector_makes_anonymous_the_default_level() {
         let tree = Tree::new();
-        tree.write_home("collector:\n  url: https://collector.internal:7700\n  token_file: ~/.earlyexit/token\n");
+        tree.write_home(
+            "collector:\n  url: https://collector.internal:7700\n  token_file: token\n",
+        );
         let loaded = tree.load().unwrap();
         assert_eq!(loaded.config.telemetry, TelemetryLevel::Anonymous);
+        assert_eq!(
+            loaded.config.collector.clone().unwrap().token_file,
+            Some(tree.home().join("token")),
+            "relative to the file that sets it"
+        );
         assert_eq!(loaded.source("telemetry"), &Source::Default);
         tree.write_home("telemetry: local\ncollector: {url: 'https://c:7700'}\n");
         assert_eq!(
@@ -1175,6 +1245,27 @@ mod tests {
     }
 
     #[test]
+    fn sync_on_exit_is_off_by_default_and_its_timeout_is_checked() {
+        let tree = Tree::new();
+        let c = tree.load().unwrap().config;
+        assert!(!c.sync_on_exit);
+        assert_eq!(c.sync_on_exit_timeout, DEFAULT_SYNC_ON_EXIT_TIMEOUT);
+        tree.write_home("sync_on_exit_timeout: 0\n");
+        let e = tree.error();
+        assert!(e.contains("sync_on_exit_timeout"), "{e}");
+        assert!(e.contains("sync_on_exit: false"), "{e}");
+        tree.write_home("sync_on_exit_timeout: soon\n");
+        let e = tree.error();
+        assert!(
+            e.contains("'sync_on_exit_timeout'") && e.contains("line 1"),
+            "{e}"
+        );
+        tree.write_home("sync_on_exti: true\n");
+        let e = tree.error();
+        assert!(e.contains("did you mean 'sync_on_exit'?"), "{e}");
+    }
+
+    #[test]
     fn unknown_collector_keys_are_errors() {
         let tree = Tree::new();
         tree.write_home("collector: {url: 'https://c:7700', tokn: x}\n");
@@ -1190,7 +1281,8 @@ mod tests {
              delay_exit: 3s\ntimeout: 2m\nidle_timeout: 45\nfirst_output_timeout: 1.5s\n\
              kill_grace: 250ms\ndb: runs/t.db\ncolor: never\nanonymize_local: true\n\
              scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n\
-             scrub_keyed: false\ncollector: {url: 'https://collector.internal:7700', token: abc}\n",
+             scrub_keyed: false\ncollector: {url: 'https://collector.internal:7700', token: abc}\n\
+             sync_on_exit: true\nsync_on_exit_timeout: 500ms\n",
         );
         let loaded = tree.load().unwrap();
         let c = &loaded.config;
@@ -1208,6 +1300,8 @@ mod tests {
         assert!(c.anonymize_local);
         assert_eq!(c.scrub_disable, ["email"]);
         assert_eq!(c.scrub_rules[0].name, "ticket");
+        assert!(c.sync_on_exit);
+        assert_eq!(c.sync_on_exit_timeout, Duration::from_millis(500));
         let scrubber = c.scrubber().unwrap();
         assert_eq!(
             scrubber.scrub_line("OPS-12 by a@b-corp.io"),

@@ -20,7 +20,8 @@
 //! | [`context`] | project type, command category, system load at start |
 //! | [`store`] | the local SQLite database (sqlx) |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
-//! | [`commands`] | local subcommands: stats, export, clear-data, config |
+//! | [`sync`] | sending runs to a collector: outbox, wire records, client, `sync` / `agent` |
+//! | [`commands`] | subcommands: stats, export, clear-data, config, scrub, sync, agent |
 //! | [`sys`] | the only `unsafe`: process groups, prctl, pipes, ptys |
 #![warn(missing_docs)]
 
@@ -37,6 +38,7 @@ pub mod run;
 pub mod spool;
 pub mod store;
 pub mod supervise;
+pub mod sync;
 pub mod sys;
 pub mod watch;
 

@@ -355,32 +355,7 @@ fn sha256_hex(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::tests_support::sample_run;
-
-    const CANARIES: &[&str] = &[
-        "AKIAIOSFODNN7EXAMPLE",
-        "ghp_0123456789abcdefghijABCDEFGHIJ012345",
-        "mallory@acme-corp.io",
-    ];
-
-    /// Every string anywhere in the record, replaced by canary secrets.
-    fn poisoned(run: &RunRecord) -> RunRecord {
-        fn walk(value: &mut serde_json::Value) {
-            match value {
-                serde_json::Value::String(s) => {
-                    *s = format!("x {} y {} z {}", CANARIES[0], CANARIES[1], CANARIES[2]);
-                }
-                serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
-                serde_json::Value::Object(map) => map.values_mut().for_each(walk),
-                _ => {}
-            }
-        }
-        let mut value = serde_json::to_value(run).unwrap();
-        walk(&mut value);
-        // exit_reason is an enum: put a valid one back.
-        value["execution"]["exit_reason"] = serde_json::json!("match");
-        serde_json::from_value(value).unwrap()
-    }
+    use crate::record::tests_support::{CANARIES, poisoned, sample_run};
 
     #[test]
     fn no_secret_survives_in_any_text_field_at_any_sending_level() {

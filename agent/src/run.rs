@@ -122,6 +122,9 @@ pub struct RunPlan {
     pub verbose: bool,
     /// `anonymize_local: true`: what scrubs runs before they are stored.
     pub local_scrubber: Option<std::sync::Arc<crate::privacy::Outbound>>,
+    /// `sync_on_exit: true` with a collector: the push after the run is
+    /// recorded (see [`crate::sync::on_exit`]).
+    pub sync_on_exit: Option<crate::sync::on_exit::OnExit>,
 }
 
 impl RunPlan {

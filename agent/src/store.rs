@@ -66,6 +66,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, TypeInfo, ValueRef};
 
 use crate::record::{Execution, ExitReason, RunRecord};
+use crate::sync::outbox::DropCause;
 
 /// The database file name inside the earlyexit home directory.
 pub const DB_FILE_NAME: &str = "telemetry.db";
@@ -327,11 +328,16 @@ pub struct DeleteCounts {
     pub performance_metrics: u64,
     /// `feedback` rows.
     pub feedback: u64,
+    /// Runs among `runs` that were still waiting to be sent to the
+    /// collector (pending in the outbox): lost to the collector, and
+    /// counted in `sync_state` (see `earlyexit sync --status`).
+    pub unsent: u64,
 }
 
 impl DeleteCounts {
     fn add(&mut self, other: DeleteCounts) {
         self.runs += other.runs;
+        self.unsent += other.unsent;
         self.match_events += other.match_events;
         self.output_samples += other.output_samples;
         self.performance_metrics += other.performance_metrics;
@@ -729,6 +735,15 @@ impl RunPages<'_> {
     }
 }
 
+/// `"a", "b"`: the quoted column names for a SELECT list.
+fn column_list(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn text_cell(cell: &Cell) -> &str {
     match cell {
         Cell::Text(text) => text,
@@ -870,6 +885,17 @@ impl Store {
         &self.path
     }
 
+    /// The connection pool, for the modules that own tables of their own in
+    /// this database (`sync::outbox`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Classifies a sqlx error on this database (see [`StoreError`]).
+    pub(crate) fn error(&self, e: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx(&self.path, e)
+    }
+
     /// Closes the connection cleanly (checkpointing the WAL when this is the
     /// last connection to the database).
     pub async fn close(self) {
@@ -878,7 +904,7 @@ impl Store {
 
     /// Leaves the connection open until the process exits, skipping the
     /// checkpoint that closing it would do (see [`record_run_blocking`]).
-    fn leave_open_until_exit(self) {
+    pub(crate) fn leave_open_until_exit(self) {
         std::mem::forget(self.pool);
     }
 
@@ -933,7 +959,8 @@ impl Store {
     }
 
     /// Writes every row of `run` — the execution, its match events (with new
-    /// UUIDv7 ids), samples and metrics — and adds it to the pattern's
+    /// UUIDv7 ids), samples and metrics, and at a sending telemetry level
+    /// (`anonymous`, `full`) its pending outbox row — and adds it to the pattern's
     /// `pattern_effectiveness` row (unless the pattern is empty), all in one
     /// transaction: either everything is stored or nothing is.
     ///
@@ -947,6 +974,10 @@ impl Store {
         let mut sql = String::with_capacity(4096);
         sql.push_str("BEGIN IMMEDIATE;");
         sql.push_str(INSERT_EXECUTION_SQL);
+        let outbox_level = crate::sync::outbox::sendable_level(&e.telemetry_level);
+        if outbox_level.is_some() {
+            sql.push_str(crate::sync::outbox::INSERT_PENDING_SQL);
+        }
         if !run.matches.is_empty() {
             sql.push_str(INSERT_MATCH_EVENTS_JSON_SQL);
         }
@@ -959,6 +990,9 @@ impl Store {
 
         // Binds in the order of the statements above.
         let mut query = bind_execution(sqlx::query(AssertSqlSafe(sql)), e);
+        if let Some(level) = outbox_level {
+            query = query.bind(&e.execution_id).bind(level).bind(now_ms());
+        }
         if !run.matches.is_empty() {
             // All events as one JSON array: one statement of fixed shape
             // whatever their number, unpacked by SQLite (json_each).
@@ -1074,7 +1108,9 @@ impl Store {
             report.age_checked = true;
             let cutoff = now_ms.saturating_sub(i64::from(retention_days) * 86_400_000);
             loop {
-                let batch = self.delete_oldest(cutoff, PRUNE_BATCH).await?;
+                let batch = self
+                    .delete_oldest(cutoff, PRUNE_BATCH, DropCause::Expired)
+                    .await?;
                 report.expired.add(batch);
                 if batch.runs < PRUNE_BATCH as u64 {
                     self.set_meta(META_LAST_AGE_PRUNE, &now_ms.to_string())
@@ -1103,7 +1139,9 @@ impl Store {
                 // Estimate how many of the oldest runs free enough space.
                 let per_run = (used / runs).max(1);
                 let limit = ((used - target) / per_run + 1).clamp(1, PRUNE_BATCH);
-                let batch = self.delete_oldest(i64::MAX, limit).await?;
+                let batch = self
+                    .delete_oldest(i64::MAX, limit, DropCause::SizeCap)
+                    .await?;
                 report.over_size_cap.add(batch);
                 if batch.runs == 0 {
                     break;
@@ -1157,7 +1195,12 @@ impl Store {
     /// Deletes up to `limit` of the oldest runs started before `before_ms`,
     /// with all their rows, and subtracts them from `pattern_effectiveness`,
     /// in one transaction.
-    async fn delete_oldest(&self, before_ms: i64, limit: i64) -> Result<DeleteCounts, StoreError> {
+    async fn delete_oldest(
+        &self,
+        before_ms: i64,
+        limit: i64,
+        cause: crate::sync::outbox::DropCause,
+    ) -> Result<DeleteCounts, StoreError> {
         let err = self.sql_err();
         let mut tx = self
             .pool
@@ -1189,19 +1232,25 @@ impl Store {
             .map(PatternTotals::from_row)
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
-        let (match_events, output_samples, performance_metrics, feedback): (i64, i64, i64, i64) =
-            sqlx::query_as(
-                "WITH batch AS (SELECT execution_id FROM executions \
+        let (match_events, output_samples, performance_metrics, feedback, unsent): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "WITH batch AS (SELECT execution_id FROM executions \
                  WHERE rowid IN (SELECT value FROM json_each(?))) \
                  SELECT (SELECT count(*) FROM match_events WHERE execution_id IN batch), \
                  (SELECT count(*) FROM output_samples WHERE execution_id IN batch), \
                  (SELECT count(*) FROM performance_metrics WHERE execution_id IN batch), \
-                 (SELECT count(*) FROM feedback WHERE execution_id IN batch)",
-            )
-            .bind(&batch)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(&err)?;
+                 (SELECT count(*) FROM feedback WHERE execution_id IN batch), \
+                 (SELECT count(*) FROM outbox WHERE state = 'pending' AND execution_id IN batch)",
+        )
+        .bind(&batch)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(&err)?;
         let deleted =
             sqlx::query("DELETE FROM executions WHERE rowid IN (SELECT value FROM json_each(?))")
                 .bind(&batch)
@@ -1213,6 +1262,9 @@ impl Store {
         for t in totals {
             t.negated().apply(&mut tx, &now).await.map_err(&err)?;
         }
+        crate::sync::outbox::count_dropped(&mut tx, cause, unsent)
+            .await
+            .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
         Ok(DeleteCounts {
             runs: deleted,
@@ -1220,6 +1272,7 @@ impl Store {
             output_samples: output_samples as u64,
             performance_metrics: performance_metrics as u64,
             feedback: feedback as u64,
+            unsent: unsent as u64,
         })
     }
 
@@ -1243,7 +1296,9 @@ impl Store {
     pub async fn delete_runs_before(&self, before_ms: i64) -> Result<DeleteCounts, StoreError> {
         let mut total = DeleteCounts::default();
         loop {
-            let batch = self.delete_oldest(before_ms, PRUNE_BATCH).await?;
+            let batch = self
+                .delete_oldest(before_ms, PRUNE_BATCH, DropCause::Cleared)
+                .await?;
             total.add(batch);
             if batch.runs < PRUNE_BATCH as u64 {
                 break;
@@ -1264,7 +1319,8 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(&err)?;
-        let (runs, match_events, output_samples, performance_metrics, feedback): (
+        let (runs, match_events, output_samples, performance_metrics, feedback, unsent): (
+            i64,
             i64,
             i64,
             i64,
@@ -1273,12 +1329,17 @@ impl Store {
         ) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM executions), (SELECT count(*) FROM match_events), \
              (SELECT count(*) FROM output_samples), (SELECT count(*) FROM performance_metrics), \
-             (SELECT count(*) FROM feedback)",
+             (SELECT count(*) FROM feedback), \
+             (SELECT count(*) FROM outbox WHERE state = 'pending')",
         )
         .fetch_one(&mut *tx)
         .await
         .map_err(&err)?;
+        crate::sync::outbox::count_dropped(&mut tx, DropCause::Cleared, unsent)
+            .await
+            .map_err(&err)?;
         for sql in [
+            "DELETE FROM outbox",
             "DELETE FROM feedback",
             "DELETE FROM performance_metrics",
             "DELETE FROM output_samples",
@@ -1303,6 +1364,7 @@ impl Store {
             output_samples: output_samples as u64,
             performance_metrics: performance_metrics as u64,
             feedback: feedback as u64,
+            unsent: unsent as u64,
         })
     }
 
@@ -1529,13 +1591,7 @@ impl Store {
             .into_iter()
             .filter(|c| c.name != "execution_id")
             .collect();
-        let list = |columns: &[Column]| {
-            columns
-                .iter()
-                .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let list = column_list;
         let id_index = execution_columns
             .iter()
             .position(|c| c.name == "execution_id")
@@ -1561,6 +1617,104 @@ impl Store {
             id_index,
             done: false,
         })
+    }
+
+    /// The complete recorded runs with these ids — execution, match events,
+    /// output samples and metrics, as [`Store::record_run`] stored them — in
+    /// the order of `ids`. Ids with no run are left out. One read per table,
+    /// whatever the number of ids (the sync path reads a batch at a time).
+    pub async fn runs_by_id(&self, ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
+        let err = self.sql_err();
+        let decode = |e: serde_json::Error| self.error(sqlx::Error::Decode(Box::new(e)));
+        let execution_columns = self.columns("executions").await?;
+        let match_columns: Vec<Column> = self
+            .columns("match_events")
+            .await?
+            .into_iter()
+            .filter(|c| c.name != "execution_id")
+            .collect();
+        let id_list = serde_json::to_string(ids).unwrap_or_default();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM executions WHERE execution_id IN (SELECT value FROM json_each(?))",
+            column_list(&execution_columns)
+        )))
+        .bind(&id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(&err)?;
+        let mut runs: HashMap<String, RunRecord> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let cells = row_cells(row, &execution_columns).map_err(&err)?;
+            let execution: Execution =
+                serde_json::from_value(row_object(&execution_columns, &cells)).map_err(decode)?;
+            runs.insert(
+                execution.execution_id.clone(),
+                RunRecord {
+                    execution,
+                    matches: Vec::new(),
+                    samples: Vec::new(),
+                    metrics: Vec::new(),
+                },
+            );
+        }
+        let event_rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT execution_id, {} FROM match_events \
+             WHERE execution_id IN (SELECT value FROM json_each(?)) \
+             ORDER BY execution_id, match_number",
+            column_list(&match_columns)
+        )))
+        .bind(&id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(&err)?;
+        for row in &event_rows {
+            let id: String = row.try_get("execution_id").map_err(&err)?;
+            if let Some(run) = runs.get_mut(&id) {
+                let cells = row_cells(row, &match_columns).map_err(&err)?;
+                run.matches.push(
+                    serde_json::from_value(row_object(&match_columns, &cells)).map_err(decode)?,
+                );
+            }
+        }
+        let samples: Vec<(String, String, String, f64, String, String)> = sqlx::query_as(
+            "SELECT execution_id, sample_type, stream_source, timestamp_offset, content, \
+             content_hash FROM output_samples \
+             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        )
+        .bind(&id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(&err)?;
+        for (id, sample_type, stream_source, timestamp_offset, content, content_hash) in samples {
+            if let Some(run) = runs.get_mut(&id) {
+                run.samples.push(crate::record::OutputSample {
+                    sample_type,
+                    stream_source,
+                    timestamp_offset,
+                    content,
+                    content_hash,
+                });
+            }
+        }
+        let metrics: Vec<(String, String, f64, f64)> = sqlx::query_as(
+            "SELECT execution_id, metric_name, metric_value, timestamp_offset \
+             FROM performance_metrics \
+             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        )
+        .bind(&id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(&err)?;
+        for (id, metric_name, metric_value, timestamp_offset) in metrics {
+            if let Some(run) = runs.get_mut(&id) {
+                run.metrics.push(crate::record::PerformanceMetric {
+                    metric_name,
+                    metric_value,
+                    timestamp_offset,
+                });
+            }
+        }
+        Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
     }
 
     /// The columns of `table` in order (generated columns included).
@@ -2375,7 +2529,8 @@ mod tests {
                 match_events: 2,
                 output_samples: 1,
                 performance_metrics: 2,
-                feedback: 1
+                feedback: 1,
+                unsent: 0,
             }
         );
         let old_id = &old.execution.execution_id;

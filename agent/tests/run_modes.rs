@@ -424,9 +424,13 @@ fn usage_errors_say_what_to_do_and_exit_3() {
     assert!(stderr.contains("invalid pattern 'a('"), "{stderr}");
     let (out, _) = run(&["--unix-exit-codes", "-t", "soon", "X", "true"]);
     assert_eq!(out.status.code(), Some(125));
+    let (out, _) = run(&["improve"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("earlyexit run PATTERN improve"));
     let (out, _) = run(&["sync"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("earlyexit run PATTERN sync"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no collector is configured"), "{stderr}");
 }
 
 #[test]

@@ -129,7 +129,14 @@ fn summary(deleted: &DeleteCounts, what: &str, db_path: &Path, compacted: bool) 
         } else {
             ""
         }
-    )
+    ) + &if deleted.unsent > 0 {
+        format!(
+            "; {} of those runs had not been sent to the collector yet (counted in `earlyexit sync --status`)",
+            deleted.unsent
+        )
+    } else {
+        String::new()
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! Local subcommands: each module defines its clap `Args` and a `run` function.
+//! Subcommands: each module defines its clap `Args` and a `run` function.
 
+pub mod agent_cmd;
 pub mod clear;
 pub mod config_cmd;
 pub mod export;
 pub mod scrub;
 pub mod stats;
+pub mod sync_cmd;

@@ -144,3 +144,29 @@ pub(crate) fn completed_run(
     run.samples.clear();
     run
 }
+
+/// Secrets that must never leave the machine, whatever field they are in.
+pub(crate) const CANARIES: &[&str] = &[
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+    "mallory@acme-corp.io",
+];
+
+/// `run` with every string anywhere in it replaced by text holding all the
+/// [`CANARIES`] (the exit reason, an enum, stays valid).
+pub(crate) fn poisoned(run: &RunRecord) -> RunRecord {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                *s = format!("x {} y {} z {}", CANARIES[0], CANARIES[1], CANARIES[2]);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(run).unwrap();
+    walk(&mut value);
+    value["execution"]["exit_reason"] = serde_json::json!("match");
+    serde_json::from_value(value).unwrap()
+}

@@ -1,0 +1,283 @@
+//! The connection to the collector: the channel for `collector.url`, TLS
+//! (rustls: `collector.ca` as the only root when set, the system's roots
+//! otherwise; `cert` + `key` for mTLS), plaintext only for an explicit
+//! `http://` URL, and `authorization: Bearer TOKEN` on every call.
+//!
+//! Connecting is lazy: [`Collector::connect`] reads the token and the
+//! certificate files (so their errors name the file) but opens no socket;
+//! an unreachable collector shows as `UNAVAILABLE` on the first call. This
+//! module makes calls; it never retries them or touches the database.
+
+use std::path::Path;
+use std::time::Duration;
+
+use earlyexit_proto::v1;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use super::SyncError;
+use crate::config::CollectorConfig;
+
+/// Time to open the TCP connection and finish the TLS handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Time one push may take, the collector's durable commit included.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// HTTP/2 pings on an idle connection, so a collector that vanished
+/// without closing the update stream is noticed.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Largest message accepted from the collector (a bundle chunk, a reply).
+pub const MAX_DECODE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(<not shown>)")
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+/// A configured collector: the two services over one channel.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    url: String,
+    ingest: v1::ingest_client::IngestClient<Authed>,
+    updates: v1::updates_client::UpdatesClient<Authed>,
+}
+
+impl Collector {
+    /// Prepares the channel for `config` (no I/O but reading the token and
+    /// certificate files). Must be called inside a tokio runtime.
+    pub fn connect(config: &CollectorConfig) -> Result<Collector, SyncError> {
+        let url = config.url.trim().to_string();
+        let bearer = Bearer(bearer_value(&read_token(config)?)?);
+        let endpoint = endpoint(&url, config)?;
+        let channel = endpoint.connect_lazy();
+        let ingest =
+            v1::ingest_client::IngestClient::with_interceptor(channel.clone(), bearer.clone())
+                .max_decoding_message_size(MAX_DECODE_BYTES);
+        let updates = v1::updates_client::UpdatesClient::with_interceptor(channel, bearer)
+            .max_decoding_message_size(MAX_DECODE_BYTES);
+        Ok(Collector {
+            url,
+            ingest,
+            updates,
+        })
+    }
+
+    /// The collector's URL, for messages (it holds no secret).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `Ingest.Push`, bounded by [`PUSH_TIMEOUT`]. Cancel-safe: dropping
+    /// the future abandons the call, and the records stay pending.
+    pub async fn push(
+        &mut self,
+        request: v1::PushRequest,
+    ) -> Result<v1::PushResponse, tonic::Status> {
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(PUSH_TIMEOUT);
+        self.ingest
+            .push(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// `Updates.Subscribe`: the stream of bundle chunks.
+    pub async fn subscribe(
+        &mut self,
+        request: v1::SubscribeRequest,
+    ) -> Result<tonic::Streaming<v1::BundleChunk>, tonic::Status> {
+        self.updates
+            .subscribe(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+/// The token from `token` or `token_file`, trimmed.
+fn read_token(config: &CollectorConfig) -> Result<String, SyncError> {
+    let token = match (&config.token, &config.token_file) {
+        (Some(token), _) => token.clone(),
+        (None, Some(path)) => read_file("token_file", path).and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|_| SyncError::BadToken("file is not UTF-8 text"))
+        })?,
+        (None, None) => return Err(SyncError::NoToken),
+    };
+    Ok(token.trim().to_string())
+}
+
+fn bearer_value(token: &str) -> Result<MetadataValue<Ascii>, SyncError> {
+    if token.is_empty() {
+        return Err(SyncError::BadToken("is empty"));
+    }
+    if token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return Err(SyncError::BadToken(
+            "holds spaces, line breaks or non-ASCII characters",
+        ));
+    }
+    format!("Bearer {token}")
+        .parse()
+        .map_err(|_| SyncError::BadToken("cannot be sent in a header"))
+}
+
+fn read_file(key: &'static str, path: &Path) -> Result<Vec<u8>, SyncError> {
+    std::fs::read(path).map_err(|source| SyncError::File {
+        key,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn endpoint(url: &str, config: &CollectorConfig) -> Result<Endpoint, SyncError> {
+    let bad = |detail: &str| SyncError::BadUrl {
+        url: url.to_string(),
+        detail: detail.to_string(),
+    };
+    let tls = if url.starts_with("https://") {
+        true
+    } else if url.starts_with("http://") {
+        false
+    } else {
+        return Err(bad("has no https:// or http:// scheme"));
+    };
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| bad(&format!("is not a valid URL ({e})")))?;
+    if endpoint.uri().host().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    let endpoint = endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    if !tls {
+        if config.ca.is_some() || config.cert.is_some() {
+            return Err(bad(
+                "is plaintext http:// but collector.ca / cert are set (they need https://)",
+            ));
+        }
+        return Ok(endpoint);
+    }
+    let mut tls_config = ClientTlsConfig::new();
+    tls_config = match &config.ca {
+        Some(ca) => tls_config.ca_certificate(Certificate::from_pem(read_file("ca", ca)?)),
+        None => tls_config.with_native_roots(),
+    };
+    match (&config.cert, &config.key) {
+        (Some(cert), Some(key)) => {
+            tls_config = tls_config.identity(Identity::from_pem(
+                read_file("cert", cert)?,
+                read_file("key", key)?,
+            ));
+        }
+        (None, None) => {}
+        _ => return Err(SyncError::HalfIdentity),
+    }
+    endpoint.tls_config(tls_config).map_err(|e| SyncError::Tls {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> CollectorConfig {
+        CollectorConfig {
+            url: url.to_string(),
+            token: Some("t0ken".into()),
+            token_file: None,
+            ca: None,
+            cert: None,
+            key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_need_a_scheme_and_a_host() {
+        for (url, want) in [
+            ("collector:7700", "no https://"),
+            ("ftp://c:7700", "no https://"),
+            ("https://", "not a valid URL"),
+        ] {
+            let e = Collector::connect(&config(url)).unwrap_err().to_string();
+            assert!(e.contains(want), "{url}: {e}");
+        }
+        assert!(Collector::connect(&config("http://127.0.0.1:7700")).is_ok());
+        assert!(Collector::connect(&config("https://collector.internal:7700")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_token_comes_trimmed_from_the_file_and_a_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "  s3cret-token\n").unwrap();
+        let mut c = config("http://127.0.0.1:1");
+        c.token = None;
+        c.token_file = Some(path.clone());
+        assert_eq!(read_token(&c).unwrap(), "s3cret-token");
+        c.token_file = Some(dir.path().join("missing"));
+        let e = Collector::connect(&c).unwrap_err().to_string();
+        assert!(e.contains("collector.token_file"), "{e}");
+        assert!(e.contains("missing"), "{e}");
+        c.token_file = None;
+        assert!(matches!(
+            Collector::connect(&c).unwrap_err(),
+            SyncError::NoToken
+        ));
+        c.token = Some("two words".into());
+        assert!(matches!(
+            Collector::connect(&c).unwrap_err(),
+            SyncError::BadToken(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn tls_files_are_checked_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config("https://c:7700");
+        c.ca = Some(dir.path().join("ca.pem"));
+        let e = Collector::connect(&c).unwrap_err().to_string();
+        assert!(e.contains("collector.ca"), "{e}");
+        let mut c = config("https://c:7700");
+        c.cert = Some(dir.path().join("cert.pem"));
+        assert!(matches!(
+            Collector::connect(&c).unwrap_err(),
+            SyncError::HalfIdentity
+        ));
+        let mut c = config("http://c:7700");
+        c.ca = Some(dir.path().join("ca.pem"));
+        let e = Collector::connect(&c).unwrap_err().to_string();
+        assert!(e.contains("plaintext"), "{e}");
+    }
+
+    #[test]
+    fn the_token_is_never_in_debug_output() {
+        let b = Bearer(bearer_value("s3cret").unwrap());
+        assert!(!format!("{b:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,327 @@
+//! Why a sync failed, what the user should do about it, and which gRPC
+//! codes are worth a retry.
+//!
+//! Retried ([`RETRIABLE_CODES`]), with back-off, because the push is
+//! idempotent (the collector keys records by agent and execution id, so a
+//! re-send is a duplicate, never a second record):
+//!
+//! - `UNAVAILABLE` — the collector is down, restarting, or unreachable.
+//! - `RESOURCE_EXHAUSTED` — the collector's backpressure or quota.
+//! - `DEADLINE_EXCEEDED` — the call timed out; it may have been stored.
+//! - `ABORTED` — a conflict on the collector's side (e.g. a busy store).
+//! - `CANCELLED` — the call was cut (the collector shutting down).
+//! - `INTERNAL` and `UNKNOWN` — tonic reports broken connections, HTTP/2
+//!   resets and a collector that panicked this way; they are usually
+//!   transient, and the bounded number of attempts keeps a lasting one from
+//!   looping: records stay pending and the error is shown.
+//!
+//! Every other code stops the sync at once and is recorded as the last
+//! error, with advice: `UNAUTHENTICATED`, `PERMISSION_DENIED`,
+//! `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `UNIMPLEMENTED`, `NOT_FOUND`,
+//! `ALREADY_EXISTS`, `OUT_OF_RANGE`, `DATA_LOSS`. This module only
+//! classifies and words errors; it never retries or sleeps.
+
+use std::path::PathBuf;
+
+use tonic::Code;
+
+use crate::store::StoreError;
+
+/// gRPC codes after which the same request is sent again (see the module
+/// documentation for why each is here).
+pub const RETRIABLE_CODES: &[Code] = &[
+    Code::Unavailable,
+    Code::ResourceExhausted,
+    Code::DeadlineExceeded,
+    Code::Aborted,
+    Code::Cancelled,
+    Code::Internal,
+    Code::Unknown,
+];
+
+/// True when a call that failed with `code` is worth sending again.
+pub fn is_retriable(code: Code) -> bool {
+    RETRIABLE_CODES.contains(&code)
+}
+
+/// The protocol name of a code, as in the gRPC spec (`UNAUTHENTICATED`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// What to do after the collector answered with `code`.
+fn advice(code: Code) -> &'static str {
+    match code {
+        Code::Unauthenticated => {
+            "the collector refused the token: check collector.token / collector.token_file \
+             (`earlyexit-collector token create` makes a new one)"
+        }
+        Code::PermissionDenied => {
+            "the token is valid but may not do this: ask the collector's admin for a token of \
+             this org with ingest rights"
+        }
+        Code::Unimplemented => {
+            "the server at collector.url does not serve this call: check the URL points at an \
+             earlyexit collector, and that it is not older than this agent"
+        }
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            "the collector refused the request: upgrade earlyexit or the collector so they \
+             speak the same protocol, and report it if they already do"
+        }
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            "check collector.url and that the collector is running and reachable"
+        }
+        Code::ResourceExhausted => "the collector is overloaded or over quota: try again later",
+        _ => "records stay pending; try again later, and check the collector's logs",
+    }
+}
+
+/// A sync that could not be done, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No `collector` key in the config.
+    #[error(
+        "no collector is configured: add `collector: {{url: https://HOST:PORT, token_file: PATH}}` to $EARLYEXIT_HOME/config.yaml (see `earlyexit config show`)"
+    )]
+    NoCollector,
+    /// The configured telemetry level sends nothing.
+    #[error(
+        "telemetry is '{level}': nothing leaves this machine ({pending} records are pending from runs recorded at anonymous or full); set `telemetry: anonymous` (or full) to send them"
+    )]
+    NotSending {
+        /// The level in effect.
+        level: &'static str,
+        /// Records waiting.
+        pending: u64,
+    },
+    /// `collector.url` is not a usable URL.
+    #[error(
+        "collector.url '{url}' {detail}; write https://HOST:PORT (or http://HOST:PORT for a plaintext collector on a trusted network)"
+    )]
+    BadUrl {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Neither `token` nor `token_file`.
+    #[error(
+        "the collector needs a token: set collector.token_file (a file holding the token, mode 0600) or collector.token"
+    )]
+    NoToken,
+    /// A configured file (token, CA, certificate, key) cannot be read.
+    #[error("cannot read collector.{key} {}: {source}; check the path and its permissions", path.display())]
+    File {
+        /// The config key (`token_file`, `ca`, `cert`, `key`).
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The token is empty or holds characters a header cannot carry.
+    #[error(
+        "the collector token {0}; it must be one line of printable ASCII (copy it again from `earlyexit-collector token create`)"
+    )]
+    BadToken(&'static str),
+    /// `cert` without `key` or the reverse.
+    #[error(
+        "collector.cert and collector.key go together (mTLS): set both, or neither (TLS without a client certificate)"
+    )]
+    HalfIdentity,
+    /// TLS could not be set up.
+    #[error("cannot set up TLS for {url}: {detail}; check collector.ca, cert and key")]
+    Tls {
+        /// The collector URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The collector answered with an error that retrying will not fix.
+    #[error("the collector at {url} refused the push ({}: {message}): {}", code_name(*.code), advice(*.code))]
+    Refused {
+        /// The collector URL.
+        url: String,
+        /// The gRPC code.
+        code: Code,
+        /// The collector's message.
+        message: String,
+    },
+    /// Retriable failures went on past the attempts or the time allowed.
+    #[error("cannot reach the collector at {url} ({}: {message}); records stay pending and are sent by the next sync: {}", code_name(*.code), advice(*.code))]
+    Unreachable {
+        /// The collector URL.
+        url: String,
+        /// The last gRPC code.
+        code: Code,
+        /// The last message.
+        message: String,
+    },
+    /// The sync was stopped (shutdown signal, `sync_on_exit_timeout`).
+    #[error("stopped before the collector answered; records stay pending")]
+    Stopped,
+    /// The agent id file could not be read or made.
+    #[error("cannot use the agent id file {}: {source}; check $EARLYEXIT_HOME's permissions, or delete the file to have a new id made", path.display())]
+    AgentId {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The scrubber could not be set up from the config.
+    #[error("cannot set up scrubbing (scrub_rules, scrub_disable, scrub_keyed): {0}")]
+    Privacy(#[from] crate::privacy::PrivacyError),
+    /// The local database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// The error for a failed call to the collector at `url`: retriable
+    /// codes become [`SyncError::Unreachable`], the rest
+    /// [`SyncError::Refused`].
+    pub fn from_status(url: &str, status: &tonic::Status) -> SyncError {
+        let message = status_message(status);
+        if is_retriable(status.code()) {
+            SyncError::Unreachable {
+                url: url.to_string(),
+                code: status.code(),
+                message,
+            }
+        } else {
+            SyncError::Refused {
+                url: url.to_string(),
+                code: status.code(),
+                message,
+            }
+        }
+    }
+
+    /// True when the same sync may succeed later without a change of
+    /// configuration.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Unreachable { .. } | SyncError::Stopped)
+    }
+}
+
+/// The status message, with the transport's cause when tonic has one
+/// ("tcp connect error: Connection refused").
+fn status_message(status: &tonic::Status) -> String {
+    let mut message = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    if message.is_empty() {
+        "no message".to_string()
+    } else {
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Code; 17] = [
+        Code::Ok,
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+        Code::Unauthenticated,
+    ];
+
+    #[test]
+    fn exactly_the_listed_codes_are_retried() {
+        let retried: Vec<&str> = ALL
+            .iter()
+            .filter(|c| is_retriable(**c))
+            .map(|c| code_name(*c))
+            .collect();
+        assert_eq!(
+            retried,
+            [
+                "CANCELLED",
+                "UNKNOWN",
+                "DEADLINE_EXCEEDED",
+                "RESOURCE_EXHAUSTED",
+                "ABORTED",
+                "INTERNAL",
+                "UNAVAILABLE"
+            ]
+        );
+        for never in [
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::Unimplemented,
+        ] {
+            assert!(!is_retriable(never), "{}", code_name(never));
+        }
+    }
+
+    #[test]
+    fn a_refused_token_says_which_keys_to_check() {
+        let e = SyncError::from_status(
+            "https://c:7700",
+            &tonic::Status::unauthenticated("invalid token"),
+        );
+        let text = e.to_string();
+        assert!(matches!(e, SyncError::Refused { .. }));
+        assert!(!e.is_transient());
+        assert!(text.contains("UNAUTHENTICATED"), "{text}");
+        assert!(text.contains("collector.token"), "{text}");
+        assert!(text.contains("https://c:7700"), "{text}");
+    }
+
+    #[test]
+    fn an_unreachable_collector_says_records_stay_pending() {
+        let e = SyncError::from_status(
+            "http://127.0.0.1:9",
+            &tonic::Status::unavailable("tcp connect error"),
+        );
+        let text = e.to_string();
+        assert!(e.is_transient());
+        assert!(text.contains("cannot reach the collector"), "{text}");
+        assert!(text.contains("stay pending"), "{text}");
+        assert!(text.contains("UNAVAILABLE"), "{text}");
+    }
+}
