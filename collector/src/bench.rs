@@ -8,7 +8,8 @@
 //! 2. backlog: `--agents` agents push `--records` records as fast as the
 //!    collector acknowledges them (batches of `--batch`, durable commit
 //!    before every acknowledgement); the rate is the peak ingest rate and
-//!    the time is the backlog drain time.
+//!    the time is the backlog drain time. The batches are encoded before
+//!    the clock starts, as an agent's outbox is ready before it syncs.
 //! 3. latency: batches sent open-loop at half the peak rate for
 //!    `--latency-secs`; p50/p99/max acknowledgement latency.
 //! 4. overload: `--overload-agents` agents push without pause for
@@ -26,8 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
 use earlyexit_proto::v1::ingest_client::IngestClient;
-use earlyexit_proto::v1::{Execution, MatchEvent, PushRequest, RunRecord};
+use earlyexit_proto::v1::{Execution, MatchEvent, PushRequest, PushResponse, RunRecord};
 use prost::Message;
 use tonic::transport::Channel;
 
@@ -160,16 +162,10 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         t
     };
 
+    let batches = Arc::new(encode_backlog(opts.records, opts.batch));
     let started = Instant::now();
     let cpu_before = collector.cpu_secs();
-    let sent = push_backlog(
-        &collector.url,
-        &token,
-        opts.records,
-        opts.batch,
-        opts.agents,
-    )
-    .await?;
+    let sent = push_backlog(&collector.url, &token, batches, opts.agents).await?;
     let drain = started.elapsed();
     let cpu = collector.cpu_secs().zip(cpu_before).map(|(a, b)| a - b);
     let peak = sent as f64 / drain.as_secs_f64();
@@ -350,29 +346,67 @@ async fn push_until_acked(
     }
 }
 
+/// Every batch of the backlog, encoded before the clock starts, so the
+/// load generator spends its CPU on sending, not on building records.
+fn encode_backlog(records: usize, batch: usize) -> Vec<Bytes> {
+    let total = records as u64;
+    (0..total)
+        .step_by(batch)
+        .map(|start| {
+            let end = (start + batch as u64).min(total);
+            let request = PushRequest {
+                agent_id: "agent-0".into(),
+                batch_seq: start,
+                records: (start..end).map(|n| sample_record(0, n)).collect(),
+            };
+            Bytes::from(request.encode_to_vec())
+        })
+        .collect()
+}
+
 async fn push_backlog(
     url: &str,
     token: &str,
-    records: usize,
-    batch: usize,
+    batches: Arc<Vec<Bytes>>,
     agents: usize,
 ) -> Result<u64> {
     let next = Arc::new(AtomicU64::new(0));
-    let total = records as u64;
     let mut tasks = tokio::task::JoinSet::new();
-    for agent in 0..agents {
-        let mut c = client(url).await?;
-        let (token, next) = (token.to_owned(), Arc::clone(&next));
+    for _ in 0..agents {
+        let channel = Channel::from_shared(url.to_owned())?.connect().await?;
+        let (token, next, batches) = (token.to_owned(), Arc::clone(&next), Arc::clone(&batches));
         tasks.spawn(async move {
-            let mut acked = 0;
+            let mut grpc = tonic::client::Grpc::new(channel);
+            let mut acked = 0u64;
             loop {
-                let start = next.fetch_add(batch as u64, Ordering::Relaxed);
-                if start >= total {
+                let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap_or(usize::MAX);
+                let Some(body) = batches.get(i) else {
                     return Ok::<u64, anyhow::Error>(acked);
+                };
+                let mut pause = Duration::from_millis(5);
+                loop {
+                    grpc.ready().await?;
+                    let mut request = tonic::Request::new(body.clone());
+                    request.metadata_mut().insert(
+                        "authorization",
+                        format!("Bearer {token}").parse().expect("token is ASCII"),
+                    );
+                    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+                        "/earlyexit.v1.Ingest/Push",
+                    );
+                    match grpc.unary(request, path, RawCodec).await {
+                        Ok(reply) => {
+                            let r = PushResponse::decode(reply.into_inner())?;
+                            acked += u64::from(r.accepted + r.duplicates);
+                            break;
+                        }
+                        Err(s) if s.code() == tonic::Code::ResourceExhausted => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_millis(200));
+                        }
+                        Err(s) => bail!("push failed: {s}"),
+                    }
                 }
-                let end = (start + batch as u64).min(total);
-                let make = || (start..end).map(|n| sample_record(0, n)).collect();
-                acked += push_until_acked(&mut c, &token, agent, start, make).await?;
             }
         });
     }
@@ -381,6 +415,49 @@ async fn push_backlog(
         acked += r??;
     }
     Ok(acked)
+}
+
+/// Sends and receives already-encoded message bodies.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Bytes>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
 }
 
 struct Latency {

@@ -86,7 +86,7 @@ struct ServeArgs {
     /// YAML file with the same settings as the flags (listen, store,
     /// tls_cert, tls_key, client_ca, insecure, shutdown_grace, bundle_poll,
     /// limits: {max_message_bytes, max_batch_records, max_record_bytes,
-    /// max_inflight_bytes, group_commit_rows, org_records_per_second,
+    /// max_inflight_bytes, max_concurrent_pushes, group_commit_rows, org_records_per_second,
     /// org_burst_records}). Flags win over the file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,

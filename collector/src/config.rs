@@ -31,7 +31,12 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// calls. This is the ingest queue's bound: past it, Push answers
 /// RESOURCE_EXHAUSTED instead of buffering (memory stays flat under
 /// overload).
-pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 48 << 20;
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 32 << 20;
+
+/// Push calls decoded and prepared at once, over all agents; more wait
+/// (their bytes held back by HTTP/2 flow control), so memory does not grow
+/// with the number of agents. Enough to keep both cores and the writer busy.
+pub const DEFAULT_MAX_CONCURRENT_PUSHES: usize = 16;
 
 /// Rows written in one transaction at most when several batches wait (group
 /// commit: one durable sync covers all of them).
@@ -99,6 +104,8 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Bound of the ingest queue, in decoded bytes.
     pub max_inflight_bytes: usize,
+    /// Push calls worked on at once.
+    pub max_concurrent_pushes: usize,
     /// Most rows per group-commit transaction.
     pub group_commit_rows: usize,
     /// Per-org ingest rate, records per second, per replica (none: unlimited).
@@ -115,6 +122,7 @@ impl Default for Limits {
             max_batch_records: DEFAULT_MAX_BATCH_RECORDS,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+            max_concurrent_pushes: DEFAULT_MAX_CONCURRENT_PUSHES,
             group_commit_rows: DEFAULT_GROUP_COMMIT_ROWS,
             org_records_per_second: None,
             org_burst_records: None,
@@ -188,6 +196,7 @@ impl ServeConfig {
             ("max_batch_records", l.max_batch_records),
             ("max_record_bytes", l.max_record_bytes),
             ("max_inflight_bytes", l.max_inflight_bytes),
+            ("max_concurrent_pushes", l.max_concurrent_pushes),
             ("group_commit_rows", l.group_commit_rows),
         ] {
             if v == 0 {

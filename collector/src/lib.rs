@@ -17,6 +17,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod limit;
 pub mod quota;
 pub mod rescrub;
 pub mod server;

@@ -25,6 +25,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::{ServeConfig, home};
 use crate::ingest::{IngestService, IngestStats};
+use crate::limit::IngestLimitLayer;
 use crate::store::{Store, redact_url};
 use crate::updates::UpdatesService;
 use crate::writer::Writer;
@@ -152,7 +153,6 @@ impl Bound {
             limits.group_commit_rows,
         );
         let (stopping, stop_watch) = watch::channel(false);
-
         let ingest = IngestServer::new(IngestService::new(
             store.clone(),
             writer,
@@ -175,6 +175,7 @@ impl Bound {
             .context("cannot build the reflection service")?;
 
         let mut builder = Server::builder()
+            .layer(IngestLimitLayer::new(limits.max_concurrent_pushes))
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)));
         if let Some(tls) = tls {

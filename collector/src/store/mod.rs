@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Postgres, QueryBuilder, Row as _, Sqlite};
+use sqlx::{QueryBuilder, Row as _, Sqlite};
 
 pub use error::StoreError;
 
@@ -470,7 +470,7 @@ impl Store {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 for chunk in statement_chunks(rows) {
-                    let mut q = insert_statement::<Sqlite>(chunk);
+                    let mut q = insert_statement(chunk);
                     let returned = q.build().fetch_all(&mut *tx).await?;
                     for r in returned {
                         inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
@@ -479,15 +479,32 @@ impl Store {
                 tx.commit().await?;
             }
             Store::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                for chunk in statement_chunks(rows) {
-                    let mut q = insert_statement::<Postgres>(chunk);
-                    let returned = q.build().fetch_all(&mut *tx).await?;
-                    for r in returned {
-                        inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-                    }
-                }
-                tx.commit().await?;
+                // One statement for all rows: a parameter per column, each
+                // an array (UNNEST), instead of ten parameters per row.
+                let col = |f: fn(&RecordRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+                let returned: Vec<(i64, String, String)> = sqlx::query_as(
+                    "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
+                     received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, body) \
+                     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
+                     $6::text[], $7::text[], $8::text[], $9::int4[], $10::bytea[]) \
+                     ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
+                     RETURNING org_id, agent_id, execution_id",
+                )
+                .bind(rows.iter().map(|r| r.org_id).collect::<Vec<i64>>())
+                .bind(col(|r| &r.agent_id))
+                .bind(col(|r| &r.execution_id))
+                .bind(rows.iter().map(|r| r.started_at_ms).collect::<Vec<i64>>())
+                .bind(rows.iter().map(|r| r.received_at_ms).collect::<Vec<i64>>())
+                .bind(col(|r| &r.exit_reason))
+                .bind(col(|r| &r.command_category))
+                .bind(col(|r| &r.telemetry_level))
+                .bind(rows.iter().map(|r| r.scrub_hits).collect::<Vec<i32>>())
+                .bind(rows.iter().map(|r| r.body.as_slice()).collect::<Vec<&[u8]>>())
+                .fetch_all(p)
+                .await?;
+                // A single statement is its own transaction: committed (and,
+                // with synchronous_commit on, flushed) when it returns.
+                inserted.extend(returned);
             }
         }
         Ok(rows
@@ -621,16 +638,10 @@ impl Store {
     }
 }
 
-/// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING key` for a chunk.
-fn insert_statement<'a, DB>(chunk: &'a [RecordRow]) -> QueryBuilder<DB>
-where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut q = QueryBuilder::<DB>::new(
+/// SQLite: `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING key`
+/// for a chunk.
+fn insert_statement(chunk: &[RecordRow]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, received_at_ms, \
          exit_reason, command_category, telemetry_level, scrub_hits, body) ",
     );
