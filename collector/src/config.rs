@@ -113,6 +113,10 @@ pub struct Limits {
     /// Per-org burst above the rate, records (default: one second's worth or
     /// one full batch, whichever is larger).
     pub org_burst_records: Option<u32>,
+    /// Per-org ingest volume, encoded bytes per second, per replica (none:
+    /// unlimited); the burst is one second's worth (a bigger message passes
+    /// when the bucket is full and leaves it in debt).
+    pub org_bytes_per_second: Option<u32>,
 }
 
 impl Default for Limits {
@@ -126,6 +130,7 @@ impl Default for Limits {
             group_commit_rows: DEFAULT_GROUP_COMMIT_ROWS,
             org_records_per_second: None,
             org_burst_records: None,
+            org_bytes_per_second: None,
         }
     }
 }
@@ -204,6 +209,12 @@ impl ServeConfig {
                     "limits.{name} must be greater than 0"
                 )));
             }
+        }
+        if l.org_bytes_per_second == Some(0) {
+            return Err(ConfigError::Invalid(
+                "limits.org_bytes_per_second must be greater than 0 (leave it out for no limit)"
+                    .into(),
+            ));
         }
         if l.org_records_per_second == Some(0) {
             return Err(ConfigError::Invalid(

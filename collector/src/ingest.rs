@@ -56,6 +56,7 @@ pub struct IngestService {
     writer: Writer,
     limits: Limits,
     quotas: Arc<Quotas>,
+    byte_quotas: Arc<Quotas>,
     rescrubber: Arc<Rescrubber>,
     stats: Arc<IngestStats>,
 }
@@ -68,11 +69,13 @@ impl IngestService {
             limits.org_burst_records,
             limits.max_batch_records,
         );
+        let byte_quotas = Quotas::new(limits.org_bytes_per_second, None, 0);
         IngestService {
             store,
             writer,
             limits,
             quotas: Arc::new(quotas),
+            byte_quotas: Arc::new(byte_quotas),
             rescrubber: Arc::new(Rescrubber::default()),
             stats,
         }
@@ -159,6 +162,16 @@ impl Ingest for IngestService {
             return Err(Status::invalid_argument(format!(
                 "batch of {n} records is over the collector's limit of {}; send smaller batches",
                 self.limits.max_batch_records
+            )));
+        }
+        let size = req.encoded_len();
+        if let Err(over) = self.byte_quotas.take(caller.org.id, size, Instant::now()) {
+            self.stats.busy.fetch_add(1, Ordering::Relaxed);
+            return Err(Status::resource_exhausted(format!(
+                "org '{}' is over its ingest quota of {} bytes/s; retry in {} ms",
+                caller.org.name,
+                over.rate,
+                over.retry_after.as_millis()
             )));
         }
         if let Err(over) = self.quotas.take(caller.org.id, n, Instant::now()) {

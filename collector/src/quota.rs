@@ -1,13 +1,13 @@
-//! Per-org ingest quotas: a token bucket of records per second for each
-//! org, kept by each replica for the calls it serves. Over the quota, Push
-//! is refused with RESOURCE_EXHAUSTED and a message naming the org, its
-//! rate and when to retry; nothing of the batch is stored.
+//! Per-org ingest quotas: token buckets (records per second, and bytes per
+//! second) for each org, kept by each replica for the calls it serves. Over
+//! a quota, Push is refused with RESOURCE_EXHAUSTED and a message naming the
+//! org, its rate and when to retry; nothing of the batch is stored.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The rate limiter for every org.
+/// One rate limit (in some unit: records, bytes) for every org.
 #[derive(Debug)]
 pub struct Quotas {
     rate: Option<f64>,
@@ -24,15 +24,15 @@ struct Bucket {
 /// A refused batch: when the org may send it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OverQuota {
-    /// The configured rate, records per second.
+    /// The configured rate, units per second.
     pub rate: u32,
     /// How long until the batch would fit.
     pub retry_after: Duration,
 }
 
 impl Quotas {
-    /// `rate` records per second per org (`None`: unlimited), with a burst
-    /// of `burst` records (default: the larger of one second's worth and
+    /// `rate` units per second per org (`None`: unlimited), with a burst
+    /// of `burst` units (default: the larger of one second's worth and
     /// `min_burst`, so one full batch always fits).
     pub fn new(rate: Option<u32>, burst: Option<u32>, min_burst: usize) -> Self {
         let r = rate.map(f64::from);
@@ -46,12 +46,12 @@ impl Quotas {
         }
     }
 
-    /// Takes `records` from the org's bucket, or says when they would fit.
-    pub fn take(&self, org_id: i64, records: usize, now: Instant) -> Result<(), OverQuota> {
+    /// Takes `amount` from the org's bucket, or says when it would fit.
+    pub fn take(&self, org_id: i64, amount: usize, now: Instant) -> Result<(), OverQuota> {
         let Some(rate) = self.rate else {
             return Ok(());
         };
-        let want = records as f64;
+        let want = amount as f64;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let b = buckets.entry(org_id).or_insert(Bucket {
             tokens: self.burst,
@@ -60,7 +60,9 @@ impl Quotas {
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(self.burst);
         b.at = now;
-        if b.tokens >= want {
+        // A request larger than the whole burst passes when the bucket is
+        // full and leaves it in debt, so it is slowed, never refused forever.
+        if b.tokens >= want.min(self.burst) {
             b.tokens -= want;
             Ok(())
         } else {
@@ -76,6 +78,18 @@ impl Quotas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_bigger_than_the_burst_passes_once_and_leaves_a_debt() {
+        let q = Quotas::new(Some(100), Some(100), 0);
+        let t0 = Instant::now();
+        assert!(q.take(1, 250, t0).is_ok());
+        let over = q.take(1, 10, t0 + Duration::from_secs(1)).unwrap_err();
+        assert!(
+            (over.retry_after.as_secs_f64() - 0.6).abs() < 0.01,
+            "{over:?}"
+        );
+    }
 
     #[test]
     fn unlimited_by_default() {

@@ -319,6 +319,39 @@ each_backend!(an_org_over_its_quota_is_told_when_to_retry, |db| {
     f.stop().await;
 });
 
+each_backend!(an_org_over_its_byte_quota_is_refused, |db| {
+    let f = Fixture::start_with(db, |c| {
+        c.limits.org_bytes_per_second = Some(64 * 1024);
+    })
+    .await;
+    let mut client = f.client().await;
+    // About 20 KB per batch: the first three fit the one-second burst.
+    let mut refused = None;
+    for i in 0..10 {
+        let mut batch = records(&format!("b{i}"), 20);
+        for r in &mut batch {
+            r.matches[0].context_after = "z".repeat(1000);
+        }
+        if let Err(status) = push(&mut client, Some(&f.token), "agent-1", batch).await {
+            refused = Some((i, status));
+            break;
+        }
+    }
+    let (i, status) = refused.expect("the byte quota refuses a batch");
+    assert!(i >= 2, "the burst let the first batches in");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(
+        status.message().contains("quota of 65536 bytes/s"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        f.store.count_records(f.org.id).await.unwrap(),
+        20 * i64::from(i)
+    );
+    f.stop().await;
+});
+
 each_backend!(
     a_stalled_store_fills_the_queue_and_then_pushes_are_refused,
     |db| {
