@@ -33,6 +33,11 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// admin commands write while `serve` runs) before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Page cache per SQLite connection, KiB: holds the hot end of the records
+/// table and its key index, so inserts seldom read pages back from disk
+/// (SQLite's default is 2 MiB).
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+
 /// SQLite allows one writer; readers (token checks, bundle reads) get the rest.
 const SQLITE_CONNECTIONS: u32 = 4;
 
@@ -41,23 +46,28 @@ const SQLITE_CONNECTIONS: u32 = 4;
 /// `max_connections` (100).
 const POSTGRES_CONNECTIONS: u32 = 12;
 
-/// Most rows per INSERT statement. SQLite allows 32,766 bound parameters
-/// and PostgreSQL 65,535; a row binds [`RECORD_COLUMNS`]. Rows are cut into
-/// power-of-two chunks up to this size, so only nine statement shapes exist
-/// and all stay in the prepared-statement cache.
-const ROWS_PER_STATEMENT: usize = 256;
+/// Rows per SQLite INSERT statement: the agents' batch size, so a batch is
+/// one statement. SQLite allows 32,766 bound parameters; a row binds
+/// [`RECORD_COLUMNS`]. What is left over is cut into power-of-two chunks,
+/// so only ten statement shapes exist and all stay in the prepared-statement
+/// cache.
+const ROWS_PER_STATEMENT: usize = 500;
 const RECORD_COLUMNS: usize = 10;
-const _: () = assert!(ROWS_PER_STATEMENT.is_power_of_two());
 const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
 
-/// `rows` cut into chunks of power-of-two sizes, largest first.
+/// `rows` cut into statement-sized chunks: full ones of
+/// [`ROWS_PER_STATEMENT`], then powers of two.
 fn statement_chunks(rows: &[RecordRow]) -> impl Iterator<Item = &[RecordRow]> {
     let mut rest = rows;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+        let n = if rest.len() >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << rest.len().ilog2()
+        };
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         Some(chunk)
@@ -235,7 +245,8 @@ impl Store {
             // batch survives power loss, not just a process crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB));
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS)
             .acquire_timeout(SQLITE_BUSY_TIMEOUT + Duration::from_secs(1))
@@ -755,10 +766,9 @@ mod tests {
         };
         let rows = vec![row; 1000];
         let sizes: Vec<usize> = statement_chunks(&rows).map(<[_]>::len).collect();
-        assert_eq!(sizes, [256, 256, 256, 128, 64, 32, 8]);
-        let sizes: Vec<usize> = statement_chunks(&rows[..500]).map(<[_]>::len).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 500);
-        assert!(sizes.iter().all(|n| n.is_power_of_two()));
+        assert_eq!(sizes, [500, 500]);
+        let sizes: Vec<usize> = statement_chunks(&rows[..777]).map(<[_]>::len).collect();
+        assert_eq!(sizes, [500, 256, 16, 4, 1]);
         assert_eq!(statement_chunks(&rows[..0]).count(), 0);
     }
 
