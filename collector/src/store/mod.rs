@@ -178,6 +178,17 @@ pub struct Bundle {
     pub data: Vec<u8>,
 }
 
+/// Runs the same sqlx code on whichever pool `$store` holds (each arm is
+/// compiled for its own database type).
+macro_rules! on_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($p) => $body,
+            Store::Postgres($p) => $body,
+        }
+    };
+}
+
 /// A connection pool to the collector's database.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -290,10 +301,7 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(p) => p.close().await,
-            Store::Postgres(p) => p.close().await,
-        }
+        on_pool!(self, |p| p.close().await)
     }
 
     /// Creates an org. Names are 1–64 characters of letters, digits, `-`,
@@ -303,22 +311,11 @@ impl Store {
         let now = now_ms();
         let sql = "INSERT INTO orgs (name, created_at_ms) VALUES ($1, $2) \
                    ON CONFLICT (name) DO NOTHING RETURNING id";
-        let id: Option<i64> = match self {
-            Store::Sqlite(p) => {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await
-            }
-            Store::Postgres(p) => {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await
-            }
-        }?;
+        let id: Option<i64> = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(name)
+            .bind(now)
+            .fetch_optional(p)
+            .await)?;
         match id {
             Some(id) => Ok(Org {
                 id,
@@ -331,10 +328,10 @@ impl Store {
     /// Looks an org up by name.
     pub async fn org(&self, name: &str) -> Result<Org, StoreError> {
         let sql = "SELECT id FROM orgs WHERE name = $1";
-        let id: Option<i64> = match self {
-            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(name).fetch_optional(p).await,
-            Store::Postgres(p) => sqlx::query_scalar(sql).bind(name).fetch_optional(p).await,
-        }?;
+        let id: Option<i64> = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(name)
+            .fetch_optional(p)
+            .await)?;
         id.map(|id| Org {
             id,
             name: name.to_owned(),
@@ -345,10 +342,7 @@ impl Store {
     /// Every org, by name.
     pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
         let sql = "SELECT id, name FROM orgs ORDER BY name";
-        let rows: Vec<(i64, String)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
-            Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
-        }?;
+        let rows: Vec<(i64, String)> = on_pool!(self, |p| sqlx::query_as(sql).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
             .map(|(id, name)| Org { id, name })
@@ -370,26 +364,15 @@ impl Store {
                    VALUES ($1, $2, $3, $4, $5)";
         let hash = sha256_hex(token.as_bytes());
         let now = now_ms();
-        match self {
-            Store::Sqlite(p) => sqlx::query(sql)
-                .bind(&hash)
-                .bind(&token_id)
-                .bind(org.id)
-                .bind(agent_name)
-                .bind(now)
-                .execute(p)
-                .await
-                .map(|_| ()),
-            Store::Postgres(p) => sqlx::query(sql)
-                .bind(&hash)
-                .bind(&token_id)
-                .bind(org.id)
-                .bind(agent_name)
-                .bind(now)
-                .execute(p)
-                .await
-                .map(|_| ()),
-        }?;
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(&hash)
+            .bind(&token_id)
+            .bind(org.id)
+            .bind(agent_name)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(NewToken { token, token_id })
     }
 
@@ -399,20 +382,12 @@ impl Store {
         let sql = "UPDATE tokens SET revoked_at_ms = $1 \
                    WHERE token_id = $2 AND revoked_at_ms IS NULL";
         let now = now_ms();
-        let affected = match self {
-            Store::Sqlite(p) => sqlx::query(sql)
-                .bind(now)
-                .bind(token_id)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-            Store::Postgres(p) => sqlx::query(sql)
-                .bind(now)
-                .bind(token_id)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-        }?;
+        let affected = on_pool!(self, |p| sqlx::query(sql)
+            .bind(now)
+            .bind(token_id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(affected == 1)
     }
 
@@ -457,10 +432,10 @@ impl Store {
                    WHERE t.hash = $1 AND t.revoked_at_ms IS NULL";
         let hash = sha256_hex(token.as_bytes());
         type Row = (i64, String, String, Option<String>);
-        let row: Option<Row> = match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(&hash).fetch_optional(p).await,
-            Store::Postgres(p) => sqlx::query_as(sql).bind(&hash).fetch_optional(p).await,
-        }?;
+        let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(&hash)
+            .fetch_optional(p)
+            .await)?;
         Ok(row.map(|(id, name, token_id, agent_name)| Caller {
             org: Org { id, name },
             token_id,
@@ -527,19 +502,19 @@ impl Store {
     /// Records stored for an org.
     pub async fn count_records(&self, org_id: i64) -> Result<i64, StoreError> {
         let sql = "SELECT COUNT(*) FROM records WHERE org_id = $1";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_scalar(sql).bind(org_id).fetch_one(p).await,
-            Store::Postgres(p) => sqlx::query_scalar(sql).bind(org_id).fetch_one(p).await,
-        }?)
+        Ok(on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(org_id)
+            .fetch_one(p)
+            .await)?)
     }
 
     /// (agent_id, execution_id) of every record of an org, in storage order.
     pub async fn record_keys(&self, org_id: i64) -> Result<Vec<(String, String)>, StoreError> {
         let sql = "SELECT agent_id, execution_id FROM records WHERE org_id = $1 ORDER BY id";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
-            Store::Postgres(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
-        }?)
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(org_id)
+            .fetch_all(p)
+            .await)?)
     }
 
     /// The stored body and scrub hit count of one record of an org.
@@ -551,24 +526,12 @@ impl Store {
     ) -> Result<Option<(Vec<u8>, i32)>, StoreError> {
         let sql = "SELECT body, scrub_hits FROM records \
                    WHERE org_id = $1 AND agent_id = $2 AND execution_id = $3";
-        Ok(match self {
-            Store::Sqlite(p) => {
-                sqlx::query_as(sql)
-                    .bind(org_id)
-                    .bind(agent_id)
-                    .bind(execution_id)
-                    .fetch_optional(p)
-                    .await
-            }
-            Store::Postgres(p) => {
-                sqlx::query_as(sql)
-                    .bind(org_id)
-                    .bind(agent_id)
-                    .bind(execution_id)
-                    .fetch_optional(p)
-                    .await
-            }
-        }?)
+        Ok(on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(org_id)
+            .bind(agent_id)
+            .bind(execution_id)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Publishes `data` as the next version of `kind` for an org and returns
@@ -588,28 +551,14 @@ impl Store {
         let mut last_err = None;
         for _ in 0..5 {
             let now = now_ms();
-            let r: Result<i64, sqlx::Error> = match self {
-                Store::Sqlite(p) => {
-                    sqlx::query_scalar(sql)
-                        .bind(org_id)
-                        .bind(kind)
-                        .bind(&sha)
-                        .bind(data)
-                        .bind(now)
-                        .fetch_one(p)
-                        .await
-                }
-                Store::Postgres(p) => {
-                    sqlx::query_scalar(sql)
-                        .bind(org_id)
-                        .bind(kind)
-                        .bind(&sha)
-                        .bind(data)
-                        .bind(now)
-                        .fetch_one(p)
-                        .await
-                }
-            };
+            let r: Result<i64, sqlx::Error> = on_pool!(self, |p| sqlx::query_scalar(sql)
+                .bind(org_id)
+                .bind(kind)
+                .bind(&sha)
+                .bind(data)
+                .bind(now)
+                .fetch_one(p)
+                .await);
             match r {
                 Ok(v) => return Ok(v),
                 Err(e) if is_unique_violation(&e) => last_err = Some(e),
@@ -630,10 +579,10 @@ impl Store {
                    WHERE b.org_id = $1 AND b.version = \
                    (SELECT MAX(version) FROM bundles WHERE org_id = b.org_id AND kind = b.kind) \
                    ORDER BY b.kind";
-        let rows: Vec<(String, i64, String, Vec<u8>)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
-            Store::Postgres(p) => sqlx::query_as(sql).bind(org_id).fetch_all(p).await,
-        }?;
+        let rows: Vec<(String, i64, String, Vec<u8>)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(org_id)
+            .fetch_all(p)
+            .await)?;
         Ok(rows
             .into_iter()
             .filter(|(kind, version, _, _)| {
