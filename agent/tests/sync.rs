@@ -131,10 +131,7 @@ impl Collector {
     fn record(&self, agent_id: &str, execution_id: &str) -> v1::RunRecord {
         let (body, _) = self
             .runtime
-            .block_on(
-                self.store
-                    .record_body(self.org_id, agent_id, execution_id),
-            )
+            .block_on(self.store.record_body(self.org_id, agent_id, execution_id))
             .unwrap()
             .expect("stored");
         v1::RunRecord::decode(body.as_slice()).unwrap()
@@ -457,7 +454,11 @@ fn records_refused_for_good_are_marked_rejected_and_never_resent() {
     let calls = relay.calls();
     let (out, _) = env.run(&["sync"], LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(relay.calls(), calls, "the rejected record is not sent again");
+    assert_eq!(
+        relay.calls(),
+        calls,
+        "the rejected record is not sent again"
+    );
     assert_eq!(collector.rejected(), 1);
 }
 
@@ -482,7 +483,12 @@ fn dry_run_prints_the_as_sent_records_and_sends_nothing() {
 fn sync_on_exit_pushes_the_runs_own_record_before_the_run_exits() {
     let collector = Collector::start();
     let env = Env::new();
-    configure(&env, &collector.url(), &collector.token, "sync_on_exit: true\n");
+    configure(
+        &env,
+        &collector.url(),
+        &collector.token,
+        "sync_on_exit: true\n",
+    );
     let (out, _) = env.run(&["--json", "NONE", "--", "true"], LIMIT);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let summary = json_summary(&out.stderr);
@@ -570,7 +576,10 @@ fn the_agent_syncs_new_runs_keeps_chunked_bundles_and_stops_cleanly_on_sigterm()
     // A version published while the agent is subscribed reaches it.
     assert_eq!(collector.publish("patterns", b"error|FAILED"), 2);
     let more = read_until(&mut stderr, |l| l.contains("received bundle patterns v2"));
-    assert!(more.contains("received bundle patterns v2 (12 bytes"), "{more}");
+    assert!(
+        more.contains("received bundle patterns v2 (12 bytes"),
+        "{more}"
+    );
 
     let status = terminate(&mut agent);
     let mut rest = String::new();
@@ -627,10 +636,7 @@ fn tls_with_the_configured_ca_works_and_another_ca_is_refused_clearly() {
     assert!(stderr.contains("TLS handshake"), "{stderr}");
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
     assert!(stderr.contains("collector.ca"), "{stderr}");
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "not retried: {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_secs(2), "not retried: {elapsed:?}");
     assert_eq!(status(&env)["pending"], 1);
     assert_eq!(collector.count(), 0);
 
@@ -657,16 +663,22 @@ fn mutual_tls_needs_the_agents_client_certificate() {
     let env = Env::new();
     let ca = format!("  ca: {}\n", pki.ca.display());
 
-    // No client certificate: the collector ends the handshake, the record
-    // stays, and the message says which keys to set.
+    // No client certificate: the collector ends the connection and the
+    // record stays. In TLS 1.3 the client's side of the handshake is done
+    // before the collector checks for its certificate, so the agent hears
+    // either the collector's alert (and names the keys to set) or, when
+    // its request raced the alert, only that the connection closed.
     configure_with(&env, &url, &collector.token, &ca, "");
     record_run(&env, "true");
     let (out, _) = env.run(&["sync"], LIMIT);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&url), "{stderr}");
-    assert!(stderr.contains("CertificateRequired"), "{stderr}");
-    assert!(stderr.contains("collector.cert"), "{stderr}");
+    assert!(
+        (stderr.contains("CertificateRequired") && stderr.contains("collector.cert"))
+            || stderr.contains("connection closed"),
+        "{stderr}"
+    );
     assert_eq!(status(&env)["pending"], 1);
     assert_eq!(collector.count(), 0);
 
