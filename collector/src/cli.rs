@@ -342,6 +342,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if args.org_records_per_second.is_some() {
         cfg.limits.org_records_per_second = args.org_records_per_second;
     }
+    // Watch the signals before the port opens: a SIGTERM that comes right
+    // after `listening on` must stop the collector gracefully, not kill it.
+    let shutdown = shutdown_signal()?;
     server::run(
         cfg,
         |url| {
@@ -350,24 +353,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let _ = writeln!(out, "listening on {url}");
             let _ = out.flush();
         },
-        shutdown_signal(),
+        shutdown,
     )
     .await
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// A future that resolves on SIGINT or SIGTERM; the handlers are in place
+/// when this returns.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            server::log(&format!("cannot watch SIGTERM ({e}); stop with Ctrl-C"));
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    })
 }

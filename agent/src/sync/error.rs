@@ -15,6 +15,11 @@
 //!   transient, and the bounded number of attempts keeps a lasting one from
 //!   looping: records stay pending and the error is shown.
 //!
+//! A TLS handshake that failed on a certificate (the collector's is not
+//! trusted by `collector.ca`, or it refused or missed ours) is never
+//! retried whatever the code tonic gives it ([`is_certificate_failure`]):
+//! the same configuration fails the same way.
+//!
 //! Every other code stops the sync at once and is recorded as the last
 //! error, with advice: `UNAUTHENTICATED`, `PERMISSION_DENIED`,
 //! `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `UNIMPLEMENTED`, `NOT_FOUND`,
@@ -42,6 +47,20 @@ pub const RETRIABLE_CODES: &[Code] = &[
 /// True when a call that failed with `code` is worth sending again.
 pub fn is_retriable(code: Code) -> bool {
     RETRIABLE_CODES.contains(&code)
+}
+
+/// How rustls words a handshake that failed on a certificate, as it shows
+/// in the status' chain of causes: an untrusted, expired or misnamed
+/// collector certificate, and an alert from a collector that refused or
+/// missed the client certificate.
+const CERTIFICATE_FAILURES: &[&str] = &["invalid peer certificate", "received fatal alert"];
+
+/// True when `status` is a TLS handshake that failed on a certificate:
+/// nothing but a change of `collector.ca`, `cert` or `key` (or of the
+/// collector's certificate) makes it succeed, so it is not retried.
+pub fn is_certificate_failure(status: &tonic::Status) -> bool {
+    let message = status_message(status);
+    CERTIFICATE_FAILURES.iter().any(|w| message.contains(w))
 }
 
 /// The protocol name of a code, as in the gRPC spec (`UNAUTHENTICATED`).
@@ -165,6 +184,17 @@ pub enum SyncError {
         /// The collector's message.
         message: String,
     },
+    /// The TLS handshake failed on a certificate (see
+    /// [`is_certificate_failure`]).
+    #[error(
+        "the TLS handshake with the collector at {url} failed ({message}); records stay pending: check that collector.ca is the CA that signed the collector's certificate (or leave it out to use the system's roots) and that the URL's host is a name in that certificate; if the collector requires client certificates (mTLS), set collector.cert and collector.key to a certificate its CA signed"
+    )]
+    Certificate {
+        /// The collector URL.
+        url: String,
+        /// What rustls said.
+        message: String,
+    },
     /// Retriable failures went on past the attempts or the time allowed.
     #[error("cannot reach the collector at {url} ({}: {message}); records stay pending and are sent by the next sync: {}", code_name(*.code), advice(*.code))]
     Unreachable {
@@ -200,7 +230,12 @@ impl SyncError {
     /// [`SyncError::Refused`].
     pub fn from_status(url: &str, status: &tonic::Status) -> SyncError {
         let message = status_message(status);
-        if is_retriable(status.code()) {
+        if is_certificate_failure(status) {
+            SyncError::Certificate {
+                url: url.to_string(),
+                message,
+            }
+        } else if is_retriable(status.code()) {
             SyncError::Unreachable {
                 url: url.to_string(),
                 code: status.code(),
@@ -310,6 +345,27 @@ mod tests {
         assert!(text.contains("UNAUTHENTICATED"), "{text}");
         assert!(text.contains("collector.token"), "{text}");
         assert!(text.contains("https://c:7700"), "{text}");
+    }
+
+    #[test]
+    fn a_certificate_failure_names_the_tls_keys_and_is_not_transient() {
+        for detail in [
+            "invalid peer certificate: UnknownIssuer",
+            "received fatal alert: CertificateRequired",
+        ] {
+            let status = tonic::Status::unavailable(detail);
+            assert!(is_certificate_failure(&status), "{detail}");
+            let e = SyncError::from_status("https://127.0.0.1:7700", &status);
+            let text = e.to_string();
+            assert!(matches!(e, SyncError::Certificate { .. }), "{text}");
+            assert!(!e.is_transient());
+            assert!(text.contains(detail), "{text}");
+            assert!(text.contains("collector.ca"), "{text}");
+            assert!(text.contains("collector.cert"), "{text}");
+        }
+        assert!(!is_certificate_failure(&tonic::Status::unavailable(
+            "tcp connect error: Connection refused"
+        )));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::backoff::{self, Backoff};
 use super::batch::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use super::client::Collector;
 use super::convert::Sendable;
-use super::error::is_retriable;
+use super::error::{is_certificate_failure, is_retriable};
 use super::outbox::{self, Answer};
 use crate::config::{Config, TelemetryLevel};
 use crate::privacy::Outbound;
@@ -312,7 +312,8 @@ impl Sender {
     }
 
     /// Pushes one batch, retrying the codes in
-    /// [`super::error::RETRIABLE_CODES`] with back-off.
+    /// [`super::error::RETRIABLE_CODES`] with back-off (never a failed
+    /// certificate check).
     async fn call(
         &mut self,
         request: v1::PushRequest,
@@ -329,7 +330,9 @@ impl Sender {
             match result {
                 Ok(response) => return Ok(response),
                 Err(status)
-                    if is_retriable(status.code()) && attempts < self.policy.max_attempts =>
+                    if is_retriable(status.code())
+                        && !is_certificate_failure(&status)
+                        && attempts < self.policy.max_attempts =>
                 {
                     let wait = backoff.next_delay();
                     tokio::select! {
