@@ -18,9 +18,8 @@ CREATE TABLE tokens (
 );
 
 -- One row per run record. The key (org_id, agent_id, execution_id) makes a
--- re-sent record a duplicate; `id` orders records for export cursors.
+-- re-sent record a duplicate; it is the only index.
 CREATE TABLE records (
-    id               BIGSERIAL PRIMARY KEY,
     org_id           BIGINT  NOT NULL REFERENCES orgs(id),
     agent_id         TEXT    NOT NULL,
     execution_id     TEXT    NOT NULL,
@@ -31,7 +30,7 @@ CREATE TABLE records (
     telemetry_level  TEXT    NOT NULL,
     scrub_hits       INTEGER NOT NULL,
     body             BYTEA   NOT NULL,
-    UNIQUE (org_id, agent_id, execution_id)
+    PRIMARY KEY (org_id, agent_id, execution_id)
 );
 
 -- Model and pattern bundles published for an org, pushed to its agents.

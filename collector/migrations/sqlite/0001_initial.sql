@@ -18,9 +18,9 @@ CREATE TABLE tokens (
 );
 
 -- One row per run record. The key (org_id, agent_id, execution_id) makes a
--- re-sent record a duplicate; `id` orders records for export cursors.
+-- re-sent record a duplicate. WITHOUT ROWID: the key is the only B-tree, so
+-- an insert updates one tree, not a table and an index.
 CREATE TABLE records (
-    id               INTEGER PRIMARY KEY,
     org_id           INTEGER NOT NULL REFERENCES orgs(id),
     agent_id         TEXT    NOT NULL,
     execution_id     TEXT    NOT NULL,
@@ -31,8 +31,8 @@ CREATE TABLE records (
     telemetry_level  TEXT    NOT NULL,
     scrub_hits       INTEGER NOT NULL,
     body             BLOB    NOT NULL,
-    UNIQUE (org_id, agent_id, execution_id)
-);
+    PRIMARY KEY (org_id, agent_id, execution_id)
+) WITHOUT ROWID;
 
 -- Model and pattern bundles published for an org, pushed to its agents.
 CREATE TABLE bundles (

@@ -508,9 +508,11 @@ impl Store {
             .await)?)
     }
 
-    /// (agent_id, execution_id) of every record of an org, in storage order.
+    /// (agent_id, execution_id) of every record of an org, in the order they
+    /// arrived.
     pub async fn record_keys(&self, org_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        let sql = "SELECT agent_id, execution_id FROM records WHERE org_id = $1 ORDER BY id";
+        let sql = "SELECT agent_id, execution_id FROM records WHERE org_id = $1 \
+                   ORDER BY received_at_ms, agent_id, execution_id";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(org_id)
             .fetch_all(p)
