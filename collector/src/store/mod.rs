@@ -17,12 +17,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use sqlx::Row as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row as _, Sqlite};
 
 pub use error::StoreError;
 
@@ -456,8 +456,21 @@ impl Store {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 for chunk in statement_chunks(rows) {
-                    let mut q = insert_statement(chunk);
-                    let returned = q.build().fetch_all(&mut *tx).await?;
+                    let mut q = sqlx::query(insert_sql(chunk.len()));
+                    for r in chunk {
+                        q = q
+                            .bind(r.org_id)
+                            .bind(r.agent_id.as_str())
+                            .bind(r.execution_id.as_str())
+                            .bind(r.started_at_ms)
+                            .bind(r.received_at_ms)
+                            .bind(r.exit_reason.as_str())
+                            .bind(r.command_category.as_str())
+                            .bind(r.telemetry_level.as_str())
+                            .bind(r.scrub_hits)
+                            .bind(r.body.as_slice());
+                    }
+                    let returned = q.fetch_all(&mut *tx).await?;
                     for r in returned {
                         inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
                     }
@@ -600,30 +613,34 @@ impl Store {
     }
 }
 
-/// SQLite: `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING key`
-/// for a chunk.
-fn insert_statement(chunk: &[RecordRow]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, received_at_ms, \
-         exit_reason, command_category, telemetry_level, scrub_hits, body) ",
-    );
-    q.push_values(chunk, |mut b, r| {
-        b.push_bind(r.org_id)
-            .push_bind(r.agent_id.as_str())
-            .push_bind(r.execution_id.as_str())
-            .push_bind(r.started_at_ms)
-            .push_bind(r.received_at_ms)
-            .push_bind(r.exit_reason.as_str())
-            .push_bind(r.command_category.as_str())
-            .push_bind(r.telemetry_level.as_str())
-            .push_bind(r.scrub_hits)
-            .push_bind(r.body.as_slice());
+/// SQLite: `INSERT … VALUES (?, …), (?, …) ON CONFLICT DO NOTHING
+/// RETURNING key` for `rows` rows. Built once per shape (the sizes
+/// [`statement_chunks`] makes) and kept, so a batch neither formats 5,000
+/// placeholders nor hashes a new string to find its prepared statement.
+fn insert_sql(rows: usize) -> &'static str {
+    static SHAPES: std::sync::LazyLock<Vec<(usize, String)>> = std::sync::LazyLock::new(|| {
+        let mut sizes = vec![ROWS_PER_STATEMENT];
+        sizes.extend((0..=ROWS_PER_STATEMENT.ilog2()).map(|k| 1usize << k));
+        sizes
+            .into_iter()
+            .map(|n| {
+                let row = format!("({})", vec!["?"; RECORD_COLUMNS].join(", "));
+                let values = vec![row; n].join(", ");
+                let sql = format!(
+                    "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
+                     received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, \
+                     body) VALUES {values} ON CONFLICT (org_id, agent_id, execution_id) \
+                     DO NOTHING RETURNING org_id, agent_id, execution_id"
+                );
+                (n, sql)
+            })
+            .collect()
     });
-    q.push(
-        " ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
-         RETURNING org_id, agent_id, execution_id",
-    );
-    q
+    SHAPES
+        .iter()
+        .find(|(n, _)| *n == rows)
+        .map(|(_, sql)| sql.as_str())
+        .expect("statement_chunks makes only these sizes")
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -720,6 +737,9 @@ mod tests {
         assert_eq!(sizes, [500, 500]);
         let sizes: Vec<usize> = statement_chunks(&rows[..777]).map(<[_]>::len).collect();
         assert_eq!(sizes, [500, 256, 16, 4, 1]);
+        for n in sizes {
+            assert_eq!(insert_sql(n).matches('?').count(), n * RECORD_COLUMNS);
+        }
         assert_eq!(statement_chunks(&rows[..0]).count(), 0);
     }
 
