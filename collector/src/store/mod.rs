@@ -624,7 +624,7 @@ fn insert_sql(rows: usize) -> &'static str {
         sizes
             .into_iter()
             .map(|n| {
-                let row = format!("({})", vec!["?"; RECORD_COLUMNS].join(", "));
+                let row = format!("({})", ["?"; RECORD_COLUMNS].join(", "));
                 let values = vec![row; n].join(", ");
                 let sql = format!(
                     "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
