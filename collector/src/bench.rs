@@ -267,6 +267,8 @@ async fn phase_store(base: &str, phase: &str) -> Result<(String, PhaseGuard)> {
 async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
     let store = Store::connect(url).await?;
     let org = store.create_org("ceiling").await?;
+    let agent: Arc<str> = "agent-0".into();
+    let mut writer = store.record_writer();
     let mut n = 0u64;
     let started = Instant::now();
     while (n as usize) < records {
@@ -277,8 +279,8 @@ async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
                 let e = r.execution.as_ref().expect("set");
                 RecordRow {
                     org_id: org.id,
-                    agent_id: "agent-0".into(),
-                    execution_id: e.execution_id.clone(),
+                    agent_id: Arc::clone(&agent),
+                    execution_id: e.execution_id.as_str().into(),
                     started_at_ms: e.started_at_ms,
                     received_at_ms: now_ms(),
                     exit_reason: e.exit_reason.clone(),
@@ -289,9 +291,10 @@ async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
                 }
             })
             .collect();
-        store.insert_records(&rows).await?;
+        writer.insert(rows).await?;
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    drop(writer);
     store.close().await;
     Ok(rate)
 }

@@ -85,7 +85,7 @@ impl IngestService {
     fn prepare(
         &self,
         org_id: i64,
-        agent_id: &str,
+        agent_id: &Arc<str>,
         mut record: RunRecord,
         received_at_ms: i64,
     ) -> Result<RecordRow, (String, String)> {
@@ -123,8 +123,8 @@ impl IngestService {
         let exec = record.execution.as_ref().expect("checked above");
         Ok(RecordRow {
             org_id,
-            agent_id: agent_id.to_owned(),
-            execution_id: exec.execution_id.clone(),
+            agent_id: Arc::clone(agent_id),
+            execution_id: exec.execution_id.as_str().into(),
             started_at_ms: exec.started_at_ms,
             received_at_ms,
             exit_reason: exec.exit_reason.clone(),
@@ -185,13 +185,14 @@ impl Ingest for IngestService {
         }
 
         let received = now_ms();
+        let agent_id: Arc<str> = req.agent_id.into();
         let mut rows = Vec::with_capacity(n);
         let mut row_index = Vec::with_capacity(n);
         let mut rejected = Vec::new();
         let mut bytes = 0;
         for (i, record) in req.records.into_iter().enumerate() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            match self.prepare(caller.org.id, &req.agent_id, record, received) {
+            match self.prepare(caller.org.id, &agent_id, record, received) {
                 Ok(row) => {
                     bytes += row.body.len() + row.agent_id.len() + row.execution_id.len() + 64;
                     rows.push(row);

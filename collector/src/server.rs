@@ -228,6 +228,9 @@ impl Bound {
         if tokio::time::timeout(grace, writers_done).await.is_err() {
             log("the store did not finish the last batches in time; they were not acknowledged");
         }
+        // Aborts writers still running; each gives its connection back, so
+        // closing the pool does not wait for them.
+        drop(writers);
         store.close().await;
         log(&format!(
             "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals",

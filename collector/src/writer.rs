@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::store::{Backend, RecordRow, Store, StoreError};
+use crate::store::{Backend, RecordRow, RecordWriter, Store, StoreError};
 
 /// Writer tasks per backend. SQLite has one writer at a time, so more tasks
 /// would only queue on its lock; PostgreSQL commits in parallel.
@@ -160,6 +160,7 @@ impl Writer {
 }
 
 async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_commit_rows: usize) {
+    let mut records = store.record_writer();
     loop {
         let mut jobs = Vec::new();
         {
@@ -179,20 +180,19 @@ async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_com
                 }
             }
         }
-        commit(&store, jobs).await;
+        commit(&mut records, jobs).await;
     }
 }
 
 /// One transaction for all `jobs`; each job gets its slice of the result.
-async fn commit(store: &Store, jobs: Vec<Job>) {
+async fn commit(records: &mut RecordWriter, jobs: Vec<Job>) {
     let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.rows.len()).sum());
     let mut waiting: Vec<(usize, Reply, OwnedSemaphorePermit)> = Vec::with_capacity(jobs.len());
     for job in jobs {
         waiting.push((job.rows.len(), job.reply, job.permit));
         rows.extend(job.rows);
     }
-    let result = store.insert_records(&rows).await;
-    drop(rows);
+    let result = records.insert(rows).await;
     let mut at = 0;
     for (n, reply, permit) in waiting {
         let answer = match &result {

@@ -10,14 +10,14 @@
 //! It never decides policy (limits, auth outcomes, scrubbing): callers do.
 
 mod error;
+mod records;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::Row as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 pub use error::StoreError;
+pub use records::{RecordRow, RecordWriter};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -38,6 +39,20 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// (SQLite's default is 2 MiB).
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
+/// Page size of a new SQLite database (an existing one keeps its own). A
+/// record (key, columns and a body of 0.5–2 KiB) lives in the key's B-tree
+/// (WITHOUT ROWID), and SQLite advises rows under about a twentieth of a
+/// page for such tables; larger pages also mean fewer splits and WAL
+/// frames per commit. Measured in docs/BENCHMARKS.md.
+const SQLITE_PAGE_SIZE: u32 = 16 * 1024;
+
+/// WAL size at which SQLite copies it back into the database. SQLite counts
+/// it in pages (`wal_autocheckpoint`, default 1,000: 4 MiB at 4 KiB pages);
+/// kept at 4 MiB whatever the page size, because copying a larger WAL at
+/// once holds up the commit that triggers it (p99 acknowledgement went from
+/// 17 to over 100 ms at 64 MiB).
+const SQLITE_CHECKPOINT_BYTES: i64 = 4 << 20;
+
 /// SQLite allows one writer; readers (token checks, bundle reads) get the rest.
 const SQLITE_CONNECTIONS: u32 = 4;
 
@@ -45,34 +60,6 @@ const SQLITE_CONNECTIONS: u32 = 4;
 /// replica, and small enough that several replicas fit PostgreSQL's default
 /// `max_connections` (100).
 const POSTGRES_CONNECTIONS: u32 = 12;
-
-/// Rows per SQLite INSERT statement: the agents' batch size, so a batch is
-/// one statement. SQLite allows 32,766 bound parameters; a row binds
-/// [`RECORD_COLUMNS`]. What is left over is cut into power-of-two chunks,
-/// so only ten statement shapes exist and all stay in the prepared-statement
-/// cache.
-const ROWS_PER_STATEMENT: usize = 500;
-const RECORD_COLUMNS: usize = 10;
-const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
-
-/// `rows` cut into statement-sized chunks: full ones of
-/// [`ROWS_PER_STATEMENT`], then powers of two.
-fn statement_chunks(rows: &[RecordRow]) -> impl Iterator<Item = &[RecordRow]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = if rest.len() >= ROWS_PER_STATEMENT {
-            ROWS_PER_STATEMENT
-        } else {
-            1 << rest.len().ilog2()
-        };
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        Some(chunk)
-    })
-}
 
 /// Prefix of every token, so a leaked one is recognisable (and scrubbable).
 pub const TOKEN_PREFIX: &str = "eec_";
@@ -137,32 +124,6 @@ pub struct TokenInfo {
     pub created_at_ms: i64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<i64>,
-}
-
-/// One record ready to store: key, a few columns to query by, and the
-/// (re-scrubbed) protobuf body.
-#[derive(Debug, Clone)]
-pub struct RecordRow {
-    /// Owning org.
-    pub org_id: i64,
-    /// Sending agent.
-    pub agent_id: String,
-    /// The run's id, unique per agent.
-    pub execution_id: String,
-    /// When the run started, milliseconds since the epoch.
-    pub started_at_ms: i64,
-    /// When the collector received it.
-    pub received_at_ms: i64,
-    /// Why the run ended (`match`, `timeout`, `completed`, …).
-    pub exit_reason: String,
-    /// Detected command category (`build`, `test`, …).
-    pub command_category: String,
-    /// Privacy level the agent sent it at (`anonymous` or `full`).
-    pub telemetry_level: String,
-    /// Fields the collector's scrubber changed (what the agent missed).
-    pub scrub_hits: i32,
-    /// The encoded `earlyexit.v1.RunRecord`.
-    pub body: Vec<u8>,
 }
 
 /// A published bundle.
@@ -251,6 +212,7 @@ impl Store {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
+            .page_size(SQLITE_PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: the WAL is synced at every commit, so an acknowledged
             // batch survives power loss, not just a process crash.
@@ -259,6 +221,7 @@ impl Store {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB));
         let pool = SqlitePoolOptions::new()
+            .after_connect(|conn, _| Box::pin(set_checkpoint_size(conn)))
             .max_connections(SQLITE_CONNECTIONS)
             .acquire_timeout(SQLITE_BUSY_TIMEOUT + Duration::from_secs(1))
             .connect_with(options)
@@ -443,75 +406,6 @@ impl Store {
         }))
     }
 
-    /// Stores `rows` in one transaction and returns, per row, whether it was
-    /// new (`true`) or a duplicate of a stored record (`false`). A key that
-    /// appears twice in `rows` is new once. Returns after the commit is
-    /// durable.
-    pub async fn insert_records(&self, rows: &[RecordRow]) -> Result<Vec<bool>, StoreError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut inserted: HashSet<(i64, String, String)> = HashSet::with_capacity(rows.len());
-        match self {
-            Store::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                for chunk in statement_chunks(rows) {
-                    let mut q = sqlx::query(insert_sql(chunk.len()));
-                    for r in chunk {
-                        q = q
-                            .bind(r.org_id)
-                            .bind(r.agent_id.as_str())
-                            .bind(r.execution_id.as_str())
-                            .bind(r.started_at_ms)
-                            .bind(r.received_at_ms)
-                            .bind(r.exit_reason.as_str())
-                            .bind(r.command_category.as_str())
-                            .bind(r.telemetry_level.as_str())
-                            .bind(r.scrub_hits)
-                            .bind(r.body.as_slice());
-                    }
-                    let returned = q.fetch_all(&mut *tx).await?;
-                    for r in returned {
-                        inserted.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-                    }
-                }
-                tx.commit().await?;
-            }
-            Store::Postgres(p) => {
-                // One statement for all rows: a parameter per column, each
-                // an array (UNNEST), instead of ten parameters per row.
-                let col = |f: fn(&RecordRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-                let returned: Vec<(i64, String, String)> = sqlx::query_as(
-                    "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
-                     received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, body) \
-                     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
-                     $6::text[], $7::text[], $8::text[], $9::int4[], $10::bytea[]) \
-                     ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
-                     RETURNING org_id, agent_id, execution_id",
-                )
-                .bind(rows.iter().map(|r| r.org_id).collect::<Vec<i64>>())
-                .bind(col(|r| &r.agent_id))
-                .bind(col(|r| &r.execution_id))
-                .bind(rows.iter().map(|r| r.started_at_ms).collect::<Vec<i64>>())
-                .bind(rows.iter().map(|r| r.received_at_ms).collect::<Vec<i64>>())
-                .bind(col(|r| &r.exit_reason))
-                .bind(col(|r| &r.command_category))
-                .bind(col(|r| &r.telemetry_level))
-                .bind(rows.iter().map(|r| r.scrub_hits).collect::<Vec<i32>>())
-                .bind(rows.iter().map(|r| r.body.as_slice()).collect::<Vec<&[u8]>>())
-                .fetch_all(p)
-                .await?;
-                // A single statement is its own transaction: committed (and,
-                // with synchronous_commit on, flushed) when it returns.
-                inserted.extend(returned);
-            }
-        }
-        Ok(rows
-            .iter()
-            .map(|r| inserted.remove(&(r.org_id, r.agent_id.clone(), r.execution_id.clone())))
-            .collect())
-    }
-
     /// Records stored for an org.
     pub async fn count_records(&self, org_id: i64) -> Result<i64, StoreError> {
         let sql = "SELECT COUNT(*) FROM records WHERE org_id = $1";
@@ -617,30 +511,20 @@ impl Store {
 /// RETURNING key` for `rows` rows. Built once per shape (the sizes
 /// [`statement_chunks`] makes) and kept, so a batch neither formats 5,000
 /// placeholders nor hashes a new string to find its prepared statement.
-fn insert_sql(rows: usize) -> &'static str {
-    static SHAPES: std::sync::LazyLock<Vec<(usize, String)>> = std::sync::LazyLock::new(|| {
-        let mut sizes = vec![ROWS_PER_STATEMENT];
-        sizes.extend((0..=ROWS_PER_STATEMENT.ilog2()).map(|k| 1usize << k));
-        sizes
-            .into_iter()
-            .map(|n| {
-                let row = format!("({})", ["?"; RECORD_COLUMNS].join(", "));
-                let values = vec![row; n].join(", ");
-                let sql = format!(
-                    "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
-                     received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, \
-                     body) VALUES {values} ON CONFLICT (org_id, agent_id, execution_id) \
-                     DO NOTHING RETURNING org_id, agent_id, execution_id"
-                );
-                (n, sql)
-            })
-            .collect()
-    });
-    SHAPES
-        .iter()
-        .find(|(n, _)| *n == rows)
-        .map(|(_, sql)| sql.as_str())
-        .expect("statement_chunks makes only these sizes")
+/// Sets `wal_autocheckpoint` to [`SQLITE_CHECKPOINT_BYTES`] in this
+/// database's pages (a database made by an older collector may have another
+/// page size).
+async fn set_checkpoint_size(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    let pages = (SQLITE_CHECKPOINT_BYTES / page.max(512)).max(1);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA wal_autocheckpoint = {pages}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -717,31 +601,6 @@ fn restrict_file(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_are_cut_into_few_statement_shapes() {
-        let row = RecordRow {
-            org_id: 1,
-            agent_id: String::new(),
-            execution_id: String::new(),
-            started_at_ms: 0,
-            received_at_ms: 0,
-            exit_reason: String::new(),
-            command_category: String::new(),
-            telemetry_level: String::new(),
-            scrub_hits: 0,
-            body: Vec::new(),
-        };
-        let rows = vec![row; 1000];
-        let sizes: Vec<usize> = statement_chunks(&rows).map(<[_]>::len).collect();
-        assert_eq!(sizes, [500, 500]);
-        let sizes: Vec<usize> = statement_chunks(&rows[..777]).map(<[_]>::len).collect();
-        assert_eq!(sizes, [500, 256, 16, 4, 1]);
-        for n in sizes {
-            assert_eq!(insert_sql(n).matches('?').count(), n * RECORD_COLUMNS);
-        }
-        assert_eq!(statement_chunks(&rows[..0]).count(), 0);
-    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

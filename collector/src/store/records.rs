@@ -1,0 +1,313 @@
+//! Storing run records: the hot path of ingest.
+//!
+//! Each writer task holds a [`RecordWriter`]. A group commit is one
+//! transaction, and the writer learns, per row, whether it was new or a
+//! duplicate of a record already stored.
+//!
+//! SQLite:
+//! - Rows go in as multi-row INSERTs of a few fixed shapes
+//!   ([`statement_sizes`]), so every statement stays prepared. Values are
+//!   bound by value: a record's body moves into the statement, not copied.
+//! - Almost every batch is new, so the first try is a plain
+//!   `INSERT … ON CONFLICT DO NOTHING`, checking that each statement
+//!   inserted as many rows as it sent. Only when a count falls short (a
+//!   re-send, or one key twice in a batch) is the transaction rolled back
+//!   and done again with `RETURNING`, which names the new rows. `RETURNING`
+//!   on every statement made SQLite collect every key and sqlx send each
+//!   back as a row; without it ingest is about a third faster
+//!   (docs/BENCHMARKS.md).
+//! - The writer keeps one connection for itself. In WAL mode a connection
+//!   drops its page cache when another connection has changed the database,
+//!   so a writer taking turns with pooled connections would read the
+//!   B-tree's upper pages back at every commit.
+//!
+//! PostgreSQL: one `INSERT … SELECT FROM UNNEST(…) … RETURNING` per group,
+//! a parameter per column, each an array. A single statement is its own
+//! transaction, and with `synchronous_commit` on it is flushed when it
+//! returns.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection};
+use sqlx::{Arguments as _, Connection as _, Row as _};
+
+use super::{Store, StoreError};
+
+/// Rows per SQLite INSERT statement: the agents' batch size, so a batch is
+/// one statement. SQLite allows 32,766 bound parameters; a row binds
+/// [`RECORD_COLUMNS`]. What is left over is cut into power-of-two
+/// statements, so only ten shapes exist and all stay prepared.
+const ROWS_PER_STATEMENT: usize = 500;
+const RECORD_COLUMNS: usize = 10;
+const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
+
+/// One record ready to store: key, a few columns to query by, and the
+/// (re-scrubbed) protobuf body.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    /// Owning org.
+    pub org_id: i64,
+    /// Sending agent (shared by the rows of a batch).
+    pub agent_id: Arc<str>,
+    /// The run's id, unique per agent.
+    pub execution_id: Arc<str>,
+    /// When the run started, milliseconds since the epoch.
+    pub started_at_ms: i64,
+    /// When the collector received it.
+    pub received_at_ms: i64,
+    /// Why the run ended (`match`, `timeout`, `completed`, …).
+    pub exit_reason: String,
+    /// Detected command category (`build`, `test`, …).
+    pub command_category: String,
+    /// Privacy level the agent sent it at (`anonymous` or `full`).
+    pub telemetry_level: String,
+    /// Fields the collector's scrubber changed (what the agent missed).
+    pub scrub_hits: i32,
+    /// The encoded `earlyexit.v1.RunRecord`.
+    pub body: Vec<u8>,
+}
+
+/// A record's key: (org, agent, execution).
+type Key = (i64, Arc<str>, Arc<str>);
+
+impl RecordRow {
+    fn key(&self) -> Key {
+        (
+            self.org_id,
+            Arc::clone(&self.agent_id),
+            Arc::clone(&self.execution_id),
+        )
+    }
+}
+
+/// Inserts records for one writer task; see the module documentation.
+#[derive(Debug)]
+pub struct RecordWriter {
+    store: Store,
+    /// SQLite: the writer's own connection, taken at the first insert and
+    /// given back to the pool after an error (the next insert takes a
+    /// fresh one).
+    sqlite: Option<PoolConnection<Sqlite>>,
+}
+
+impl Store {
+    /// A writer for records; keep it across inserts.
+    pub fn record_writer(&self) -> RecordWriter {
+        RecordWriter {
+            store: self.clone(),
+            sqlite: None,
+        }
+    }
+
+    /// Stores `rows` in one transaction; see [`RecordWriter::insert`]. For
+    /// one-off inserts: a writer task keeps a [`RecordWriter`] instead.
+    pub async fn insert_records(&self, rows: Vec<RecordRow>) -> Result<Vec<bool>, StoreError> {
+        self.record_writer().insert(rows).await
+    }
+}
+
+impl RecordWriter {
+    /// Stores `rows` in one transaction and returns, per row, whether it
+    /// was new (`true`) or a duplicate of a stored record (`false`). A key
+    /// that appears twice in `rows` is new once. Returns after the commit
+    /// is durable; on an error nothing of `rows` is stored.
+    pub async fn insert(&mut self, rows: Vec<RecordRow>) -> Result<Vec<bool>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.store {
+            Store::Sqlite(pool) => {
+                let conn = match &mut self.sqlite {
+                    Some(conn) => conn,
+                    None => self.sqlite.insert(pool.acquire().await?),
+                };
+                let result = insert_sqlite(conn, rows).await;
+                if result.is_err() {
+                    self.sqlite = None;
+                }
+                result
+            }
+            Store::Postgres(pool) => insert_postgres(pool, &rows).await,
+        }
+    }
+}
+
+async fn insert_sqlite(
+    conn: &mut SqliteConnection,
+    rows: Vec<RecordRow>,
+) -> Result<Vec<bool>, StoreError> {
+    let keys: Vec<Key> = rows.iter().map(RecordRow::key).collect();
+    let statements = sqlite_statements(rows)?;
+
+    // First try: every row is new. Cloning the arguments copies reference
+    // counts, not values; the clones are kept for the second try.
+    let mut tx = conn.begin().await?;
+    let mut all_new = true;
+    for (n, args) in &statements {
+        let done = sqlx::query_with(insert_sql(*n, false), args.clone())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != *n as u64 {
+            all_new = false;
+            break;
+        }
+    }
+    if all_new {
+        tx.commit().await?;
+        return Ok(vec![true; keys.len()]);
+    }
+    tx.rollback().await?;
+
+    // Some rows were stored before: insert again, naming the new ones.
+    let mut tx = conn.begin().await?;
+    let mut new: HashSet<Key> = HashSet::with_capacity(keys.len());
+    for (n, args) in statements {
+        for row in sqlx::query_with(insert_sql(n, true), args)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let agent: String = row.try_get(1)?;
+            let execution: String = row.try_get(2)?;
+            new.insert((row.try_get(0)?, agent.into(), execution.into()));
+        }
+    }
+    tx.commit().await?;
+    Ok(keys.into_iter().map(|key| new.remove(&key)).collect())
+}
+
+/// `rows` bound into statements of [`statement_sizes`] rows each.
+fn sqlite_statements(rows: Vec<RecordRow>) -> Result<Vec<(usize, SqliteArguments)>, StoreError> {
+    let mut rows = rows.into_iter();
+    statement_sizes(rows.len())
+        .map(|n| {
+            let mut args = SqliteArguments::default();
+            args.reserve(n * RECORD_COLUMNS, 0);
+            for r in rows.by_ref().take(n) {
+                bind_row(&mut args, r).map_err(sqlx::Error::Encode)?;
+            }
+            Ok((n, args))
+        })
+        .collect()
+}
+
+fn bind_row(args: &mut SqliteArguments, r: RecordRow) -> Result<(), sqlx::error::BoxDynError> {
+    args.add(r.org_id)?;
+    args.add(r.agent_id)?;
+    args.add(r.execution_id)?;
+    args.add(r.started_at_ms)?;
+    args.add(r.received_at_ms)?;
+    args.add(r.exit_reason)?;
+    args.add(r.command_category)?;
+    args.add(r.telemetry_level)?;
+    args.add(r.scrub_hits)?;
+    args.add(r.body)
+}
+
+/// Rows per statement for `total` rows: full statements of
+/// [`ROWS_PER_STATEMENT`], then powers of two.
+fn statement_sizes(total: usize) -> impl Iterator<Item = usize> {
+    let mut rest = total;
+    std::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let n = if rest >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << rest.ilog2()
+        };
+        rest -= n;
+        Some(n)
+    })
+}
+
+/// The INSERT for `rows` rows, with or without `RETURNING` the new keys.
+fn insert_sql(rows: usize, returning: bool) -> &'static str {
+    type Shapes = Vec<(usize, bool, String)>;
+    static SHAPES: std::sync::LazyLock<Shapes> = std::sync::LazyLock::new(|| {
+        let mut sizes = vec![ROWS_PER_STATEMENT];
+        sizes.extend((0..=ROWS_PER_STATEMENT.ilog2()).map(|k| 1usize << k));
+        let row = format!("({})", ["?"; RECORD_COLUMNS].join(", "));
+        let mut shapes = Vec::new();
+        for n in sizes {
+            for returning in [false, true] {
+                let values = vec![row.as_str(); n].join(", ");
+                let tail = if returning {
+                    " RETURNING org_id, agent_id, execution_id"
+                } else {
+                    ""
+                };
+                let sql = format!(
+                    "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
+                     received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, \
+                     body) VALUES {values} ON CONFLICT (org_id, agent_id, execution_id) \
+                     DO NOTHING{tail}"
+                );
+                shapes.push((n, returning, sql));
+            }
+        }
+        shapes
+    });
+    SHAPES
+        .iter()
+        .find(|(n, r, _)| *n == rows && *r == returning)
+        .map(|(_, _, sql)| sql.as_str())
+        .expect("statement_sizes makes only these sizes")
+}
+
+async fn insert_postgres(pool: &PgPool, rows: &[RecordRow]) -> Result<Vec<bool>, StoreError> {
+    let col = |f: fn(&RecordRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let returned: Vec<(i64, String, String)> = sqlx::query_as(
+        "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
+         received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, body) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
+         $6::text[], $7::text[], $8::text[], $9::int4[], $10::bytea[]) \
+         ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
+         RETURNING org_id, agent_id, execution_id",
+    )
+    .bind(rows.iter().map(|r| r.org_id).collect::<Vec<i64>>())
+    .bind(col(|r| &r.agent_id))
+    .bind(col(|r| &r.execution_id))
+    .bind(rows.iter().map(|r| r.started_at_ms).collect::<Vec<i64>>())
+    .bind(rows.iter().map(|r| r.received_at_ms).collect::<Vec<i64>>())
+    .bind(col(|r| &r.exit_reason))
+    .bind(col(|r| &r.command_category))
+    .bind(col(|r| &r.telemetry_level))
+    .bind(rows.iter().map(|r| r.scrub_hits).collect::<Vec<i32>>())
+    .bind(
+        rows.iter()
+            .map(|r| r.body.as_slice())
+            .collect::<Vec<&[u8]>>(),
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut new: HashSet<Key> = returned
+        .into_iter()
+        .map(|(org, agent, execution)| (org, agent.into(), execution.into()))
+        .collect();
+    Ok(rows.iter().map(|r| new.remove(&r.key())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_cut_into_few_statement_shapes() {
+        let sizes: Vec<usize> = statement_sizes(1000).collect();
+        assert_eq!(sizes, [500, 500]);
+        let sizes: Vec<usize> = statement_sizes(777).collect();
+        assert_eq!(sizes, [500, 256, 16, 4, 1]);
+        for n in sizes {
+            for returning in [false, true] {
+                let sql = insert_sql(n, returning);
+                assert_eq!(sql.matches('?').count(), n * RECORD_COLUMNS);
+                assert_eq!(sql.contains("RETURNING"), returning);
+            }
+        }
+        assert_eq!(statement_sizes(0).count(), 0);
+    }
+}
