@@ -18,7 +18,7 @@
 //! | [`record`] | the telemetry record of a run (plain data) |
 //! | [`report`] | exit code, record, summaries after a run |
 //! | [`context`] | project type, command category, system load at start |
-//! | [`store`] | the local SQLite database (sqlx) |
+//! | [`store`] | the local SQLite database (sqlx), the outbox of runs to sync |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
 //! | [`sync`] | sending runs to a collector: outbox, wire records, client, `sync` / `agent` |
 //! | [`commands`] | subcommands: stats, export, clear-data, config, scrub, sync, agent |

@@ -492,7 +492,7 @@ impl Agent {
         }
         let rt = runtime();
         rt.block_on(async {
-            use earlyexit::sync::outbox;
+            use earlyexit::store::outbox;
             let store = earlyexit::store::Store::open(&self.db())
                 .await
                 .expect("open the agent's database");

@@ -14,9 +14,9 @@ use serde_json::json;
 use crate::config::LoadedConfig;
 use crate::duration::parse_duration;
 use crate::report::codes;
+use crate::store::outbox::{self, Status};
 use crate::store::{Store, StoreError, now_ms, rfc3339_ms};
 use crate::sync::client::Collector;
-use crate::sync::outbox::{self, Status};
 use crate::sync::push::{self, Progress, Report, RetryPolicy, Sender, Shapers, Stop};
 use crate::sync::{SyncError, identity, runtime};
 

@@ -250,7 +250,7 @@ mod tests {
             run.execution.execution_id = uuid::Uuid::now_v7().to_string();
             run.execution.telemetry_level = level.as_str().into();
             store.record_run(&run).await.unwrap();
-            let pending = crate::sync::outbox::pending_after(&store, 0, 100)
+            let pending = crate::store::outbox::pending_after(&store, 0, 100)
                 .await
                 .unwrap();
             assert!(

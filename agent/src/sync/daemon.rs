@@ -19,8 +19,9 @@ use super::backoff::Backoff;
 use super::bundles::{self, Assembler};
 use super::client::Collector;
 use super::push::{Progress, Report, RetryPolicy, Sender, Shapers, Stop};
-use super::{SyncError, identity, outbox};
+use super::{SyncError, identity};
 use crate::config::LoadedConfig;
+use crate::store::outbox;
 use crate::store::{Store, now_ms, rfc3339_ms};
 
 /// Default `--interval`: new runs reach the collector within seconds, at

@@ -3,7 +3,6 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | [`outbox`] | the `outbox`, `sync_state` and counters: what is pending, acknowledged, rejected, dropped |
 //! | [`convert`] | a recorded run → the wire record, always through [`crate::privacy::Outbound::as_sent`] |
 //! | [`batch`] | splitting what is sent into batches of bounded count and size |
 //! | [`backoff`] | jittered exponential back-off with a cap |
@@ -14,6 +13,10 @@
 //! | [`bundles`] | bundles streamed by the collector: reassemble, check, store |
 //! | [`daemon`] | `earlyexit agent`: continuous sync and the update stream, until a shutdown signal |
 //! | [`on_exit`] | `sync_on_exit`: a bounded push at the end of a run |
+//!
+//! The outbox itself (`outbox`, `sync_state`, the counters) is a part of the
+//! database and lives in [`crate::store::outbox`]; this module decides what
+//! to send and records the collector's answers there.
 //!
 //! Rules every file here keeps:
 //! - Nothing is sent that did not come out of `Outbound::as_sent` at the
@@ -36,7 +39,6 @@ pub mod daemon;
 pub mod error;
 pub mod identity;
 pub mod on_exit;
-pub mod outbox;
 pub mod push;
 
 pub use error::SyncError;

@@ -22,11 +22,11 @@ use super::batch::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use super::client::Collector;
 use super::convert::Sendable;
 use super::error::{is_certificate_failure, is_retriable};
-use super::outbox::{self, Answer};
 use crate::config::{Config, TelemetryLevel};
 use crate::privacy::Outbound;
 use crate::record::RunRecord;
 use crate::store::Store;
+use crate::store::outbox::{self, Answer};
 
 /// Pending records read from the database at a time.
 const PAGE: i64 = MAX_BATCH_RECORDS as i64;

@@ -5,7 +5,7 @@
 //! The tables come from `migrations/0002_outbox.sql`. A run's pending row
 //! is written by [`crate::store::Store::record_run`] in the run's own
 //! transaction ([`INSERT_PENDING_SQL`]), and deleting a run counts a
-//! pending row as dropped ([`count_dropped`]) in the deleting transaction;
+//! pending row as dropped (`count_dropped`) in the deleting transaction;
 //! everything else about the outbox lives here.
 //!
 //! State changes happen only in [`apply_answer`], after the collector's

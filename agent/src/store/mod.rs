@@ -1,0 +1,170 @@
+//! The local telemetry database: `~/.earlyexit/telemetry.db` (SQLite, sqlx).
+//!
+//! This module owns the file and everything in it. One file per job, each
+//! with the SQL of that job beside its code:
+//!
+//! | file | owns |
+//! |---|---|
+//! | [`error`] | [`StoreError`]: every failure, with what to do about it |
+//! | [`open`] | creating the file privately (directory 0700, file 0600), the connection settings (WAL, `synchronous=NORMAL`, foreign keys, busy timeout), the embedded migrations (`agent/migrations/`) |
+//! | [`write`](mod@write) | a run's rows in one transaction; moving the spool in |
+//! | [`recorder`] | the run path: when and how a finished run reaches the database or the spool ([`Recorder`], [`spool_run`]) |
+//! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
+//! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
+//! | [`stats`] | the read queries behind `stats` |
+//! | [`export`] | paging runs out for `export` and reading them back for sync |
+//! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
+//!
+//! It never touches the child process or the network, and it is never on the
+//! per-line hot path: the run path calls it once, at exit, with a finished
+//! [`RunRecord`](crate::record::RunRecord).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::SqlitePool;
+
+pub mod effectiveness;
+pub mod error;
+pub mod export;
+pub mod limits;
+pub mod open;
+pub mod outbox;
+pub mod recorder;
+pub mod stats;
+pub mod write;
+
+pub use effectiveness::PatternEffectiveness;
+pub use error::StoreError;
+pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
+pub use limits::{
+    AGE_PRUNE_INTERVAL, DeleteCounts, PRUNE_BATCH, PRUNE_TIME_BUDGET, PruneReport,
+    SIZE_CAP_TARGET_PERCENT,
+};
+pub use open::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES};
+pub use recorder::{
+    BATCH_WAIT, DIRECT_WRITE_MAX_MATCHES, Recorded, Recorder, record_run_blocking, spool_run,
+};
+pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
+
+/// The database file name inside the earlyexit home directory.
+pub const DB_FILE_NAME: &str = "telemetry.db";
+
+/// The local telemetry database. Open it once per process; every method
+/// takes `&self`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// Runs `future` on a current-thread runtime made for the purpose: the
+/// blocking entry point of the run path and the subcommands. Any error type
+/// that a [`StoreError`] converts into works (`StoreError`, `anyhow::Error`).
+pub fn block_on<T, E: From<StoreError>>(
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| E::from(StoreError::Runtime(e)))?
+        .block_on(future)
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `ms` since the epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let time = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH
+    };
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+pub(super) fn rfc3339_now() -> String {
+    rfc3339_ms(now_ms())
+}
+
+/// Hex SHA-256 of `text` (how `command_hash` and `pattern_hash` are made).
+pub(crate) fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    }
+    hex
+}
+
+impl Store {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection pool, for the modules that own tables of their own in
+    /// this database ([`outbox`]).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Classifies a sqlx error on this database (see [`StoreError`]).
+    pub(crate) fn error(&self, e: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx(&self.path, e)
+    }
+
+    /// Closes the connection cleanly (checkpointing the WAL when this is the
+    /// last connection to the database).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// Leaves the connection open until the process exits, skipping the
+    /// checkpoint that closing it would do (see [`record_run_blocking`]).
+    pub(crate) fn leave_open_until_exit(self) {
+        std::mem::forget(self.pool);
+    }
+
+    fn sql_err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        |e| StoreError::from_sqlx(&self.path, e)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use sqlx::AssertSqlSafe;
+    use std::os::unix::fs::MetadataExt;
+
+    pub(crate) const DAY_MS: i64 = 86_400_000;
+
+    pub(crate) fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().mode() & 0o777
+    }
+
+    pub(crate) async fn count(store: &Store, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn count_for(store: &Store, table: &str, execution_id: &str) -> i64 {
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE execution_id = ?"
+        )))
+        .bind(execution_id)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+    }
+}

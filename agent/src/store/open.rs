@@ -1,0 +1,381 @@
+//! Opening the database: the file and its directory are created privately
+//! (directory 0700, file 0600, whatever the umask), the connection gets its
+//! settings (WAL, `synchronous=NORMAL`, foreign keys, busy timeout, WAL
+//! size bounds), and the embedded schema migrations are applied once.
+//!
+//! The common open (schema current) is one read. Nothing here writes a run.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{Store, StoreError};
+
+/// How long a writer waits for another earlyexit process holding the write
+/// lock before giving up with [`StoreError::Locked`]. A run's transaction
+/// takes well under a millisecond, so waiting longer than this means
+/// something is wrong (a stuck process, a network file system).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// SQLite truncates the WAL file back to this size after a checkpoint, so an
+/// occasional large transaction (a prune) does not leave a large file behind.
+pub const JOURNAL_SIZE_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Checkpoint the WAL into the database once it holds this many pages
+/// (SQLite's default is 1000). A run adds about 20 pages; the run path does
+/// not checkpoint on exit (see [`record_run_blocking`](super::record_run_blocking)), so the next open
+/// re-reads the WAL to rebuild its index, and a small WAL keeps that cheap,
+/// while a checkpoint (two fsyncs) is paid only every few runs.
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 128;
+
+/// The schema, embedded at compile time from `agent/migrations/`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Creates the parent directory of `path` with mode 0700 when it is missing.
+fn create_private_parent(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        crate::spool::create_private_dir(dir).map_err(|source| {
+            match StoreError::from_io(dir, source) {
+                StoreError::Io { path, source } => StoreError::CreateDir { path, source },
+                other => other,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Creates `path` (and a missing parent directory) privately; returns true
+/// when the database file is new or empty.
+fn create_private_file(path: &Path) -> Result<bool, StoreError> {
+    create_private_parent(path)?;
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => {
+            // The mode above is filtered by the umask; make it exact.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::from_io(path, e))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::metadata(path).map_err(|e| StoreError::from_io(path, e))?;
+            Ok(meta.len() == 0)
+        }
+        Err(e) => Err(StoreError::from_io(path, e)),
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and its directory) when
+    /// missing, and brings the schema up to date.
+    ///
+    /// A new directory gets mode 0700 and a new file mode 0600, whatever the
+    /// umask. Existing directories and files are left as they are.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let is_new = create_private_file(path)?;
+        Store::connect(path, is_new, BUSY_TIMEOUT).await
+    }
+
+    /// Opens an existing database for the read and maintenance commands;
+    /// [`StoreError::NotFound`] when there is none (it is never created).
+    pub async fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        let spool = crate::spool::spool_path(path);
+        let store = match std::fs::metadata(path) {
+            Ok(_) => Store::connect(path, false, BUSY_TIMEOUT).await?,
+            // Runs may so far all sit in the spool.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && crate::spool::size(&spool) > 0 => {
+                Store::open(path).await?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(StoreError::from_io(path, e)),
+        };
+        // The read and maintenance commands see every run, spooled ones too.
+        store.ingest_spool(&spool).await?;
+        Ok(store)
+    }
+
+    async fn connect(path: &Path, is_new: bool, busy: Duration) -> Result<Store, StoreError> {
+        let mut options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(busy)
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES.to_string())
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
+        if is_new {
+            // Only takes effect before the first table exists; lets the size
+            // cap give pages back to the file system.
+            options = options.auto_vacuum(SqliteAutoVacuum::Incremental);
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .test_before_acquire(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(busy + Duration::from_secs(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::from_sqlx(path, e))?;
+        let store = Store {
+            pool,
+            path: path.to_path_buf(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations. The common case (schema current) is one
+    /// read; otherwise the migrations run under the write lock, so processes
+    /// opening a new database at the same time apply them once.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        if self.schema_is_current().await? {
+            return Ok(());
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.sql_err())?;
+        MIGRATOR
+            .run(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_migrate(&self.path, e))?;
+        tx.commit().await.map_err(self.sql_err())
+    }
+
+    async fn schema_is_current(&self) -> Result<bool, StoreError> {
+        let applied: Vec<(i64, Vec<u8>)> = match sqlx::query_as(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(e)) if e.message().starts_with("no such table") => {
+                return Ok(false);
+            }
+            Err(e) => return Err(StoreError::from_sqlx(&self.path, e)),
+        };
+        let mut known = MIGRATOR
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration());
+        let mut applied = applied.iter();
+        loop {
+            match (known.next(), applied.next()) {
+                (None, None) => return Ok(true),
+                (Some(k), Some((version, checksum)))
+                    if k.version == *version && *k.checksum == **checksum => {}
+                _ => return Ok(false),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests_support::sample_run;
+    use crate::store::test_support::*;
+    use crate::store::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn open_creates_private_directory_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home").join(".earlyexit");
+        let db = home.join(DB_FILE_NAME);
+        let store = Store::open(&db).await.unwrap();
+        store.record_run(&sample_run(now_ms())).await.unwrap();
+        assert_eq!(mode(&home), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        // SQLite gives the WAL the database file's mode.
+        let wal = db.with_extension("db-wal");
+        assert!(wal.exists(), "WAL journal mode is on");
+        assert_eq!(mode(&wal), 0o600);
+        store.close().await;
+    }
+
+    /// Run by `open_is_private_under_a_permissive_umask` in a child process
+    /// whose umask is 000; does nothing on its own.
+    #[tokio::test]
+    async fn open_in_child_process() {
+        if let Ok(db) = std::env::var("EARLYEXIT_TEST_CHILD_DB") {
+            let store = Store::open(Path::new(&db)).await.unwrap();
+            store.record_run(&sample_run(now_ms())).await.unwrap();
+            store.close().await;
+        }
+    }
+
+    #[test]
+    fn open_is_private_under_a_permissive_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("new-home");
+        let db = home.join(DB_FILE_NAME);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 000 && exec \"$0\" \"$@\"")
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "store::open::tests::open_in_child_process", "--quiet"])
+            .env("EARLYEXIT_TEST_CHILD_DB", &db)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(db.exists(), "the child process created the database");
+        assert_eq!(mode(&home), 0o700);
+        assert_eq!(mode(&db), 0o600);
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_applies_migrations_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let store = Store::open(&db).await.unwrap();
+        store.record_run(&sample_run(now_ms())).await.unwrap();
+        store.close().await;
+        let store = Store::open(&db).await.unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM executions").await, 1);
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM _sqlx_migrations").await,
+            MIGRATOR.iter().count() as i64
+        );
+        store.record_run(&sample_run(now_ms())).await.unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM executions").await, 2);
+        let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(auto_vacuum, 2, "new databases use incremental auto-vacuum");
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_opens_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || record_run_blocking(&db, &sample_run(now_ms()), 90, 100))
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap().unwrap();
+        }
+        let store = Store::open_existing(&db).await.unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM executions").await, 6);
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_version_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let store = Store::open(&db).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (99990101000000, 'future', 1, x'00', 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        store.close().await;
+        let err = Store::open(&db).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::TooNew {
+                    version: 99990101000000,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("upgrade earlyexit"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_an_error_that_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+        let err = Store::open(&db).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("move it aside"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_held_write_lock_is_a_locked_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let holder = Store::open(&db).await.unwrap();
+        let mut tx = holder.pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let waiter = Store::connect(&db, false, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let err = waiter.record_run(&sample_run(now_ms())).await.unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("locked by another process"),
+            "{err}"
+        );
+        tx.rollback().await.unwrap();
+        waiter.record_run(&sample_run(now_ms())).await.unwrap();
+    }
+
+    #[test]
+    fn an_unusable_location_is_an_error_naming_the_alternatives() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let err = block_on(Store::open(&not_a_dir.join("sub").join(DB_FILE_NAME))).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("--db PATH") && text.contains("--no-telemetry"),
+            "{text}"
+        );
+        let err = record_run_blocking(&not_a_dir.join(DB_FILE_NAME), &sample_run(0), 90, 100)
+            .unwrap_err();
+        assert!(err.to_string().contains("--no-telemetry"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn open_existing_never_creates_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("none").join(DB_FILE_NAME);
+        let err = Store::open_existing(&db).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }));
+        assert_eq!(
+            err.to_string(),
+            format!("no telemetry recorded yet at {}", db.display())
+        );
+        assert!(!db.parent().unwrap().exists());
+    }
+}

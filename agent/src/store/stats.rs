@@ -1,0 +1,237 @@
+//! The read queries behind `earlyexit stats`: recent runs, totals, runs per
+//! exit reason, runtime percentiles per command.
+//!
+//! Read only; every query is bounded by a time window or a row limit.
+
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// One line of `stats`' recent-runs table.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RecentRun {
+    /// The run's id.
+    pub execution_id: String,
+    /// Start, ms since the epoch.
+    pub started_at_ms: i64,
+    /// The command line.
+    pub command: String,
+    /// Why it ended (`ExitReason::as_str`).
+    pub exit_reason: String,
+    /// earlyexit's exit code.
+    pub exit_code: i64,
+    /// Runtime, seconds.
+    pub total_runtime: f64,
+    /// Counted matches.
+    pub match_count: i64,
+}
+
+/// Runs per exit reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ReasonCount {
+    /// The exit reason.
+    pub exit_reason: String,
+    /// Runs that ended that way.
+    pub runs: i64,
+}
+
+/// Run count and runtime percentiles of one command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandStats {
+    /// SHA-256 (hex) of the command.
+    pub command_hash: String,
+    /// The command line (of its latest run).
+    pub command: String,
+    /// Runs of the command.
+    pub runs: i64,
+    /// Median runtime, seconds (nearest rank).
+    pub median_runtime: f64,
+    /// 95th percentile runtime, seconds (nearest rank).
+    pub p95_runtime: f64,
+}
+
+/// Totals over all runs in a time window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunTotals {
+    /// Runs.
+    pub runs: i64,
+    /// Runs with at least one counted match.
+    pub runs_with_match: i64,
+}
+
+impl Store {
+    /// The `limit` most recent runs started at or after `since_ms`, newest first.
+    pub async fn recent_runs(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RecentRun>, StoreError> {
+        sqlx::query_as(
+            "SELECT execution_id, started_at_ms, command, exit_reason, exit_code, \
+             total_runtime, match_count FROM executions WHERE started_at_ms >= ? \
+             ORDER BY started_at_ms DESC, execution_id DESC LIMIT ?",
+        )
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())
+    }
+
+    /// Run count and runs with a match since `since_ms`.
+    pub async fn run_totals(&self, since_ms: i64) -> Result<RunTotals, StoreError> {
+        let (runs, runs_with_match): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(match_count > 0), 0) FROM executions \
+             WHERE started_at_ms >= ?",
+        )
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.sql_err())?;
+        Ok(RunTotals {
+            runs,
+            runs_with_match,
+        })
+    }
+
+    /// Runs per exit reason since `since_ms`, most frequent first.
+    pub async fn exit_reason_counts(&self, since_ms: i64) -> Result<Vec<ReasonCount>, StoreError> {
+        sqlx::query_as(
+            "SELECT exit_reason, count(*) AS runs FROM executions WHERE started_at_ms >= ? \
+             GROUP BY exit_reason ORDER BY runs DESC, exit_reason",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())
+    }
+
+    /// The `limit` most run commands since `since_ms` with their run count
+    /// and median and 95th percentile runtime (nearest-rank, read from the
+    /// database without loading the runs).
+    pub async fn command_stats(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CommandStats>, StoreError> {
+        let groups: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT command_hash, count(*) AS runs FROM executions WHERE started_at_ms >= ? \
+             GROUP BY command_hash ORDER BY runs DESC, max(started_at_ms) DESC LIMIT ?",
+        )
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())?;
+        let mut stats = Vec::with_capacity(groups.len());
+        for (command_hash, runs) in groups {
+            let command: String = sqlx::query_scalar(
+                "SELECT command FROM executions WHERE command_hash = ? \
+                 ORDER BY started_at_ms DESC LIMIT 1",
+            )
+            .bind(&command_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.sql_err())?;
+            let median_runtime = self
+                .runtime_at_rank(&command_hash, since_ms, runs, 50)
+                .await?;
+            let p95_runtime = self
+                .runtime_at_rank(&command_hash, since_ms, runs, 95)
+                .await?;
+            stats.push(CommandStats {
+                command_hash,
+                command,
+                runs,
+                median_runtime,
+                p95_runtime,
+            });
+        }
+        Ok(stats)
+    }
+
+    /// The nearest-rank `percent`th percentile runtime of one command's runs.
+    async fn runtime_at_rank(
+        &self,
+        command_hash: &str,
+        since_ms: i64,
+        runs: i64,
+        percent: i64,
+    ) -> Result<f64, StoreError> {
+        let rank = (percent * runs).div_euclid(100) + i64::from((percent * runs) % 100 != 0);
+        sqlx::query_scalar(
+            "SELECT total_runtime FROM executions WHERE command_hash = ? AND started_at_ms >= ? \
+             ORDER BY total_runtime LIMIT 1 OFFSET ?",
+        )
+        .bind(command_hash)
+        .bind(since_ms)
+        .bind((rank - 1).max(0))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.sql_err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests_support::{completed_run, sample_run};
+    use crate::store::test_support::*;
+    use crate::store::*;
+
+    #[tokio::test]
+    async fn stats_queries_report_recent_runs_reasons_and_percentiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let now = now_ms();
+        for i in 1..=20 {
+            let run = completed_run(now - (30 - i) * 1000, "npm test", 0, i as f64);
+            store.record_run(&run).await.unwrap();
+        }
+        store.record_run(&sample_run(now)).await.unwrap();
+        store
+            .record_run(&sample_run(now - 10 * DAY_MS))
+            .await
+            .unwrap();
+
+        let recent = store.recent_runs(0, 3).await.unwrap();
+        assert_eq!(recent.len(), 3);
+        assert_eq!(recent[0].command, "cargo test --workspace");
+        assert_eq!(recent[1].total_runtime, 20.0);
+
+        let totals = store.run_totals(0).await.unwrap();
+        assert_eq!(
+            totals,
+            RunTotals {
+                runs: 22,
+                runs_with_match: 2
+            }
+        );
+        let reasons = store.exit_reason_counts(0).await.unwrap();
+        assert_eq!(
+            reasons[0],
+            ReasonCount {
+                exit_reason: "completed".into(),
+                runs: 20
+            }
+        );
+        assert_eq!(
+            reasons[1],
+            ReasonCount {
+                exit_reason: "match".into(),
+                runs: 2
+            }
+        );
+
+        let commands = store.command_stats(0, 10).await.unwrap();
+        assert_eq!(commands[0].command, "npm test");
+        assert_eq!(commands[0].runs, 20);
+        assert_eq!(commands[0].median_runtime, 10.0);
+        assert_eq!(commands[0].p95_runtime, 19.0);
+        assert_eq!(commands[1].runs, 2);
+
+        let since = now - DAY_MS;
+        assert_eq!(store.run_totals(since).await.unwrap().runs, 21);
+        assert_eq!(store.command_stats(since, 10).await.unwrap()[1].runs, 1);
+    }
+}
