@@ -300,6 +300,10 @@ pub enum UsageError {
         "cannot set up scrubbing from the config (scrub_rules, scrub_disable, scrub_keyed): {0}"
     )]
     Scrub(#[from] crate::privacy::PrivacyError),
+    /// A pattern (PATTERN, `-e`, `--exclude`, `--success-pattern`,
+    /// `--fd-pattern`) that does not compile.
+    #[error(transparent)]
+    Pattern(#[from] crate::matcher::PatternError),
 }
 
 /// The entry point of both binaries.
@@ -553,7 +557,7 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
     let delay_exit = args
         .delay_exit
         .unwrap_or_else(|| config.effective_delay_exit(command_mode));
-    Ok(RunPlan {
+    let mut plan = RunPlan {
         argv: args.command,
         patterns,
         success: args
@@ -613,7 +617,10 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
             None
         },
         sync_on_exit: None,
-    })
+        matchers: BTreeMap::new(),
+    };
+    plan.matchers = plan.compile_matchers()?;
+    Ok(plan)
 }
 
 fn env_no_telemetry() -> bool {

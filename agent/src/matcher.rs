@@ -18,16 +18,35 @@ pub const MATCH_LINE_CAP: usize = 1 << 20;
 /// A pattern that does not compile: which one, where it came from, why, and
 /// how to fix it.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "invalid pattern '{pattern}' (from {origin}): {reason}\nhint: quote the pattern, escape regex metacharacters with '\\', or use -P for look-around and back-references"
-)]
+#[error("invalid pattern '{pattern}' (from {origin}): {reason}\nhint: {}", self.hint())]
 pub struct PatternError {
     /// The pattern text as given.
     pub pattern: String,
     /// Where it came from (`PATTERN`, `-e`, `--exclude`, `--fd-pattern 3`, …).
     pub origin: String,
-    /// The regex engine's explanation.
+    /// The regex engine's explanation, about the text as given.
     pub reason: String,
+    /// Compiled with `-P` (fancy-regex).
+    pub perl: bool,
+}
+
+impl PatternError {
+    /// What to try, for this engine and this failure.
+    fn hint(&self) -> &'static str {
+        let look_around =
+            self.reason.contains("look-around") || self.reason.contains("backreference");
+        match (self.perl, look_around) {
+            (false, true) => {
+                "look-around and back-references need -P (Perl-style regex); or rewrite the pattern without them"
+            }
+            (false, false) => {
+                "quote the pattern in the shell ('...'), escape regex metacharacters with '\\' (e.g. '\\(' for a literal parenthesis), or use -P for look-around and back-references"
+            }
+            (true, _) => {
+                "quote the pattern in the shell ('...') and escape regex metacharacters with '\\' (e.g. '\\(' for a literal parenthesis)"
+            }
+        }
+    }
 }
 
 /// Flags that apply to every pattern.
@@ -100,24 +119,30 @@ impl Compiled {
         if patterns.is_empty() {
             return Ok(None);
         }
-        // Compile each on its own first so an error names the culprit.
-        for p in patterns {
-            Self::compile_one(&wrap(std::slice::from_ref(p), options), options).map_err(
-                |reason| PatternError {
-                    pattern: p.text.clone(),
-                    origin: p.origin.clone(),
-                    reason,
-                },
-            )?;
-        }
         let combined = wrap(patterns, options);
-        Self::compile_one(&combined, options)
-            .map(Some)
-            .map_err(|reason| PatternError {
-                pattern: combined,
-                origin: "the combined patterns".into(),
+        let reason = match Self::compile_one(&combined, options) {
+            Ok(compiled) => return Ok(Some(compiled)),
+            Err(reason) => reason,
+        };
+        // Only on failure: find the culprit, and explain it in terms of the
+        // text as given (the wrapped form adds groups and anchors the user
+        // never wrote).
+        for p in patterns {
+            let error = |reason| PatternError {
+                pattern: p.text.clone(),
+                origin: p.origin.clone(),
                 reason,
-            })
+                perl: options.perl,
+            };
+            Self::compile_one(&p.text, options).map_err(error)?;
+            Self::compile_one(&wrap(std::slice::from_ref(p), options), options).map_err(error)?;
+        }
+        Err(PatternError {
+            pattern: combined,
+            origin: "the combined patterns".into(),
+            reason,
+            perl: options.perl,
+        })
     }
 
     fn compile_one(text: &str, options: MatchOptions) -> Result<Self, String> {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::TelemetryLevel;
-use crate::matcher::{HitKind, MatchOptions, SourcedPattern, StreamMatcher};
+use crate::matcher::{HitKind, MatchOptions, PatternError, SourcedPattern, StreamMatcher};
 use crate::record::ExitReason;
 use crate::supervise::{self, GroupGuard, SpawnSpec, Termination};
 use crate::sys::{self, Reaped};
@@ -72,6 +72,11 @@ pub struct RunPlan {
     pub fd_patterns: BTreeMap<i32, Vec<SourcedPattern>>,
     /// Pattern flags.
     pub options: MatchOptions,
+    /// The compiled patterns of each stream the run reads, by descriptor
+    /// (1 = stdout, or stdin in pipe mode; 2 = stderr; 3 and up = `--fd`),
+    /// from [`RunPlan::compile_matchers`]: compiled while planning, so a bad
+    /// pattern is a usage error before anything starts.
+    pub matchers: BTreeMap<i32, Arc<StreamMatcher>>,
     /// Which standard streams the main patterns watch.
     pub match_mode: MatchMode,
     /// `--fd N` (and every N >= 3 of `--fd-pattern`).
@@ -144,6 +149,31 @@ impl RunPlan {
     }
 
     /// The patterns watching stream `fd` (1 stdout / stdin, 2 stderr, N extra).
+    /// Compiles the patterns of every stream this plan reads; the first
+    /// pattern that does not compile is the error, naming its flag.
+    pub fn compile_matchers(&self) -> Result<BTreeMap<i32, Arc<StreamMatcher>>, PatternError> {
+        let fds: Vec<i32> = if self.command_mode() {
+            [1, 2]
+                .into_iter()
+                .chain(self.extra_fds.iter().copied())
+                .collect()
+        } else {
+            vec![1]
+        };
+        fds.into_iter()
+            .map(|fd| Ok((fd, Arc::new(self.matcher_for(fd)?))))
+            .collect()
+    }
+
+    fn matcher_for(&self, fd: i32) -> Result<StreamMatcher, PatternError> {
+        let success: &[SourcedPattern] = if self.stream_watched(fd) {
+            &self.success
+        } else {
+            &[]
+        };
+        StreamMatcher::new(self.patterns_for(fd), success, &self.exclude, self.options)
+    }
+
     fn patterns_for(&self, fd: i32) -> &[SourcedPattern] {
         if let Some(own) = self.fd_patterns.get(&fd) {
             return own;
@@ -279,7 +309,7 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let reports = match start_streams(plan, sources, &shared) {
         Ok(reports) => reports,
         Err(e) => {
-            outcome.detail = Some(format!("cannot start a stream thread: {e}"));
+            outcome.detail = Some(format!("cannot watch the command's output: {e}"));
             if let Some(pid) = pid {
                 outcome.termination = Some(supervise::terminate_group(pid, plan.kill_grace));
             }
@@ -347,17 +377,11 @@ fn start_streams(
             "stderr" => 2,
             other => other.trim_start_matches("fd").parse().unwrap_or(0),
         };
-        let matcher = StreamMatcher::new(
-            plan.patterns_for(fd),
-            if plan.stream_watched(fd) {
-                &plan.success
-            } else {
-                &[]
-            },
-            &plan.exclude,
-            plan.options,
-        )
-        .map_err(std::io::Error::other)?;
+        let matcher = match plan.matchers.get(&fd) {
+            Some(matcher) => matcher.clone(),
+            // A plan made without `compile_matchers` (the CLI always calls it).
+            None => Arc::new(plan.matcher_for(fd).map_err(std::io::Error::other)?),
+        };
         let sink = match (plan.quiet, fd) {
             (true, _) => None,
             (false, 1) => Some(stdout_sink.clone()),
@@ -372,7 +396,7 @@ fn start_streams(
         let config = StreamConfig {
             index,
             name: name.clone(),
-            matcher: Arc::new(matcher),
+            matcher,
             sink,
             decoration,
             max_repeat: plan.max_repeat,

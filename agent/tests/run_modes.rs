@@ -434,6 +434,63 @@ fn usage_errors_say_what_to_do_and_exit_3() {
 }
 
 #[test]
+fn a_bad_pattern_from_any_flag_is_named_before_the_command_starts() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["a("], "(from PATTERN)"),
+        (&["-e", "ok", "-e", "b["], "(from -e)"),
+        (&["--exclude", "c(", "X"], "(from --exclude)"),
+        (
+            &["--success-pattern", "d(", "X"],
+            "(from --success-pattern)",
+        ),
+        (&["--fd-pattern", "3", "e(", "X"], "(from --fd-pattern 3)"),
+        (
+            &["--stderr", "--fd-pattern", "2", "f(", "X"],
+            "(from --fd-pattern 2)",
+        ),
+    ];
+    for (flags, origin) in cases {
+        let env = Env::new();
+        let marker = env.home.path().join("started");
+        let script = format!("touch '{}'; echo out", marker.display());
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["sh", "-c", &script]);
+        let (out, _) = env.run(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{flags:?}: {stderr}");
+        assert!(stderr.contains(origin), "{flags:?}: {stderr}");
+        assert!(stderr.contains("hint:"), "{stderr}");
+        for internal in ["thread", "channel", "(?:"] {
+            assert!(
+                !stderr.contains(internal),
+                "{flags:?} speaks of {internal}: {stderr}"
+            );
+        }
+        assert!(!marker.exists(), "{flags:?}: the command ran");
+        assert!(out.stdout.is_empty(), "{flags:?}");
+        assert!(!env.db().exists(), "{flags:?}: a usage error was recorded");
+        assert!(!env.home.path().join("telemetry.db.spool").exists());
+    }
+    // Pipe mode reads nothing either.
+    let env = Env::new();
+    let out = env.run_with_input(&["a("], b"passed through?\n", LIMIT);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Look-around without -P says to use -P; with -P the hint does not.
+    let (out, _) = run(&["foo(?=bar)", "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("need -P"), "{stderr}");
+    let (out, _) = run(&["-P", "(?<", "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!stderr.contains("use -P"), "{stderr}");
+}
+
+#[test]
 fn run_subcommand_runs_a_command_named_like_a_subcommand() {
     let (out, _) = run(&[
         "run",

@@ -126,8 +126,19 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// The async runtime used to talk to the database could not start.
-    #[error("cannot start the runtime for the telemetry database: {0}; use --no-telemetry")]
+    #[error(
+        "cannot open the telemetry database: the system refused the resources to do it ({0}); free some (threads, open files), or use --no-telemetry"
+    )]
     Runtime(#[source] io::Error),
+    /// The background writer ended (it panicked) before answering.
+    #[error(
+        "the telemetry database writer stopped unexpectedly; this run is kept in {} and stored by the next run (please report this if it repeats)",
+        spool.display()
+    )]
+    WriterStopped {
+        /// Where the run is kept.
+        spool: PathBuf,
+    },
     /// The write-behind spool could not be used.
     #[error(transparent)]
     Spool(#[from] crate::spool::SpoolError),

@@ -235,7 +235,11 @@ mod tests {
             .arg("-c")
             .arg("umask 000 && exec \"$0\" \"$@\"")
             .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "store::open::tests::open_in_child_process", "--quiet"])
+            .args([
+                "--exact",
+                "store::open::tests::open_in_child_process",
+                "--quiet",
+            ])
             .env("EARLYEXIT_TEST_CHILD_DB", &db)
             .stdout(std::process::Stdio::null())
             .status()

@@ -14,7 +14,6 @@
 //!
 //! This file decides *where* a run goes; the SQL is in [`super::write`].
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -190,10 +189,8 @@ impl Recorder {
     /// is unusable the run is kept in the spool and the error returned.
     pub fn finish(self, run: RunRecord) -> Result<Recorded, StoreError> {
         use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
-        let stopped = || {
-            StoreError::Runtime(io::Error::other(
-                "the telemetry thread stopped without an answer",
-            ))
+        let stopped = || StoreError::WriterStopped {
+            spool: self.spool.clone(),
         };
         // A run with many match events costs more to insert than to spool:
         // it waits for the next batch instead of delaying this exit.
@@ -239,12 +236,11 @@ impl Recorder {
     }
 
     fn run_job(self, job: Job) -> Result<(), StoreError> {
+        let spool = self.spool.clone();
         let _ = self.jobs.send(job);
-        self.done.recv().unwrap_or_else(|_| {
-            Err(StoreError::Runtime(io::Error::other(
-                "the telemetry thread stopped without an answer",
-            )))
-        })
+        self.done
+            .recv()
+            .unwrap_or(Err(StoreError::WriterStopped { spool }))
     }
 }
 
