@@ -1,10 +1,12 @@
-//! The write-behind spool: runs that ended before the database was open are
-//! appended here (one frame each, `telemetry.db.spool`, mode 0600) and
-//! moved into the database in a batch later — by the run that finds the
-//! spool over [`SPOOL_INGEST_BYTES`], or by `stats`, `export` and
-//! `clear-data`, which always read it first. While runs wait here, later
-//! runs queue behind them, so the database never holds a newer run without
-//! the older ones.
+//! The write-behind spool: runs that ended before the database was worth
+//! opening are appended here (one frame each, `telemetry.db.spool`, mode
+//! 0600) and moved into the database in one transaction later — by the
+//! next run that opens the database for itself (any run past
+//! `run::LONG_RUN`), by the first run that finds the spool over
+//! [`SPOOL_INGEST_BYTES`] or its oldest run older than [`SPOOL_MAX_AGE`],
+//! or by `stats`, `export`, `clear-data` and `sync`, which always read it
+//! first. So the database is never more than [`SPOOL_MAX_AGE`] behind the
+//! runs made since, and runs are stored in the order they ended.
 //!
 //! Why: opening SQLite through sqlx costs a few milliseconds, more than a
 //! short command takes. Appending a line costs microseconds, so a run never
@@ -19,7 +21,11 @@
 //! when the database has been unusable for many runs.
 //!
 //! A frame is a format byte ([`FRAME_FORMAT`]), the payload length (u32,
-//! little-endian) and the run encoded with postcard — compact and several
+//! little-endian) and the run encoded with postcard. The first frame of a
+//! spool is a header ([`HEADER_FORMAT`]: the time its first run was
+//! appended, ms since the epoch, i64 little-endian), so a run can tell how
+//! long the oldest run has waited with one 13-byte read; a spool without
+//! one (written by an older version) counts as overdue — compact and several
 //! times faster to write than JSON, which matters for runs that recorded
 //! thousands of matches. A frame cut short by a crash, or of a format this
 //! version does not know, is skipped and counted.
@@ -28,8 +34,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::record::RunRecord;
 
@@ -41,8 +49,42 @@ pub const SPOOL_INGEST_BYTES: u64 = 4 * 1024 * 1024;
 /// A run that would grow the spool past this is not kept (16 MiB).
 pub const SPOOL_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A run spooled this long ago is moved into the database by the next run,
+/// however short (60 s: the database is never more than a minute behind,
+/// and a burst of short runs opens it at most once a minute).
+pub const SPOOL_MAX_AGE: Duration = Duration::from_secs(60);
+
 /// The encoding of the frames this version writes (postcard, `RunRecord` v1).
 pub const FRAME_FORMAT: u8 = 1;
+
+/// The format byte of the header frame that opens a spool (see the module
+/// documentation); older versions skip it as an unknown frame.
+pub const HEADER_FORMAT: u8 = 0;
+
+/// Bytes of the header frame: format, length, the i64 time.
+const HEADER_LEN: usize = 1 + 4 + 8;
+
+/// The spool after an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Its size in bytes.
+    pub size: u64,
+    /// When its oldest run was appended, ms since the epoch; `None` when
+    /// that is not known (a spool from an older version).
+    pub oldest_ms: Option<i64>,
+}
+
+impl Appended {
+    /// Whether the spool should be moved into the database now, `now_ms`
+    /// being the current time: it reached [`SPOOL_INGEST_BYTES`], or its
+    /// oldest run has waited [`SPOOL_MAX_AGE`] (or for an unknown time).
+    pub fn is_due(&self, now_ms: i64) -> bool {
+        self.size >= SPOOL_INGEST_BYTES
+            || self.oldest_ms.is_none_or(|oldest| {
+                now_ms.saturating_sub(oldest) >= SPOOL_MAX_AGE.as_millis() as i64
+            })
+    }
+}
 
 /// The spool beside database `db`: `telemetry.db` → `telemetry.db.spool`.
 pub fn spool_path(db: &Path) -> PathBuf {
@@ -83,8 +125,10 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Appends `run` to the spool at `path`, creating it (mode 0600, and its
-/// directory, mode 0700) when missing. Returns the spool's size afterwards.
-pub fn append(path: &Path, run: &RunRecord) -> Result<u64, SpoolError> {
+/// directory, mode 0700) when missing; `now_ms` is the time written to the
+/// header of a new spool. Returns the spool's size afterwards and the age
+/// of its oldest run.
+pub fn append(path: &Path, run: &RunRecord, now_ms: i64) -> Result<Appended, SpoolError> {
     let io_err = |source| SpoolError::Io {
         path: path.to_path_buf(),
         source,
@@ -95,11 +139,9 @@ pub fn append(path: &Path, run: &RunRecord) -> Result<u64, SpoolError> {
         create_private_dir(dir).map_err(io_err)?;
     }
     let payload = postcard::to_stdvec(run)?;
-    let mut line = Vec::with_capacity(payload.len() + 5);
-    line.push(FRAME_FORMAT);
-    line.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    line.extend_from_slice(&payload);
+    let mut frames = Vec::with_capacity(HEADER_LEN + payload.len() + 5);
     let mut file = OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
@@ -113,14 +155,39 @@ pub fn append(path: &Path, run: &RunRecord) -> Result<u64, SpoolError> {
             .map_err(io_err)?;
     }
     let size = meta.len();
-    if size + line.len() as u64 > SPOOL_MAX_BYTES {
+    let oldest_ms = if size == 0 {
+        frames.push(HEADER_FORMAT);
+        frames.extend_from_slice(&8u32.to_le_bytes());
+        frames.extend_from_slice(&now_ms.to_le_bytes());
+        Some(now_ms)
+    } else {
+        let mut header = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut header, 0)
+            .ok()
+            .and_then(|()| decode_header(&header))
+    };
+    frames.push(FRAME_FORMAT);
+    frames.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    frames.extend_from_slice(&payload);
+    if size + frames.len() as u64 > SPOOL_MAX_BYTES {
         return Err(SpoolError::Full {
             path: path.to_path_buf(),
         });
     }
     // One write of the whole frame while holding the lock.
-    file.write_all(&line).map_err(io_err)?;
-    Ok(size + line.len() as u64)
+    file.write_all(&frames).map_err(io_err)?;
+    Ok(Appended {
+        size: size + frames.len() as u64,
+        oldest_ms,
+    })
+}
+
+/// The time in a header frame, `None` when `frame` is not one.
+fn decode_header(frame: &[u8]) -> Option<i64> {
+    match frame {
+        [HEADER_FORMAT, 8, 0, 0, 0, time @ ..] => Some(i64::from_le_bytes(time.try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// The spool's size, 0 when there is none.
@@ -195,6 +262,7 @@ fn decode_frames(mut bytes: &[u8]) -> (Vec<RunRecord>, usize) {
             break;
         };
         match (format, postcard::from_bytes::<RunRecord>(payload)) {
+            (HEADER_FORMAT, _) if len == 8 => {}
             (FRAME_FORMAT, Ok(run)) => runs.push(run),
             _ => skipped += 1,
         }
@@ -208,6 +276,9 @@ mod tests {
     use super::*;
     use crate::record::tests_support::sample_run;
 
+    /// The time of the appends (ms since the epoch).
+    const NOW: i64 = 1_700_000_000_000;
+
     #[test]
     fn append_then_take_returns_every_run_in_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -216,7 +287,7 @@ mod tests {
         let runs: Vec<RunRecord> = (0..3).map(|i| sample_run(1_000 + i)).collect();
         let mut last = 0;
         for run in &runs {
-            let size = append(&path, run).unwrap();
+            let size = append(&path, run, NOW).unwrap().size;
             assert!(size > last);
             last = size;
         }
@@ -244,12 +315,58 @@ mod tests {
     }
 
     #[test]
+    fn a_spool_is_due_when_big_or_when_its_oldest_run_waited_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        let first = append(&path, &sample_run(1), NOW).unwrap();
+        assert_eq!(first.oldest_ms, Some(NOW));
+        let later = NOW + SPOOL_MAX_AGE.as_millis() as i64 - 1;
+        let second = append(&path, &sample_run(2), later).unwrap();
+        assert_eq!(
+            second.oldest_ms,
+            Some(NOW),
+            "the header keeps the first time"
+        );
+        assert!(!second.is_due(later));
+        assert!(second.is_due(later + 1));
+        let big = Appended {
+            size: SPOOL_INGEST_BYTES,
+            oldest_ms: Some(NOW),
+        };
+        assert!(big.is_due(NOW));
+        // The header is no run and no skipped frame.
+        let batch = take(&path).unwrap().unwrap();
+        assert_eq!((batch.runs.len(), batch.skipped), (2, 0));
+        batch.clear().unwrap();
+        // A cleared spool starts again with a new header.
+        assert_eq!(
+            append(&path, &sample_run(3), later).unwrap().oldest_ms,
+            Some(later)
+        );
+    }
+
+    #[test]
+    fn a_spool_without_a_header_from_an_older_version_is_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        let payload = postcard::to_stdvec(&sample_run(1)).unwrap();
+        let mut frame = vec![FRAME_FORMAT];
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        std::fs::write(&path, &frame).unwrap();
+        let appended = append(&path, &sample_run(2), NOW).unwrap();
+        assert_eq!(appended.oldest_ms, None);
+        assert!(appended.is_due(NOW));
+        assert_eq!(take(&path).unwrap().unwrap().runs.len(), 2);
+    }
+
+    #[test]
     fn a_torn_frame_is_skipped_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.spool");
-        append(&path, &sample_run(1)).unwrap();
+        append(&path, &sample_run(1), NOW).unwrap();
         let whole = size(&path);
-        append(&path, &sample_run(2)).unwrap();
+        append(&path, &sample_run(2), NOW).unwrap();
         // A crash half-way through the second append.
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.set_len(whole + 20).unwrap();
@@ -269,7 +386,7 @@ mod tests {
             .unwrap();
         file.write_all(&[99, 3, 0, 0, 0, 1, 2, 3]).unwrap();
         drop(file);
-        append(&path, &sample_run(1)).unwrap();
+        append(&path, &sample_run(1), NOW).unwrap();
         let batch = take(&path).unwrap().unwrap();
         assert_eq!((batch.runs.len(), batch.skipped), (1, 1));
     }
@@ -278,11 +395,11 @@ mod tests {
     fn a_full_spool_refuses_the_run_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.spool");
-        append(&path, &sample_run(1)).unwrap();
+        append(&path, &sample_run(1), NOW).unwrap();
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.set_len(SPOOL_MAX_BYTES - 10).unwrap();
         let before = size(&path);
-        let err = append(&path, &sample_run(2)).unwrap_err();
+        let err = append(&path, &sample_run(2), NOW).unwrap_err();
         assert!(matches!(err, SpoolError::Full { .. }), "{err}");
         assert!(err.to_string().contains("earlyexit stats"));
         assert_eq!(size(&path), before);
@@ -290,7 +407,12 @@ mod tests {
 
     #[test]
     fn an_unusable_location_is_a_clear_error() {
-        let err = append(Path::new("/dev/null/telemetry.db.spool"), &sample_run(1)).unwrap_err();
+        let err = append(
+            Path::new("/dev/null/telemetry.db.spool"),
+            &sample_run(1),
+            NOW,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("/dev/null/telemetry.db.spool"),
             "{err}"

@@ -279,3 +279,73 @@ fn config_scrub_rules_and_anonymize_local_apply_everywhere() {
         "names the bad rule"
     );
 }
+
+/// `select count(*) from executions`, read straight from the file as any
+/// SQLite client would (0 when there is no database yet).
+fn executions_in_file(env: &Env) -> i64 {
+    if !env.db().exists() {
+        return 0;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(env.db())
+            .read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let count: i64 = sqlx::query_scalar("select count(*) from executions")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        count
+    })
+}
+
+#[test]
+fn every_run_of_100_ms_or_more_is_in_the_database_when_earlyexit_exits() {
+    let env = Env::new();
+    // Short runs may wait in the spool...
+    for _ in 0..4 {
+        let (out, _) = env.run(&["X", "true"], LIMIT);
+        assert_eq!(out.status.code(), Some(1));
+    }
+    // ...until the next run that lasts: it moves them in and adds itself.
+    let (out, took) = env.run(&["X", "sleep", "0.15"], LIMIT);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(took >= Duration::from_millis(150));
+    assert_eq!(executions_in_file(&env), 5);
+    // Long runs with many matches (once spooled as too big to write at exit).
+    for expected in 6..=8 {
+        let (out, _) = env.run(
+            &["-m", "0", "E", "sh", "-c", "seq -f E%g 1 500; sleep 0.12"],
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(executions_in_file(&env), expected);
+    }
+    // A run that lasts 0.5 s, in pipe mode.
+    let mut child = env
+        .cmd(&["X"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"one\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let out = wait_with_limit(child, LIMIT);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(executions_in_file(&env), 9);
+    assert_eq!(
+        std::fs::metadata(env.home.path().join("telemetry.db.spool")).map_or(0, |m| m.len()),
+        0,
+        "nothing left waiting"
+    );
+}

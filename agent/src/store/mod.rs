@@ -45,7 +45,8 @@ pub use limits::{
 };
 pub use open::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES};
 pub use recorder::{
-    BATCH_WAIT, DIRECT_WRITE_MAX_MATCHES, Recorded, Recorder, record_run_blocking, spool_run,
+    ALWAYS_STORED_AFTER, BATCH_WAIT, DIRECT_WRITE_MAX_MATCHES, Recorded, Recorder,
+    record_run_blocking, spool_run,
 };
 pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
 

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Store, StoreError, block_on};
+use super::{Store, StoreError, block_on, now_ms};
 use crate::record::RunRecord;
 
 /// Records `run` in the database at `db_path` (creating it if needed) and
@@ -53,8 +53,9 @@ pub fn record_run_blocking(
 
 /// Records a run that ended before its database was opened (see
 /// [`crate::run::LONG_RUN`]): the run goes to the spool, and only when that
-/// makes the spool due for a batch is the database opened, pruned and the
-/// batch moved in before returning.
+/// makes the spool due ([`crate::spool::Appended::is_due`]: 4 MiB, or a run
+/// waiting for a minute) is the database opened, the spool moved in and the
+/// limits enforced before returning.
 pub fn spool_run(
     db_path: &Path,
     run: &RunRecord,
@@ -62,29 +63,25 @@ pub fn spool_run(
     max_db_size_mb: u64,
 ) -> Result<Recorded, StoreError> {
     let spool = crate::spool::spool_path(db_path);
-    let size = crate::spool::append(&spool, run)?;
-    if size < crate::spool::SPOOL_INGEST_BYTES {
+    let now = now_ms();
+    if !crate::spool::append(&spool, run, now)?.is_due(now) {
         return Ok(Recorded::Spool);
     }
     block_on(async {
         let store = Store::open(db_path).await?;
-        let result = async {
-            store.enforce_limits(retention_days, max_db_size_mb).await?;
-            store.ingest_spool(&spool).await
-        }
-        .await;
+        let result = store
+            .ingest_spool_and_enforce_limits(&spool, retention_days, max_db_size_mb)
+            .await;
         store.leave_open_until_exit();
-        result.map(|_| Recorded::Database)
+        result.map(|()| Recorded::Database)
     })
 }
 
 /// Records a run with the database work moved off the run's critical path:
-/// [`Recorder::start`] opens the database and enforces the limits on a
-/// thread of its own while the command runs. At exit, [`Recorder::finish`]
-/// writes the run in one transaction when the database is ready by then and
-/// no older runs wait in the spool; otherwise it appends the run to the
-/// spool (see [`crate::spool`]) without waiting — unless the spool is due
-/// for a batch, which is then moved in before exit.
+/// [`Recorder::start`] opens the database, moves the spool in and enforces
+/// the limits on a thread of its own while the command runs. At exit,
+/// [`Recorder::finish`] writes the run in one transaction (see there for
+/// the few cases that spool it instead).
 ///
 /// Dropping a `Recorder` without finishing records nothing. Like
 /// [`record_run_blocking`], it is meant for a process that exits after the
@@ -102,7 +99,10 @@ pub struct Recorder {
 /// What the recorder thread does once the database is ready.
 #[derive(Debug)]
 enum Job {
+    /// Move in what was spooled since the database opened (by other runs),
+    /// then write this run: the order of the runs is kept.
     Record(Box<RunRecord>),
+    /// Move the spool in (this run is already in it).
     IngestSpool,
 }
 
@@ -115,18 +115,28 @@ pub enum Recorded {
     Spool,
 }
 
-/// Runs with more match events than this are spooled even when the
-/// database is ready: inserting thousands of rows takes longer than the
-/// append, and the batch moves them in later.
+/// A run that lasted at least this long is in the database when earlyexit
+/// exits (unless the database cannot be written): at exit it waits up to
+/// [`BATCH_WAIT`] for the database if it is not open yet. Shorter runs
+/// never wait for it; 100 ms is where the few milliseconds of a write stop
+/// being a noticeable share of the run.
+pub const ALWAYS_STORED_AFTER: Duration = Duration::from_millis(100);
+
+/// Runs shorter than [`ALWAYS_STORED_AFTER`] with more match events than
+/// this are spooled even when the database is ready: inserting thousands
+/// of rows takes longer than the append, and the next run that opens the
+/// database moves them in.
 pub const DIRECT_WRITE_MAX_MATCHES: usize = 64;
 
-/// How long a run whose spool is due for a batch waits for the database.
+/// The longest a run waits at exit for its database to open (it is usually
+/// open long before; it may be locked by another process for a moment).
 pub const BATCH_WAIT: Duration = Duration::from_secs(5);
 
 impl Recorder {
-    /// Starts opening the database at `db_path` (creating it if needed) and
-    /// enforcing the limits (as [`Store::enforce_limits`]) in the
-    /// background. Errors are reported by [`Recorder::finish`].
+    /// Starts opening the database at `db_path` (creating it if needed),
+    /// moving the spool in (one transaction) and enforcing the limits (as
+    /// [`Store::enforce_limits`]) in the background. Errors are reported by
+    /// [`Recorder::finish`].
     pub fn start(db_path: &Path, retention_days: u32, max_db_size_mb: u64) -> Recorder {
         let (job_tx, job_rx) = tokio::sync::oneshot::channel::<Job>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -147,9 +157,12 @@ impl Recorder {
                         }
                     };
                     let prepared = store
-                        .enforce_limits(retention_days, max_db_size_mb)
-                        .await
-                        .map(drop);
+                        .ingest_spool_and_enforce_limits(
+                            &thread_spool,
+                            retention_days,
+                            max_db_size_mb,
+                        )
+                        .await;
                     let failed = prepared.is_err();
                     // Fails only when the Recorder was dropped: nobody to tell.
                     let _ = thread_ready.send(prepared);
@@ -157,7 +170,10 @@ impl Recorder {
                         Ok(())
                     } else {
                         match job_rx.await {
-                            Ok(Job::Record(run)) => store.record_run(&run).await,
+                            Ok(Job::Record(run)) => match store.ingest_spool(&thread_spool).await {
+                                Ok(_) => store.record_run(&run).await,
+                                Err(e) => Err(e),
+                            },
                             Ok(Job::IngestSpool) => {
                                 store.ingest_spool(&thread_spool).await.map(drop)
                             }
@@ -182,56 +198,82 @@ impl Recorder {
         }
     }
 
-    /// Records `run`: in the database when it is ready and the spool empty,
-    /// else in the spool.
-    /// Waits only for a ready database's transaction, or (bounded by
-    /// [`BATCH_WAIT`]) when the spool is due for a batch. When the database
-    /// is unusable the run is kept in the spool and the error returned.
+    /// Records `run`, which lasted `runtime`:
+    ///
+    /// * database ready: the run is written now, after whatever other runs
+    ///   spooled meanwhile (they are moved in first, keeping the order);
+    ///   only a run shorter than [`ALWAYS_STORED_AFTER`] with more than
+    ///   [`DIRECT_WRITE_MAX_MATCHES`] match events is spooled instead;
+    /// * database not ready yet: a run of [`ALWAYS_STORED_AFTER`] or more
+    ///   waits for it (at most [`BATCH_WAIT`]) and is written; a shorter
+    ///   one is spooled without waiting, unless that makes the spool due.
+    ///
+    /// When the database is unusable the run is kept in the spool and the
+    /// error returned.
     pub fn finish(self, run: RunRecord) -> Result<Recorded, StoreError> {
         use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
         let stopped = || StoreError::WriterStopped {
             spool: self.spool.clone(),
         };
-        // A run with many match events costs more to insert than to spool:
-        // it waits for the next batch instead of delaying this exit.
-        let direct =
-            run.matches.len() <= DIRECT_WRITE_MAX_MATCHES && crate::spool::size(&self.spool) == 0;
-        match self.ready.try_recv() {
-            Ok(Ok(())) if direct => {
-                return self
-                    .run_job(Job::Record(Box::new(run)))
-                    .map(|()| Recorded::Database);
-            }
-            // Ready, but runs are waiting in the spool (queue behind them),
-            // or this run is large.
-            Ok(Ok(())) => {
-                let size = crate::spool::append(&self.spool, &run)?;
-                if size < crate::spool::SPOOL_INGEST_BYTES {
+        let keep = |run: &RunRecord| {
+            let _ = crate::spool::append(&self.spool, run, now_ms());
+        };
+        let lasted = Duration::try_from_secs_f64(run.execution.total_runtime).unwrap_or_default();
+        let must_store = lasted >= ALWAYS_STORED_AFTER;
+        let direct = must_store || run.matches.len() <= DIRECT_WRITE_MAX_MATCHES;
+        let ready = match self.ready.try_recv() {
+            Ok(ready) => Some(ready),
+            Err(TryRecvError::Empty) if must_store => match self.ready.recv_timeout(BATCH_WAIT) {
+                Ok(ready) => Some(ready),
+                // Still not open (locked elsewhere): keep it for the next run.
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = now_ms();
+                    crate::spool::append(&self.spool, &run, now)?;
                     return Ok(Recorded::Spool);
                 }
-                return self.run_job(Job::IngestSpool).map(|()| Recorded::Database);
-            }
-            Ok(Err(e)) => {
-                // Keep the run for when the database is usable again.
-                let _ = crate::spool::append(&self.spool, &run);
-                return Err(e);
-            }
+                Err(RecvTimeoutError::Disconnected) => {
+                    keep(&run);
+                    return Err(stopped());
+                }
+            },
+            Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
-                let _ = crate::spool::append(&self.spool, &run);
+                keep(&run);
                 return Err(stopped());
             }
-            Err(TryRecvError::Empty) => {}
-        }
-        let size = crate::spool::append(&self.spool, &run)?;
-        if size < crate::spool::SPOOL_INGEST_BYTES {
-            return Ok(Recorded::Spool);
-        }
-        match self.ready.recv_timeout(BATCH_WAIT) {
-            Ok(Ok(())) => self.run_job(Job::IngestSpool).map(|()| Recorded::Database),
-            Ok(Err(e)) => Err(e),
-            // Still not open: the runs wait in the spool for the next batch.
-            Err(RecvTimeoutError::Timeout) => Ok(Recorded::Spool),
-            Err(RecvTimeoutError::Disconnected) => Err(stopped()),
+        };
+        match ready {
+            Some(Ok(())) if direct => self
+                .run_job(Job::Record(Box::new(run)))
+                .map(|()| Recorded::Database),
+            Some(Err(e)) => {
+                // Keep the run for when the database is usable again.
+                keep(&run);
+                Err(e)
+            }
+            // Ready, but a short run with many events: spool it, and move
+            // the spool in only when it is due.
+            Some(Ok(())) => {
+                let now = now_ms();
+                if crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                    return self.run_job(Job::IngestSpool).map(|()| Recorded::Database);
+                }
+                Ok(Recorded::Spool)
+            }
+            // Not ready and a short run: never wait, unless the spool is due.
+            None => {
+                let now = now_ms();
+                if !crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                    return Ok(Recorded::Spool);
+                }
+                match self.ready.recv_timeout(BATCH_WAIT) {
+                    Ok(Ok(())) => self.run_job(Job::IngestSpool).map(|()| Recorded::Database),
+                    Ok(Err(e)) => Err(e),
+                    // Still not open: the runs wait in the spool for the next batch.
+                    Err(RecvTimeoutError::Timeout) => Ok(Recorded::Spool),
+                    Err(RecvTimeoutError::Disconnected) => Err(stopped()),
+                }
+            }
         }
     }
 
@@ -244,11 +286,28 @@ impl Recorder {
     }
 }
 
+impl Store {
+    /// What every run that opens the database does first: move the spool
+    /// in (one transaction), then enforce the limits, so the spooled runs
+    /// count towards them.
+    async fn ingest_spool_and_enforce_limits(
+        &self,
+        spool: &Path,
+        retention_days: u32,
+        max_db_size_mb: u64,
+    ) -> Result<(), StoreError> {
+        self.ingest_spool(spool).await?;
+        self.enforce_limits(retention_days, max_db_size_mb)
+            .await
+            .map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RunRecord;
     use crate::record::tests_support::sample_run;
+    use crate::record::{MatchEvent, RunRecord};
     use crate::store::test_support::*;
     use crate::store::*;
     use std::path::PathBuf;
@@ -288,7 +347,7 @@ mod tests {
         let spool = crate::spool::spool_path(&db);
         let runs: Vec<RunRecord> = (0..3).map(|i| sample_run(now_ms() - i)).collect();
         for run in &runs {
-            crate::spool::append(&spool, run).unwrap();
+            crate::spool::append(&spool, run, now_ms()).unwrap();
         }
         // No database yet, but spooled runs count: opening creates it.
         let store = block_on(Store::open_existing(&db)).unwrap();
@@ -296,10 +355,153 @@ mod tests {
         let totals = block_on(store.run_totals(i64::MIN)).unwrap();
         assert_eq!(totals.runs, 3);
         // A crash between commit and clear re-spools stored runs: skipped.
-        crate::spool::append(&spool, &runs[0]).unwrap();
-        crate::spool::append(&spool, &sample_run(now_ms())).unwrap();
+        crate::spool::append(&spool, &runs[0], now_ms()).unwrap();
+        crate::spool::append(&spool, &sample_run(now_ms()), now_ms()).unwrap();
         assert_eq!(block_on(store.ingest_spool(&spool)).unwrap(), 1);
         assert_eq!(block_on(store.run_totals(i64::MIN)).unwrap().runs, 4);
+    }
+
+    /// `sample_run` with `matches` match events, lasting `seconds`.
+    fn run_with(matches: usize, seconds: f64) -> RunRecord {
+        let mut run = sample_run(now_ms());
+        let event = run.matches[0].clone();
+        run.matches = (0..matches)
+            .map(|i| MatchEvent {
+                match_number: i as i64 + 1,
+                ..event.clone()
+            })
+            .collect();
+        run.execution.match_count = matches as i64;
+        run.execution.total_runtime = seconds;
+        run
+    }
+
+    fn stored_runs(db: &Path) -> i64 {
+        block_on(async {
+            let store = Store::open(db).await?;
+            let runs = count(&store, "SELECT count(*) FROM executions").await;
+            store.close().await;
+            Ok::<_, StoreError>(runs)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_recorder_moves_the_spool_in_as_soon_as_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let spool = crate::spool::spool_path(&db);
+        for _ in 0..3 {
+            crate::spool::append(&spool, &run_with(1, 0.001), now_ms()).unwrap();
+        }
+        let recorder = Recorder::start(&db, 90, 100);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while crate::spool::size(&spool) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            crate::spool::size(&spool),
+            0,
+            "moved in before the run ends"
+        );
+        assert_eq!(
+            recorder.finish(run_with(1, 0.15)).unwrap(),
+            Recorded::Database
+        );
+        assert_eq!(stored_runs(&db), 4);
+    }
+
+    #[test]
+    fn a_long_run_is_stored_at_exit_whatever_its_size_a_short_busy_one_is_spooled() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let ready = |recorder: &Recorder| {
+            // Let the database open, as it does while a command runs.
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = recorder;
+        };
+        let recorder = Recorder::start(&db, 90, 100);
+        ready(&recorder);
+        let many = DIRECT_WRITE_MAX_MATCHES * 20;
+        assert_eq!(
+            recorder.finish(run_with(many, 0.02)).unwrap(),
+            Recorded::Spool,
+            "a 20 ms run with {many} events does not wait for their insert"
+        );
+        let recorder = Recorder::start(&db, 90, 100);
+        ready(&recorder);
+        assert_eq!(
+            recorder.finish(run_with(many, 0.15)).unwrap(),
+            Recorded::Database
+        );
+        // The spooled run went in first, with the long one.
+        assert_eq!(stored_runs(&db), 2);
+        assert_eq!(crate::spool::size(&crate::spool::spool_path(&db)), 0);
+    }
+
+    #[test]
+    fn a_long_run_waits_for_a_database_that_is_still_busy_a_short_one_does_not() {
+        for (seconds, want) in [(0.02, Recorded::Spool), (0.15, Recorded::Database)] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join(DB_FILE_NAME);
+            block_on(async {
+                Store::open(&db).await?.close().await;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+            // A spooled run, so the recorder needs the write lock to get ready.
+            let spool = crate::spool::spool_path(&db);
+            crate::spool::append(&spool, &run_with(1, 0.001), now_ms()).unwrap();
+            // Another process holds the write lock for 400 ms.
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+            let holder_db = db.clone();
+            let holder = std::thread::spawn(move || {
+                block_on(async {
+                    let store = Store::open(&holder_db).await?;
+                    let tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    locked_tx.send(()).unwrap();
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    tx.rollback().await.unwrap();
+                    store.close().await;
+                    Ok::<_, StoreError>(())
+                })
+            });
+            locked_rx.recv().unwrap();
+            let recorder = Recorder::start(&db, 90, 100);
+            assert_eq!(
+                recorder.finish(run_with(1, seconds)).unwrap(),
+                want,
+                "{seconds}"
+            );
+            holder.join().unwrap().unwrap();
+            let stored = if want == Recorded::Database { 2 } else { 0 };
+            assert_eq!(stored_runs(&db), stored, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn a_short_run_moves_in_a_spool_that_waited_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE_NAME);
+        let spool = crate::spool::spool_path(&db);
+        let recently = now_ms() - 1_000;
+        crate::spool::append(&spool, &run_with(1, 0.001), recently).unwrap();
+        assert_eq!(
+            spool_run(&db, &run_with(1, 0.001), 90, 100).unwrap(),
+            Recorded::Spool
+        );
+        assert!(!db.exists(), "a fresh spool does not open the database");
+        // The same spool, its first run spooled a minute ago.
+        std::fs::remove_file(&spool).unwrap();
+        let long_ago = now_ms() - crate::spool::SPOOL_MAX_AGE.as_millis() as i64;
+        crate::spool::append(&spool, &run_with(1, 0.001), long_ago).unwrap();
+        crate::spool::append(&spool, &run_with(1, 0.001), now_ms()).unwrap();
+        assert_eq!(
+            spool_run(&db, &run_with(1, 0.001), 90, 100).unwrap(),
+            Recorded::Database
+        );
+        assert_eq!(stored_runs(&db), 3);
+        assert_eq!(crate::spool::size(&spool), 0);
     }
 
     #[test]

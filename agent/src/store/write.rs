@@ -13,9 +13,10 @@
 //! Deleting runs is [`super::limits`]' job; reading them back is
 //! [`super::export`]'s.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::effectiveness::{PatternTotals, UPSERT_PATTERN_SQL};
 use super::{Store, StoreError, now_ms, rfc3339_now};
@@ -159,6 +160,16 @@ impl OwnTransaction {
         }
     }
 
+    async fn fetch_strings(&mut self, query: SqliteQuery<'_>) -> Result<Vec<String>, sqlx::Error> {
+        match self.0.as_mut() {
+            Some(conn) => {
+                let rows = query.fetch_all(&mut **conn).await?;
+                rows.iter().map(|row| row.try_get(0)).collect()
+            }
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+
     fn done(mut self) {
         drop(self.0.take());
     }
@@ -172,31 +183,90 @@ impl Drop for OwnTransaction {
     }
 }
 
-impl Store {
-    /// Moves the runs waiting in the spool at `spool` into the database and
-    /// empties it; runs already stored (a crash between commit and clear)
-    /// are skipped. Returns how many runs were added.
-    pub async fn ingest_spool(&self, spool: &Path) -> Result<usize, StoreError> {
-        let Some(batch) = crate::spool::take(spool)? else {
-            return Ok(0);
-        };
-        let mut added = 0;
-        for run in &batch.runs {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM executions WHERE execution_id = ?")
-                    .bind(&run.execution.execution_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(self.sql_err())?;
-            if exists.is_none() {
-                self.record_run(run).await?;
-                added += 1;
-            }
-        }
-        batch.clear()?;
-        Ok(added)
+/// The statements that store every row of `run`, with their binds; inside
+/// `BEGIN IMMEDIATE; … COMMIT;` when `own_transaction`, else for a
+/// transaction the caller holds. `now` is the RFC 3339 time written to
+/// `pattern_effectiveness`.
+fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> SqliteQuery<'q> {
+    let e = &run.execution;
+    let mut sql = String::with_capacity(4096);
+    if own_transaction {
+        sql.push_str("BEGIN IMMEDIATE;");
+    }
+    sql.push_str(INSERT_EXECUTION_SQL);
+    let outbox_level = super::outbox::sendable_level(&e.telemetry_level);
+    if outbox_level.is_some() {
+        sql.push_str(super::outbox::INSERT_PENDING_SQL);
+    }
+    if !run.matches.is_empty() {
+        sql.push_str(INSERT_MATCH_EVENTS_JSON_SQL);
+    }
+    push_values_rows(&mut sql, INSERT_OUTPUT_SAMPLES_SQL, 7, run.samples.len());
+    push_values_rows(&mut sql, INSERT_METRICS_SQL, 5, run.metrics.len());
+    if !e.pattern.is_empty() {
+        sql.push_str(UPSERT_PATTERN_SQL);
+    }
+    if own_transaction {
+        sql.push_str("COMMIT;");
     }
 
+    // Binds in the order of the statements above.
+    let mut query = bind_execution(sqlx::query(AssertSqlSafe(sql)), e);
+    if let Some(level) = outbox_level {
+        query = query.bind(&e.execution_id).bind(level).bind(now_ms());
+    }
+    if !run.matches.is_empty() {
+        // All events as one JSON array: one statement of fixed shape
+        // whatever their number, unpacked by SQLite (json_each).
+        let events: Vec<serde_json::Value> = run
+            .matches
+            .iter()
+            .map(|m| {
+                serde_json::json!([
+                    uuid::Uuid::now_v7().to_string(),
+                    m.match_number,
+                    m.timestamp_offset,
+                    m.stream_source,
+                    m.line_number,
+                    m.line_content,
+                    m.matched_substring,
+                    m.match_position_start,
+                    m.match_position_end,
+                    m.context_before,
+                    m.context_after,
+                    m.kind,
+                ])
+            })
+            .collect();
+        query = query
+            .bind(&e.execution_id)
+            .bind(serde_json::Value::Array(events).to_string());
+    }
+    for s in &run.samples {
+        query = query
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&e.execution_id)
+            .bind(s.sample_type.as_str())
+            .bind(&s.stream_source)
+            .bind(s.timestamp_offset)
+            .bind(&s.content)
+            .bind(&s.content_hash);
+    }
+    for m in &run.metrics {
+        query = query
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&e.execution_id)
+            .bind(m.metric_name.as_str())
+            .bind(m.metric_value)
+            .bind(m.timestamp_offset);
+    }
+    if !e.pattern.is_empty() {
+        query = PatternTotals::of_run(e).bind_upsert(query, now);
+    }
+    query
+}
+
+impl Store {
     /// Writes every row of `run` — the execution, its match events (with new
     /// UUIDv7 ids), samples and metrics, and at a sending telemetry level
     /// (`anonymous`, `full`) its pending outbox row — and adds it to the pattern's
@@ -209,79 +279,8 @@ impl Store {
     /// costs more than the inserts. Cancel-safe: when the future is dropped
     /// half-way, the connection is closed, which rolls the transaction back.
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        let e = &run.execution;
-        let mut sql = String::with_capacity(4096);
-        sql.push_str("BEGIN IMMEDIATE;");
-        sql.push_str(INSERT_EXECUTION_SQL);
-        let outbox_level = crate::store::outbox::sendable_level(&e.telemetry_level);
-        if outbox_level.is_some() {
-            sql.push_str(crate::store::outbox::INSERT_PENDING_SQL);
-        }
-        if !run.matches.is_empty() {
-            sql.push_str(INSERT_MATCH_EVENTS_JSON_SQL);
-        }
-        push_values_rows(&mut sql, INSERT_OUTPUT_SAMPLES_SQL, 7, run.samples.len());
-        push_values_rows(&mut sql, INSERT_METRICS_SQL, 5, run.metrics.len());
-        if !e.pattern.is_empty() {
-            sql.push_str(UPSERT_PATTERN_SQL);
-        }
-        sql.push_str("COMMIT;");
-
-        // Binds in the order of the statements above.
-        let mut query = bind_execution(sqlx::query(AssertSqlSafe(sql)), e);
-        if let Some(level) = outbox_level {
-            query = query.bind(&e.execution_id).bind(level).bind(now_ms());
-        }
-        if !run.matches.is_empty() {
-            // All events as one JSON array: one statement of fixed shape
-            // whatever their number, unpacked by SQLite (json_each).
-            let events: Vec<serde_json::Value> = run
-                .matches
-                .iter()
-                .map(|m| {
-                    serde_json::json!([
-                        uuid::Uuid::now_v7().to_string(),
-                        m.match_number,
-                        m.timestamp_offset,
-                        m.stream_source,
-                        m.line_number,
-                        m.line_content,
-                        m.matched_substring,
-                        m.match_position_start,
-                        m.match_position_end,
-                        m.context_before,
-                        m.context_after,
-                        m.kind,
-                    ])
-                })
-                .collect();
-            query = query
-                .bind(&e.execution_id)
-                .bind(serde_json::Value::Array(events).to_string());
-        }
-        for s in &run.samples {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&e.execution_id)
-                .bind(s.sample_type.as_str())
-                .bind(&s.stream_source)
-                .bind(s.timestamp_offset)
-                .bind(&s.content)
-                .bind(&s.content_hash);
-        }
-        for m in &run.metrics {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&e.execution_id)
-                .bind(m.metric_name.as_str())
-                .bind(m.metric_value)
-                .bind(m.timestamp_offset);
-        }
         let now = rfc3339_now();
-        if !e.pattern.is_empty() {
-            query = PatternTotals::of_run(e).bind_upsert(query, &now);
-        }
-
+        let query = insert_run(run, &now, true);
         let mut conn = OwnTransaction(Some(self.pool.acquire().await.map_err(self.sql_err())?));
         let result = conn.execute(query).await;
         if result.is_err() {
@@ -291,6 +290,58 @@ impl Store {
         }
         conn.done();
         result.map_err(self.sql_err())
+    }
+
+    /// Moves every run waiting in the spool at `spool` into the database in
+    /// ONE transaction, then empties the spool; runs already stored (a crash
+    /// between an earlier commit and the clear) are skipped. Returns how
+    /// many runs were added. The spool stays locked throughout, so no run is
+    /// appended half-way; when the transaction fails, the spool is left as
+    /// it was and nothing of it is stored. Cancel-safe like
+    /// [`Store::record_run`].
+    pub async fn ingest_spool(&self, spool: &Path) -> Result<usize, StoreError> {
+        let Some(batch) = crate::spool::take(spool)? else {
+            return Ok(0);
+        };
+        let now = rfc3339_now();
+        let mut conn = OwnTransaction(Some(self.pool.acquire().await.map_err(self.sql_err())?));
+        let result = async {
+            conn.execute(sqlx::query("BEGIN IMMEDIATE")).await?;
+            let ids: Vec<&str> = batch
+                .runs
+                .iter()
+                .map(|r| r.execution.execution_id.as_str())
+                .collect();
+            let mut stored: HashSet<String> = conn
+                .fetch_strings(
+                    sqlx::query(
+                        "SELECT execution_id FROM executions \
+                         WHERE execution_id IN (SELECT value FROM json_each(?))",
+                    )
+                    .bind(serde_json::Value::from(ids).to_string()),
+                )
+                .await?
+                .into_iter()
+                .collect();
+            let mut added = 0;
+            for run in &batch.runs {
+                // Also skips a second copy of one run within the spool.
+                if stored.insert(run.execution.execution_id.clone()) {
+                    conn.execute(insert_run(run, &now, false)).await?;
+                    added += 1;
+                }
+            }
+            conn.execute(sqlx::query("COMMIT")).await?;
+            Ok::<_, sqlx::Error>(added)
+        }
+        .await;
+        if result.is_err() {
+            let _ = conn.execute(sqlx::query("ROLLBACK")).await;
+        }
+        conn.done();
+        let added = result.map_err(self.sql_err())?;
+        batch.clear()?;
+        Ok(added)
     }
 }
 
