@@ -187,11 +187,7 @@ impl Store {
     /// feedback changed a run's false-positive flag or rating.
     pub async fn rebuild_pattern_effectiveness(&self) -> Result<(), StoreError> {
         let err = self.sql_err();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM pattern_effectiveness")
             .execute(&mut *tx)
             .await
@@ -237,8 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_without_a_pattern_leave_pattern_effectiveness_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let mut run = completed_run(now_ms(), "make", 0, 1.0);
         run.execution.pattern.clear();
         store.record_run(&run).await.unwrap();
@@ -248,8 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn pattern_effectiveness_matches_a_rebuild_after_records_and_prunes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let now = now_ms();
         for i in 0..30 {
             let at = now - i * DAY_MS;
@@ -296,8 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn feedback_is_reflected_after_a_rebuild() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let run = sample_run(now_ms());
         store.record_run(&run).await.unwrap();
         store.record_run(&sample_run(now_ms())).await.unwrap();

@@ -310,13 +310,7 @@ impl Store {
     /// Pages through the runs started at or after `since_ms`, oldest first,
     /// with their match events, for export.
     pub async fn export_runs(&self, since_ms: i64) -> Result<RunPages<'_>, StoreError> {
-        let execution_columns = self.columns("executions").await?;
-        let match_columns: Vec<Column> = self
-            .columns("match_events")
-            .await?
-            .into_iter()
-            .filter(|c| c.name != "execution_id")
-            .collect();
+        let (execution_columns, match_columns) = self.export_columns().await?;
         let list = column_list;
         let id_index = execution_columns
             .iter()
@@ -352,13 +346,7 @@ impl Store {
     pub async fn runs_by_id(&self, ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
         let err = self.sql_err();
         let decode = |e: serde_json::Error| self.error(sqlx::Error::Decode(Box::new(e)));
-        let execution_columns = self.columns("executions").await?;
-        let match_columns: Vec<Column> = self
-            .columns("match_events")
-            .await?
-            .into_iter()
-            .filter(|c| c.name != "execution_id")
-            .collect();
+        let (execution_columns, match_columns) = self.export_columns().await?;
         let id_list = serde_json::to_string(ids).unwrap_or_default();
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM executions WHERE execution_id IN (SELECT value FROM json_each(?))",
@@ -444,6 +432,18 @@ impl Store {
     }
 
     /// The columns of `table` in order (generated columns included).
+    /// The columns of `executions`, and those of `match_events` but its
+    /// `execution_id` (implied by the run).
+    async fn export_columns(&self) -> Result<(Vec<Column>, Vec<Column>), StoreError> {
+        let match_columns = self
+            .columns("match_events")
+            .await?
+            .into_iter()
+            .filter(|c| c.name != "execution_id")
+            .collect();
+        Ok((self.columns("executions").await?, match_columns))
+    }
+
     async fn columns(&self, table: &'static str) -> Result<Vec<Column>, StoreError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT name, type FROM pragma_table_xinfo(?) ORDER BY cid")

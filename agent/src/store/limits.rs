@@ -249,11 +249,7 @@ impl Store {
         cause: crate::store::outbox::DropCause,
     ) -> Result<DeleteCounts, StoreError> {
         let err = self.sql_err();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&err)?;
+        let mut tx = self.begin_write().await?;
         let rowids: Vec<i64> = sqlx::query_scalar(
             "SELECT rowid FROM executions WHERE started_at_ms < ? \
              ORDER BY started_at_ms, rowid LIMIT ?",
@@ -361,11 +357,7 @@ impl Store {
     /// file (`VACUUM`) so it takes no more space than an empty database.
     pub async fn delete_all(&self) -> Result<DeleteCounts, StoreError> {
         let err = self.sql_err();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&err)?;
+        let mut tx = self.begin_write().await?;
         let (runs, match_events, output_samples, performance_metrics, feedback, unsent): (
             i64,
             i64,
@@ -427,8 +419,7 @@ mod tests {
 
     #[tokio::test]
     async fn retention_deletes_old_runs_with_their_rows_at_most_hourly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let now = now_ms();
         let old = sample_run(now - 100 * DAY_MS);
         let recent = sample_run(now - DAY_MS);
@@ -503,8 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_limits_delete_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         store
             .record_run(&sample_run(now_ms() - 1000 * DAY_MS))
             .await
@@ -578,8 +568,7 @@ mod tests {
 
     #[tokio::test]
     async fn size_pruning_stops_at_the_time_budget_and_resumes_later() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let now = now_ms();
         for i in 0..80 {
             store.record_run(&bulky_run(now - i * 1000)).await.unwrap();

@@ -118,6 +118,18 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a write transaction, taking the write lock at once (`BEGIN
+    /// IMMEDIATE`), so it waits for other writers up to the busy timeout
+    /// instead of failing half-way when it first writes.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.sql_err())
+    }
+
     /// Classifies a sqlx error on this database (see [`StoreError`]).
     pub(crate) fn error(&self, e: sqlx::Error) -> StoreError {
         StoreError::from_sqlx(&self.path, e)
@@ -145,6 +157,13 @@ pub(crate) mod test_support {
     use super::*;
     use sqlx::AssertSqlSafe;
     use std::os::unix::fs::MetadataExt;
+
+    /// A new database in a temporary directory (kept while the `TempDir` lives).
+    pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        (dir, store)
+    }
 
     pub(crate) const DAY_MS: i64 = 86_400_000;
 

@@ -150,11 +150,7 @@ impl Store {
         if self.schema_is_current().await? {
             return Ok(());
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(self.sql_err())?;
+        let mut tx = self.begin_write().await?;
         MIGRATOR
             .run(&mut *tx)
             .await

@@ -153,11 +153,7 @@ pub struct Answer {
 pub async fn apply_answer(store: &Store, answer: &Answer) -> Result<(), StoreError> {
     let err = |e| store.error(e);
     let now = now_ms();
-    let mut tx = store
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(err)?;
+    let mut tx = store.begin_write().await?;
     let ids = serde_json::to_string(&answer.acknowledged).unwrap_or_default();
     sqlx::query(
         "UPDATE outbox SET state = 'acknowledged', attempts = attempts + 1, \

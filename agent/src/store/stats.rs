@@ -181,8 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn stats_queries_report_recent_runs_reasons_and_percentiles() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let now = now_ms();
         for i in 1..=20 {
             let run = completed_run(now - (30 - i) * 1000, "npm test", 0, i as f64);

@@ -355,8 +355,7 @@ mod tests {
 
     #[tokio::test]
     async fn record_run_writes_every_row_of_the_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let run = sample_run(now_ms());
         store.record_run(&run).await.unwrap();
         let id = &run.execution.execution_id;
@@ -412,8 +411,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_with_thousands_of_matches_is_stored_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         let mut run = sample_run(now_ms());
         let template = run.matches[0].clone();
         run.matches = (1..=2500)
@@ -437,8 +435,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_insert_stores_nothing_of_the_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let (_dir, store) = temp_store().await;
         store.record_run(&sample_run(now_ms())).await.unwrap();
         // Make the last insert of the next run fail, after the execution,
         // match event and sample rows were written.
