@@ -240,7 +240,13 @@ pub fn build_record(
         time_from_match_to_exit: outcome.first_match_at.map(|at| since(at, outcome.end)),
         idle_periods_count: outcome.idle.0 as i64,
         longest_idle_period: (outcome.idle.1 * 1e6).round() / 1e6,
-        match_count: error_hits.len() as i64,
+        // Every error hit counts, also those past the ones kept in detail
+        // (`watch::MAX_RECORDED_HITS` per stream).
+        match_count: (error_hits.len() as u64).max(if plan.max_count == 0 {
+            outcome.error_matches
+        } else {
+            outcome.error_matches.min(plan.max_count)
+        }) as i64,
         match_line_numbers: serde_json::to_string(
             &error_hits
                 .iter()

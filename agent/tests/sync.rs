@@ -3,7 +3,7 @@
 //! `sync`, `sync --status`, `sync_on_exit`, `agent`, TLS and mTLS.
 //!
 //! Every answer comes from the collector itself: records refused for good
-//! from a small `limits.max_record_bytes`, multi-chunk bundle streams from
+//! for a start time the collector does not accept, multi-chunk bundle streams from
 //! bundles published in its store, a collector that is down from stopping
 //! it. Two fault injectors stand in for what no working collector does: a
 //! listener that accepts and never answers, and a [`Relay`] in front of the
@@ -406,30 +406,41 @@ fn a_stopped_collector_keeps_records_pending_until_it_is_back() {
     );
 }
 
+/// Runs `sql` on the agent's database, as another program could.
+fn sql(env: &Env, sql: &'static str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(env.db())
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    });
+}
+
 #[test]
-fn records_refused_for_good_are_marked_rejected_and_never_resent() {
-    let collector = Collector::start_with(|c| c.limits.max_record_bytes = 2048);
+fn records_refused_for_good_are_marked_rejected_shown_as_the_last_error_and_never_resent() {
+    let collector = Collector::start();
     let relay = collector.relay(ReplyFault::None);
     let env = Env::new();
     configure(&env, &relay.url(), &collector.token, "");
     record_run(&env, "true");
-    // A matched line of ~4 KiB: its template alone is over the limit.
-    let long = format!("error: {}", "the quick brown fox jumps ".repeat(160));
-    let (out, _) = env.run(
-        &[
-            "--delay-exit",
-            "0",
-            "error",
-            "--",
-            "sh",
-            "-c",
-            "echo \"$1\"",
-            "sh",
-            &long,
-        ],
-        LIMIT,
-    );
+    record_run(&env, "false");
+    // Short runs wait in the spool: `stats` moves them into the database.
+    let (out, _) = env.run(&["stats"], LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A run whose start time the collector refuses (as it would a record
+    // from a machine whose clock was reset to 1970).
+    sql(
+        &env,
+        "UPDATE executions SET started_at_ms = 0 WHERE started_at_ms = \
+         (SELECT max(started_at_ms) FROM executions)",
+    );
 
     let (out, _) = env.run(&["sync"], LIMIT);
     let stdout = text(&out.stdout);
@@ -447,9 +458,17 @@ fn records_refused_for_good_are_marked_rejected_and_never_resent() {
     );
     let reason = s["recent_rejections"][0]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("over the collector's limit of 2048 bytes per record"),
+        reason.contains("started_at_ms must be a positive time"),
         "{reason}"
     );
+    let last_error = s["last_error"].as_str().unwrap_or_default();
+    assert!(
+        last_error.contains("rejected 1 record") && last_error.contains("started_at_ms"),
+        "a rejection is an error the status shows: {s}"
+    );
+    let (out, _) = env.run(&["sync", "--status"], LIMIT);
+    let human = text(&out.stdout);
+    assert!(!human.contains("last error    none"), "{human}");
 
     let calls = relay.calls();
     let (out, _) = env.run(&["sync"], LIMIT);
@@ -460,6 +479,53 @@ fn records_refused_for_good_are_marked_rejected_and_never_resent() {
         "the rejected record is not sent again"
     );
     assert_eq!(collector.rejected(), 1);
+}
+
+#[test]
+fn a_run_with_100000_long_matching_lines_reaches_the_collector_shaped_to_the_budget() {
+    let collector = Collector::start();
+    let env = Env::new();
+    configure(
+        &env,
+        &collector.url(),
+        &collector.token,
+        "telemetry: full\n",
+    );
+    // 100,000 matching lines of 512 bytes: 50 MB of errors.
+    let script = "line=\"error: $(printf '%0505d' 7)\"; yes \"$line\" | head -n 100000";
+    let (out, _) = env.run(
+        &["--json", "-m", "0", "error", "--", "sh", "-c", script],
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let execution_id = json_summary(&out.stderr)["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (out, _) = env.run(&["sync"], Duration::from_secs(120));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("1 stored, 0 duplicates, 0 rejected"),
+        "{stdout}"
+    );
+    let (agent_id, _) = collector.keys().into_iter().next().unwrap();
+    let record = collector.record(&agent_id, &execution_id);
+    assert!(record.encoded_len() <= earlyexit_proto::MAX_RECORD_BYTES);
+    let e = record.execution.as_ref().unwrap();
+    assert_eq!(e.match_count, 100_000, "the count describes the whole run");
+    assert_eq!(e.stdout_lines, 100_000);
+    let shaping = record.shaping.expect("the record says what was cut");
+    assert!(shaping.original_bytes > earlyexit_proto::MAX_RECORD_BYTES as u64);
+    assert!(shaping.matches_dropped > 0);
+    assert!(record.matches.len() > 100, "kept {}", record.matches.len());
+    assert_eq!(record.matches[0].line_number, 1, "the first match is kept");
+    let last = record.matches.last().unwrap();
+    assert!(last.line_number > record.matches[record.matches.len() / 2].line_number);
+    assert!(record.matches[0].line_content.starts_with("error: 0000"));
+    let s = status(&env);
+    assert!(s["last_error"].is_null(), "{s}");
 }
 
 #[test]

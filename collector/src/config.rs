@@ -22,10 +22,11 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
 /// still bounds the work one call can ask for.
 pub const DEFAULT_MAX_BATCH_RECORDS: usize = 5000;
 
-/// One encoded record. A record carries at most a few hundred lines of
-/// samples and context; anything bigger is a bug or abuse and is rejected
-/// by name (not retriable).
-pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+/// One encoded record: the record budget agents shape every record to
+/// ([`earlyexit_proto::MAX_RECORD_BYTES`]). It may be set larger, never
+/// smaller (a record the agent made to fit would be refused); anything
+/// bigger is a bug or abuse and is rejected by name (not retriable).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = earlyexit_proto::MAX_RECORD_BYTES;
 
 /// Decoded bytes waiting for or being written to the store, over all
 /// calls. This is the ingest queue's bound: past it, Push answers
@@ -210,6 +211,14 @@ impl ServeConfig {
                 )));
             }
         }
+        if l.max_record_bytes < earlyexit_proto::MAX_RECORD_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "limits.max_record_bytes is {}, below the record budget agents shape their records to ({} bytes): their largest runs would be refused; set it to {} or more",
+                l.max_record_bytes,
+                earlyexit_proto::MAX_RECORD_BYTES,
+                earlyexit_proto::MAX_RECORD_BYTES
+            )));
+        }
         if l.org_bytes_per_second == Some(0) {
             return Err(ConfigError::Invalid(
                 "limits.org_bytes_per_second must be greater than 0 (leave it out for no limit)"
@@ -308,5 +317,20 @@ mod tests {
         };
         assert!(cfg.validate().is_err());
         assert!(ServeConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_record_limit_may_be_larger_than_the_budget_never_smaller() {
+        let mut cfg = ServeConfig::default();
+        assert_eq!(
+            cfg.limits.max_record_bytes,
+            earlyexit_proto::MAX_RECORD_BYTES
+        );
+        cfg.limits.max_record_bytes = 2 * earlyexit_proto::MAX_RECORD_BYTES;
+        assert!(cfg.validate().is_ok());
+        cfg.limits.max_record_bytes = earlyexit_proto::MAX_RECORD_BYTES - 1;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("below the record budget"), "{err}");
+        assert!(err.contains("set it to 1048576 or more"), "{err}");
     }
 }

@@ -217,6 +217,7 @@ mod tests {
             matches: vec![canary_message("MatchEvent")],
             samples: vec![canary_message("OutputSample")],
             metrics: vec![canary_message("PerformanceMetric")],
+            shaping: None,
         };
         let fields: usize = [
             "Execution",

@@ -71,10 +71,11 @@ each_backend!(
 );
 
 each_backend!(bad_records_are_rejected_by_name_and_the_rest_stored, |db| {
-    let f = Fixture::start_with(db, |c| c.limits.max_record_bytes = 4096).await;
+    // The default per-record limit is the record budget agents shape to.
+    let f = Fixture::start_with(db, |_| {}).await;
     let mut client = f.client().await;
     let mut big = record("big");
-    big.matches[0].context_before = "x".repeat(8192);
+    big.matches[0].context_before = "x".repeat(earlyexit_proto::MAX_RECORD_BYTES);
     let no_execution = RunRecord::default();
     let mut no_id = record("");
     no_id.execution.as_mut().unwrap().execution_id.clear();
@@ -100,9 +101,10 @@ each_backend!(bad_records_are_rejected_by_name_and_the_rest_stored, |db| {
     assert_eq!(rejected.len(), 4, "{rejected:?}");
     assert_eq!(rejected[0].0, 1);
     assert!(
-        rejected[0]
-            .1
-            .contains("over the collector's limit of 4096 bytes"),
+        rejected[0].1.contains(&format!(
+            "over the collector's limit of {} bytes",
+            earlyexit_proto::MAX_RECORD_BYTES
+        )),
         "{rejected:?}"
     );
     assert_eq!(r.rejected[0].execution_id, "big");

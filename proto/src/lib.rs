@@ -11,6 +11,16 @@ pub mod v1 {
     tonic::include_proto!("earlyexit.v1");
 }
 
+/// The record budget: the most bytes one encoded `RunRecord` may take.
+///
+/// Agents shape every record to fit (keeping the run's counts, its first and
+/// last match events with their context, and saying in `RunRecord.shaping`
+/// what was cut); a collector's per-record limit may be larger, never
+/// smaller. 1 MiB holds the execution, hundreds of match events with their
+/// context and the output samples, and three such records still fit in one
+/// push under gRPC's default 4 MiB message limit.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
 /// The encoded `FileDescriptorSet` of every `earlyexit.v1` file: what gRPC
 /// reflection serves, and what tests read to find every field of a message.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

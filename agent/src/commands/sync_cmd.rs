@@ -380,6 +380,7 @@ mod tests {
             pending_left: 2,
             from_spool: 0,
             elapsed_ms: 1530,
+            first_rejection: None,
         };
         assert_eq!(
             summary(&report, "https://c:7700"),

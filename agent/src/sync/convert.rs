@@ -23,10 +23,13 @@ pub struct Sendable {
 }
 
 impl Sendable {
-    /// `run` as `outbound` sends it; `None` when its level sends nothing.
+    /// `run` as `outbound` sends it, cut to the record budget
+    /// ([`earlyexit_proto::MAX_RECORD_BYTES`], see [`super::fit`]); `None`
+    /// when its level sends nothing.
     pub fn shape(outbound: &Outbound, run: &RunRecord) -> Option<Sendable> {
         let sent = outbound.as_sent(run)?;
-        let record = to_proto(&sent);
+        let mut record = to_proto(&sent);
+        super::fit::fit(&mut record, earlyexit_proto::MAX_RECORD_BYTES);
         Some(Sendable {
             local_id: run.execution.execution_id.clone(),
             encoded_len: record.encoded_len(),
@@ -153,6 +156,7 @@ fn to_proto(run: &RunRecord) -> v1::RunRecord {
                 timestamp_offset: m.timestamp_offset,
             })
             .collect(),
+        shaping: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! | file | owns |
 //! |---|---|
 //! | [`convert`] | a recorded run → the wire record, always through [`crate::privacy::Outbound::as_sent`] |
+//! | [`fit`] | cutting a record to the record budget: counts kept, first and last match events kept, what was cut said in the record |
 //! | [`batch`] | splitting what is sent into batches of bounded count and size |
 //! | [`backoff`] | jittered exponential back-off with a cap |
 //! | [`error`] | [`SyncError`]: which gRPC codes are retried, and what each failure tells the user to do |
@@ -37,6 +38,7 @@ pub mod client;
 pub mod convert;
 pub mod daemon;
 pub mod error;
+pub mod fit;
 pub mod identity;
 pub mod on_exit;
 pub mod push;

@@ -166,6 +166,8 @@ pub struct Report {
     pub from_spool: u64,
     /// Wall time of the pass, ms.
     pub elapsed_ms: u64,
+    /// Why the first record refused for good was refused.
+    pub first_rejection: Option<String>,
 }
 
 /// Progress of a pass, for the progress line.
@@ -227,6 +229,18 @@ impl Sender {
         let bookkeeping = match &result {
             Err(SyncError::Stopped) => Ok(()),
             Err(e) => outbox::record_error(&self.store, &e.to_string()).await,
+            Ok(()) if report.rejected > 0 => {
+                outbox::record_error(
+                    &self.store,
+                    &format!(
+                        "rejected {} record{} for good, not to be resent (first: {}); `earlyexit sync --status` lists them",
+                        report.rejected,
+                        if report.rejected == 1 { "" } else { "s" },
+                        report.first_rejection.as_deref().unwrap_or("no reason given"),
+                    ),
+                )
+                .await
+            }
             Ok(()) if report.retry_later > 0 => {
                 outbox::record_error(
                     &self.store,
@@ -283,6 +297,9 @@ impl Sender {
             let split = batch::split(shaped, MAX_BATCH_RECORDS, MAX_BATCH_BYTES);
             if !split.too_large.is_empty() {
                 outbox::reject_locally(&self.store, &split.too_large).await?;
+                if report.first_rejection.is_none() {
+                    report.first_rejection = Some(split.too_large[0].1.clone());
+                }
                 report.rejected += split.too_large.len() as u64;
                 done += split.too_large.len() as u64;
             }
@@ -301,6 +318,11 @@ impl Sender {
                 report.accepted += answer.accepted;
                 report.duplicates += answer.duplicates;
                 report.rejected += answer.rejected.len() as u64;
+                if report.first_rejection.is_none()
+                    && let Some((_, reason)) = answer.rejected.first()
+                {
+                    report.first_rejection = Some(reason.clone());
+                }
                 report.retry_later += answer.retry.len() as u64;
                 done += ids.len() as u64;
                 progress(Progress {
