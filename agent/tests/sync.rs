@@ -601,7 +601,48 @@ fn sync_on_exit_to_a_silent_collector_costs_at_most_the_timeout() {
         "{stderr}"
     );
     assert_eq!(status(&env)["pending"], 1);
+
+    // The failure is remembered: the next runs skip the attempt at once,
+    // silently, and leave their records pending.
+    assert!(env.home.path().join("sync_on_exit.backoff").exists());
+    for pending in 2..=3 {
+        let (out, elapsed) = env.run(&["NONE", "--", "true"], LIMIT);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("sync_on_exit"), "{stderr}");
+        assert!(
+            elapsed < baseline + Duration::from_millis(400),
+            "skipped, not waited for: {elapsed:?} (baseline {baseline:?})"
+        );
+        assert_eq!(status(&env)["pending"], pending);
+    }
     drop(silent);
+}
+
+#[test]
+fn sync_on_exit_tries_again_after_the_back_off_window_and_a_success_ends_it() {
+    let collector = Collector::start();
+    let env = Env::new();
+    configure(
+        &env,
+        &collector.url(),
+        &collector.token,
+        "sync_on_exit: true\n",
+    );
+    let backoff = env.home.path().join("sync_on_exit.backoff");
+    // Inside a window: skipped.
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000;
+    std::fs::write(&backoff, format!("{later} 1\n")).unwrap();
+    record_run(&env, "true");
+    assert_eq!(collector.count(), 0);
+    // The window is over: the run syncs both records and ends the back-off.
+    std::fs::write(&backoff, "1000 1\n").unwrap();
+    record_run(&env, "true");
+    assert_eq!(collector.count(), 2);
+    assert!(!backoff.exists());
 }
 
 #[test]
