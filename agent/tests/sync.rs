@@ -757,6 +757,48 @@ fn tls_with_the_configured_ca_works_and_another_ca_is_refused_clearly() {
 }
 
 #[test]
+fn a_url_with_the_wrong_scheme_says_which_scheme_the_collector_speaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path(), "acme").unwrap();
+    let tls = Collector::start_with(|c| {
+        c.insecure = false;
+        c.tls_cert = Some(pki.server_cert.clone());
+        c.tls_key = Some(pki.server_key.clone());
+    });
+    let plaintext = Collector::start();
+    let env = Env::new();
+    configure(&env, &plaintext.url(), &plaintext.token, "");
+    record_run(&env, "true");
+    let cases = [
+        (
+            tls.url().replace("https://", "http://"),
+            &tls.token,
+            "speaks TLS: use https://",
+        ),
+        (
+            plaintext.url().replace("http://", "https://"),
+            &plaintext.token,
+            "speaks plaintext gRPC",
+        ),
+    ];
+    for (url, token, says) in cases {
+        configure(&env, &url, token, "");
+        let (out, elapsed) = env.run(&["sync"], LIMIT);
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{url}: {}{stderr}",
+            text(&out.stdout)
+        );
+        assert!(stderr.contains(says), "{url}: {stderr}");
+        assert!(!stderr.contains("h2 protocol error"), "{stderr}");
+        assert!(elapsed < Duration::from_secs(2), "not retried: {elapsed:?}");
+        assert_eq!(status(&env)["pending"], 1);
+    }
+}
+
+#[test]
 fn mutual_tls_needs_the_agents_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let pki = TestPki::create(dir.path(), "acme").unwrap();

@@ -63,6 +63,28 @@ pub fn is_certificate_failure(status: &tonic::Status) -> bool {
     CERTIFICATE_FAILURES.iter().any(|w| message.contains(w))
 }
 
+/// How the transports word a connection whose two ends speak different
+/// protocols: h2 reading a TLS record as a frame (an `http://` URL to a TLS
+/// collector), and rustls reading a plaintext HTTP/2 frame as a record (an
+/// `https://` URL to a plaintext collector).
+const TLS_SPOKEN: &str = "frame with invalid size";
+const PLAINTEXT_SPOKEN: &str = "received corrupt message of type InvalidContentType";
+
+/// What the collector speaks when the URL's scheme says otherwise: `Some(true)`
+/// for TLS behind an `http://` URL, `Some(false)` for plaintext behind an
+/// `https://` URL, `None` when the failure is anything else. Not retried:
+/// only a change of `collector.url` helps.
+pub fn scheme_mismatch(url: &str, status: &tonic::Status) -> Option<bool> {
+    let message = status_message(status);
+    if url.starts_with("http://") && message.contains(TLS_SPOKEN) {
+        Some(true)
+    } else if url.starts_with("https://") && message.contains(PLAINTEXT_SPOKEN) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// The protocol name of a code, as in the gRPC spec (`UNAUTHENTICATED`).
 pub fn code_name(code: Code) -> &'static str {
     match code {
@@ -109,7 +131,7 @@ fn advice(code: Code) -> &'static str {
             "check collector.url and that the collector is running and reachable"
         }
         Code::ResourceExhausted => "the collector is overloaded or over quota: try again later",
-        _ => "records stay pending; try again later, and check the collector's logs",
+        _ => "try again later, and check the collector's logs",
     }
 }
 
@@ -195,6 +217,14 @@ pub enum SyncError {
         /// What rustls said.
         message: String,
     },
+    /// The URL's scheme does not match what the collector speaks.
+    #[error("{}", wrong_scheme(url, *speaks_tls))]
+    WrongScheme {
+        /// The collector URL as configured.
+        url: String,
+        /// The collector speaks TLS (else plaintext).
+        speaks_tls: bool,
+    },
     /// Retriable failures went on past the attempts or the time allowed.
     #[error("cannot reach the collector at {url} ({}: {message}); records stay pending and are sent by the next sync: {}", code_name(*.code), advice(*.code))]
     Unreachable {
@@ -230,7 +260,12 @@ impl SyncError {
     /// [`SyncError::Refused`].
     pub fn from_status(url: &str, status: &tonic::Status) -> SyncError {
         let message = status_message(status);
-        if is_certificate_failure(status) {
+        if let Some(speaks_tls) = scheme_mismatch(url, status) {
+            SyncError::WrongScheme {
+                url: url.to_string(),
+                speaks_tls,
+            }
+        } else if is_certificate_failure(status) {
             SyncError::Certificate {
                 url: url.to_string(),
                 message,
@@ -254,6 +289,20 @@ impl SyncError {
     /// configuration.
     pub fn is_transient(&self) -> bool {
         matches!(self, SyncError::Unreachable { .. } | SyncError::Stopped)
+    }
+}
+
+/// What to do about a URL whose scheme the collector does not speak.
+fn wrong_scheme(url: &str, speaks_tls: bool) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    if speaks_tls {
+        format!(
+            "the collector at {url} speaks TLS: use https://{rest} in collector.url, and set collector.ca to its certificate (a collector that made its own prints the `collector.ca:` line to use when it starts, e.g. ~/.earlyexit-collector/tls/cert.pem); records stay pending"
+        )
+    } else {
+        format!(
+            "the collector at {url} speaks plaintext gRPC (it was started with --insecure): use http://{rest} in collector.url, or serve it with TLS; records stay pending"
+        )
     }
 }
 
@@ -366,6 +415,40 @@ mod tests {
         assert!(!is_certificate_failure(&tonic::Status::unavailable(
             "tcp connect error: Connection refused"
         )));
+    }
+
+    #[test]
+    fn a_url_whose_scheme_the_collector_does_not_speak_says_which_to_use() {
+        let tls = tonic::Status::internal(
+            "h2 protocol error: http2 error: transport error: connection error detected: frame with invalid size",
+        );
+        let e = SyncError::from_status("http://127.0.0.1:7700", &tls);
+        let text = e.to_string();
+        assert!(
+            matches!(
+                e,
+                SyncError::WrongScheme {
+                    speaks_tls: true,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(!e.is_transient());
+        assert!(
+            text.contains("speaks TLS: use https://127.0.0.1:7700"),
+            "{text}"
+        );
+        assert!(text.contains("collector.ca"), "{text}");
+        assert!(!text.contains("h2 protocol error"), "{text}");
+        let plain = tonic::Status::unavailable(
+            "received corrupt message of type InvalidContentType: transport error",
+        );
+        let e = SyncError::from_status("https://c:7700", &plain);
+        assert!(e.to_string().contains("speaks plaintext gRPC"), "{e}");
+        // The same words under the right scheme are not a mismatch.
+        assert!(scheme_mismatch("https://c:7700", &tls).is_none());
+        assert!(scheme_mismatch("http://c:7700", &plain).is_none());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::backoff::{self, Backoff};
 use super::batch::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use super::client::Collector;
 use super::convert::Sendable;
-use super::error::{is_certificate_failure, is_retriable};
+use super::error::{is_certificate_failure, is_retriable, scheme_mismatch};
 use crate::config::{Config, TelemetryLevel};
 use crate::privacy::Outbound;
 use crate::record::RunRecord;
@@ -354,6 +354,7 @@ impl Sender {
                 Err(status)
                     if is_retriable(status.code())
                         && !is_certificate_failure(&status)
+                        && scheme_mismatch(self.collector.url(), &status).is_none()
                         && attempts < self.policy.max_attempts =>
                 {
                     let wait = backoff.next_delay();
