@@ -142,7 +142,8 @@ enum OrgCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Create a token for an org's agents; prints it once, alone on stdout.
+    /// Create a token for an org's agents; prints it once, alone on stdout
+    /// (or writes it to --output).
     Create {
         /// The org the token's agents write to.
         #[arg(long)]
@@ -150,6 +151,11 @@ enum TokenCommand {
         /// A label for the agent or fleet using it (shown in `token list`).
         #[arg(long)]
         agent_name: Option<String>,
+        /// Write the token to FILE instead of stdout: the file is created
+        /// with mode 0600 (and missing folders with 0700); an existing file
+        /// is never overwritten. Point the agent's `collector.token_file` at it.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -246,17 +252,50 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Token(TokenCommand::Create {
             org,
             agent_name,
+            output,
             store,
         }) => {
-            let token = open(&store)
-                .await?
-                .create_token(&org, agent_name.as_deref())
-                .await?;
-            println!("{}", token.token);
-            eprintln!(
-                "token {} for org '{org}': shown once, store it now (agent config: collector.token or collector.token_file)",
-                token.token_id
-            );
+            // The file first: a path that cannot be written leaves no
+            // token behind that nobody holds.
+            let file = output.as_deref().map(create_private_file).transpose()?;
+            let created = async {
+                let token = open(&store)
+                    .await?
+                    .create_token(&org, agent_name.as_deref())
+                    .await?;
+                Ok::<_, anyhow::Error>(token)
+            }
+            .await;
+            let token = match created {
+                Ok(token) => token,
+                Err(e) => {
+                    if let Some(path) = &output {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e);
+                }
+            };
+            match (file, &output) {
+                (Some(mut file), Some(path)) => {
+                    use std::io::Write;
+                    file.write_all(format!("{}\n", token.token).as_bytes())
+                        .and_then(|()| file.sync_all())
+                        .with_context(|| format!("cannot write the token to {}", path.display()))?;
+                    eprintln!(
+                        "token {} for org '{org}' written to {} (mode 0600); agent config: collector.token_file: {}",
+                        token.token_id,
+                        path.display(),
+                        path.display()
+                    );
+                }
+                _ => {
+                    println!("{}", token.token);
+                    eprintln!(
+                        "token {} for org '{org}': shown once, store it now (agent config: collector.token or collector.token_file; or use --output FILE)",
+                        token.token_id
+                    );
+                }
+            }
             Ok(())
         }
         Command::Token(TokenCommand::List { org, store }) => {
@@ -370,4 +409,30 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 's
             _ = term.recv() => {}
         }
     })
+}
+
+/// Creates `path` for a secret: missing folders with mode 0700, the file
+/// with mode 0600; refuses an existing file.
+fn create_private_file(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "cannot create {} for the token (an existing file is never overwritten: remove it or choose another path)",
+                path.display()
+            )
+        })
 }

@@ -192,3 +192,68 @@ fn bad_settings_are_explained() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn token_create_output_writes_a_private_file_in_a_new_folder_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        admin(home.path(), &["org", "create", "acme"])
+            .status
+            .success()
+    );
+    // A fresh agent home: the folder does not exist yet.
+    let file = home
+        .path()
+        .join("agent-home")
+        .join(".earlyexit")
+        .join("collector.token");
+    let path = file.to_str().unwrap();
+    let out = admin(
+        home.path(),
+        &["token", "create", "--org", "acme", "--output", path],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "the token is not printed");
+    assert!(
+        text(&out.stderr).contains("collector.token_file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert!(token.trim().starts_with("eec_"), "{token}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+
+    // Again: refused, the first token kept, and no second token made.
+    let out = admin(
+        home.path(),
+        &["token", "create", "--org", "acme", "--output", path],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("never overwritten"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), token);
+    let list = text(&admin(home.path(), &["token", "list"]).stdout);
+    assert_eq!(list.lines().count(), 2, "header and one token: {list}");
+
+    // An org that does not exist: no file is left behind.
+    let other = home.path().join("other.token");
+    let out = admin(
+        home.path(),
+        &[
+            "token",
+            "create",
+            "--org",
+            "nope",
+            "--output",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(!other.exists());
+}

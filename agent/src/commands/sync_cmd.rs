@@ -109,6 +109,9 @@ pub fn run(args: &Args, loaded: &LoadedConfig) -> anyhow::Result<ExitCode> {
     let mut progress = ProgressLine::new(!args.json);
     let (report, result) = runtime.block_on(async {
         let collector = Collector::connect(collector_config)?;
+        if let Some(warning) = collector.warning() {
+            eprintln!("{warning}");
+        }
         let mut sender = Sender::new(
             store.clone(),
             collector,

@@ -63,6 +63,7 @@ pub struct Collector {
     url: String,
     ingest: v1::ingest_client::IngestClient<Authed>,
     updates: v1::updates_client::UpdatesClient<Authed>,
+    warning: Option<String>,
 }
 
 impl Collector {
@@ -82,7 +83,14 @@ impl Collector {
             url,
             ingest,
             updates,
+            warning: config.token_file.as_deref().and_then(token_file_warning),
         })
+    }
+
+    /// A warning about the configuration to show the user once (a token
+    /// file others can read), if any.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
     }
 
     /// The collector's URL, for messages (it holds no secret).
@@ -126,6 +134,21 @@ fn read_token(config: &CollectorConfig) -> Result<String, SyncError> {
         (None, None) => return Err(SyncError::NoToken),
     };
     Ok(token.trim().to_string())
+}
+
+/// The warning for a token file that users other than its owner can read
+/// (anyone who reads the token can send records as this agent's org).
+fn token_file_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "earlyexit: warning: the collector token file {} can be read by other users (mode {:04o}); make it private: chmod 600 {}",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        )
+    })
 }
 
 fn bearer_value(token: &str) -> Result<MetadataValue<Ascii>, SyncError> {
@@ -240,6 +263,19 @@ mod tests {
         c.token = None;
         c.token_file = Some(path.clone());
         assert_eq!(read_token(&c).unwrap(), "s3cret-token");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let warning = Collector::connect(&c)
+            .unwrap()
+            .warning()
+            .map(str::to_string);
+        assert!(
+            warning.as_deref().is_some_and(|w| w.contains("chmod 600")),
+            "{warning:?}"
+        );
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        assert_eq!(Collector::connect(&c).unwrap().warning(), None);
         c.token_file = Some(dir.path().join("missing"));
         let e = Collector::connect(&c).unwrap_err().to_string();
         assert!(e.contains("collector.token_file"), "{e}");

@@ -78,6 +78,9 @@ pub async fn run(
     };
     let agent_id = identity::load_or_create(&loaded.files.earlyexit_home)?;
     let collector = Collector::connect(collector_config)?;
+    if let Some(warning) = collector.warning() {
+        log(warning);
+    }
     log(&format!(
         "syncing {} to {} every {} as agent {agent_id}{}",
         config.db.display(),
