@@ -13,12 +13,18 @@ use crate::store::{Caller, Store};
 /// UNAUTHENTICATED (missing, malformed, unknown or revoked token) or
 /// UNAVAILABLE (the store cannot be asked right now).
 pub async fn authenticate(store: &Store, metadata: &MetadataMap) -> Result<Caller, Status> {
+    check_token(store, bearer_token(metadata)?).await
+}
+
+/// The token of `metadata`'s `authorization: Bearer …` header, or
+/// UNAUTHENTICATED when it is missing or malformed.
+pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
     let Some(value) = metadata.get("authorization") else {
         return Err(Status::unauthenticated(
             "no token: send `authorization: Bearer TOKEN` (agent config collector.token or collector.token_file)",
         ));
     };
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
@@ -29,7 +35,12 @@ pub async fn authenticate(store: &Store, metadata: &MetadataMap) -> Result<Calle
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             Status::unauthenticated("malformed authorization header: expected `Bearer TOKEN`")
-        })?;
+        })
+}
+
+/// The caller holding `token` now: long-lived calls (an update stream) ask
+/// again while they run, so a revoked token is cut off.
+pub async fn check_token(store: &Store, token: &str) -> Result<Caller, Status> {
     match store.authenticate(token).await {
         Ok(Some(caller)) => Ok(caller),
         Ok(None) => Err(Status::unauthenticated(

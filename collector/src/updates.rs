@@ -4,8 +4,11 @@
 //! stream open and sends each new version as it appears (polling the store,
 //! so a bundle published through any replica reaches every subscriber).
 //!
-//! Only ever reads bundles of the caller's org. A subscription ends when
-//! the agent goes away or the collector shuts down.
+//! Only ever reads bundles of the caller's org. A subscription checks its
+//! token again before every poll, so it ends with UNAUTHENTICATED within
+//! one poll (`bundle_poll`) of the token being revoked, before anything
+//! published later is sent; it also ends when the agent goes away or the
+//! collector shuts down.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -18,7 +21,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::auth::authenticate;
+use crate::auth::{bearer_token, check_token};
 use crate::store::{Bundle, Store};
 
 /// Bundle bytes per chunk: well under gRPC's 4 MiB default message limit.
@@ -54,7 +57,8 @@ impl UpdatesService {
         request: Request<SubscribeRequest>,
         follow: bool,
     ) -> Result<Response<ChunkStream>, Status> {
-        let caller = authenticate(&self.store, request.metadata()).await?;
+        let token = bearer_token(request.metadata())?.to_string();
+        let caller = check_token(&self.store, &token).await?;
         let mut have = request.into_inner().have_versions;
         let store = self.store.clone();
         let poll = self.poll;
@@ -77,6 +81,21 @@ impl UpdatesService {
                     () = tx.closed() => return,
                     _ = shutdown.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(poll) => {}
+                }
+                match check_token(&store, &token).await {
+                    Ok(now) if now.org.id == caller.org.id => {}
+                    Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                        let _ = tx
+                            .send(Err(Status::unauthenticated(
+                                "the token of this update stream was revoked; the stream ends (the agent needs a new token: earlyexit-collector token create)",
+                            )))
+                            .await;
+                        return;
+                    }
+                    // The store cannot say right now: send nothing, ask again.
+                    Err(_) => continue,
+                    // A token never moves to another org; end rather than mix.
+                    Ok(_) => return,
                 }
                 match store.bundles_newer(caller.org.id, &have).await {
                     Ok(bundles) => {

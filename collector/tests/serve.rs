@@ -413,3 +413,33 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(out))
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_stream_ends_unauthenticated_once_its_token_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::start(&TestDb::sqlite(dir.path())).await;
+    let mut client = UpdatesClient::connect(f.running.url()).await.unwrap();
+    let mut request = tonic::Request::new(SubscribeRequest {
+        agent_id: "agent-1".into(),
+        have_versions: Default::default(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", f.token).parse().unwrap(),
+    );
+    let mut stream = client.subscribe(request).await.unwrap().into_inner();
+    let tokens = f.store.list_tokens(Some("acme")).await.unwrap();
+    assert!(f.store.revoke_token(&tokens[0].token_id).await.unwrap());
+    // Published after the revocation: must never reach the stream.
+    f.store
+        .publish_bundle(f.org.id, "patterns", b"after revocation")
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends within a poll");
+    let status = end.expect_err("no bundle, an error");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
+    f.stop().await;
+}
