@@ -87,7 +87,8 @@ struct ServeArgs {
     /// tls_cert, tls_key, client_ca, insecure, shutdown_grace, bundle_poll,
     /// limits: {max_message_bytes, max_batch_records, max_record_bytes,
     /// max_inflight_bytes, max_concurrent_pushes, group_commit_rows, org_records_per_second,
-    /// org_burst_records, org_bytes_per_second}). Flags win over the file.
+    /// org_burst_records, org_bytes_per_second, max_connections (4096),
+    /// first_bytes_timeout (10s)}). Flags win over the file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:7700].

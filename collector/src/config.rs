@@ -43,6 +43,17 @@ pub const DEFAULT_MAX_CONCURRENT_PUSHES: usize = 16;
 /// commit: one durable sync covers all of them).
 pub const DEFAULT_GROUP_COMMIT_ROWS: usize = 8000;
 
+/// TCP connections open at once; more are closed at accept. Each agent
+/// holds one (its update stream and pushes share it), so this is the
+/// fleet size one replica serves; the process needs a file-descriptor
+/// limit above it (`ulimit -n`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// How long a new connection may take to send its first bytes (a TLS
+/// ClientHello or the HTTP/2 preface) before it is closed: clients send
+/// them at once, so 10 s covers slow networks and cuts idle sockets.
+pub const DEFAULT_FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long shutdown waits for in-flight batches before giving up on them
 /// (they were not acknowledged, so the agents send them again).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -118,6 +129,11 @@ pub struct Limits {
     /// unlimited); the burst is one second's worth (a bigger message passes
     /// when the bucket is full and leaves it in debt).
     pub org_bytes_per_second: Option<u32>,
+    /// TCP connections open at once (see [`crate::connections`]).
+    pub max_connections: usize,
+    /// Time a new connection has to send its first bytes.
+    #[serde(deserialize_with = "de_duration")]
+    pub first_bytes_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -132,6 +148,8 @@ impl Default for Limits {
             org_records_per_second: None,
             org_burst_records: None,
             org_bytes_per_second: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            first_bytes_timeout: DEFAULT_FIRST_BYTES_TIMEOUT,
         }
     }
 }
@@ -204,6 +222,7 @@ impl ServeConfig {
             ("max_inflight_bytes", l.max_inflight_bytes),
             ("max_concurrent_pushes", l.max_concurrent_pushes),
             ("group_commit_rows", l.group_commit_rows),
+            ("max_connections", l.max_connections),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!(

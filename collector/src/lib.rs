@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod ingest;
 pub mod limit;
 pub mod quota;

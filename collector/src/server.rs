@@ -20,7 +20,6 @@ use earlyexit_proto::v1::updates_server::UpdatesServer;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::{ServeConfig, home};
@@ -39,6 +38,8 @@ pub struct Running {
     pub scheme: &'static str,
     /// Counters since start.
     pub stats: Arc<IngestStats>,
+    /// Connection counters since start (see [`crate::connections`]).
+    pub connections: Arc<crate::connections::ConnectionStats>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<()>>,
 }
@@ -65,6 +66,7 @@ pub async fn spawn(config: ServeConfig) -> Result<Running> {
     let addr = bound.addr;
     let scheme = bound.scheme;
     let stats = Arc::clone(&bound.stats);
+    let connections = Arc::clone(&bound.connections);
     let task = tokio::spawn(bound.serve(async {
         let _ = stopped.await;
     }));
@@ -72,6 +74,7 @@ pub async fn spawn(config: ServeConfig) -> Result<Running> {
         addr,
         scheme,
         stats,
+        connections,
         stop: Some(stop),
         task,
     })
@@ -98,6 +101,7 @@ struct Bound {
     tls: Option<ServerTlsConfig>,
     store: Store,
     stats: Arc<IngestStats>,
+    connections: Arc<crate::connections::ConnectionStats>,
 }
 
 async fn bind(config: ServeConfig) -> Result<Bound> {
@@ -132,6 +136,7 @@ async fn bind(config: ServeConfig) -> Result<Bound> {
         tls,
         store,
         stats: Arc::new(IngestStats::default()),
+        connections: Arc::new(crate::connections::ConnectionStats::default()),
     })
 }
 
@@ -144,6 +149,7 @@ impl Bound {
             tls,
             store,
             stats,
+            connections: connection_stats,
             ..
         } = self;
         let limits = config.limits.clone();
@@ -208,8 +214,15 @@ impl Bound {
                 let _ = drained_tx.send(());
             }
         };
-        let mut serving =
-            Box::pin(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+        let mut serving = Box::pin(router.serve_with_incoming_shutdown(
+            crate::connections::bounded(
+                listener,
+                limits.max_connections,
+                limits.first_bytes_timeout,
+                Arc::clone(&connection_stats),
+            ),
+            signal,
+        ));
         log(&format!("listening on {addr}"));
         let served = tokio::select! {
             r = &mut serving => r,
@@ -233,12 +246,14 @@ impl Bound {
         drop(writers);
         store.close().await;
         log(&format!(
-            "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals",
+            "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals, {} connections refused at the cap, {} closed silent",
             stats.accepted.load(Ordering::Relaxed),
             stats.duplicates.load(Ordering::Relaxed),
             stats.rejected.load(Ordering::Relaxed),
             stats.scrub_hits.load(Ordering::Relaxed),
             stats.busy.load(Ordering::Relaxed),
+            connection_stats.refused.load(Ordering::Relaxed),
+            connection_stats.silent.load(Ordering::Relaxed),
         ));
         served.context("the gRPC server failed")
     }

@@ -443,3 +443,56 @@ async fn an_update_stream_ends_unauthenticated_once_its_token_is_revoked() {
     assert!(status.message().contains("revoked"), "{status:?}");
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_capped_and_closed_and_agents_get_in_afterwards() {
+    use std::sync::atomic::Ordering;
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::start_with(&TestDb::sqlite(dir.path()), |c| {
+        c.limits.max_connections = 50;
+        c.limits.first_bytes_timeout = Duration::from_millis(800);
+    })
+    .await;
+    // 300 connections that never send a byte, on loopback.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(
+            tokio::net::TcpStream::connect(f.running.addr)
+                .await
+                .unwrap(),
+        );
+    }
+    // Every one is closed by the collector: those over the cap at once, the
+    // others when the first-bytes timeout runs out (which frees places, so
+    // the split depends on how fast they were accepted).
+    let closed = async {
+        for conn in &mut idle {
+            // The collector may greet first (HTTP/2 SETTINGS); read until it
+            // lets go: EOF or a reset.
+            let mut greeting = Vec::new();
+            let _ = conn.read_to_end(&mut greeting).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("all idle connections closed by the collector");
+    let stats = &f.running.connections;
+    let (refused, silent) = (
+        stats.refused.load(Ordering::Relaxed),
+        stats.silent.load(Ordering::Relaxed),
+    );
+    assert_eq!(refused + silent, 300, "{refused} refused, {silent} silent");
+    assert!(
+        refused >= 100 && silent >= 50,
+        "{refused} refused, {silent} silent"
+    );
+    assert_eq!(stats.open.load(Ordering::Relaxed), 0);
+    // An agent that talks gets in.
+    let mut client = f.client().await;
+    let r = push(&mut client, Some(&f.token), "agent-1", records("after", 3))
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 3);
+    f.stop().await;
+}
