@@ -1,0 +1,465 @@
+//! Rules for secrets with a shape of their own: private keys, cloud and
+//! vendor tokens, JWTs, URL credentials. A token rule needs no key name
+//! beside it; it must never judge `key = value` context (`assignments.rs`
+//! and `context.rs` do).
+
+use super::{Builtin, secret};
+use crate::check;
+
+/// This file's rules, in priority order.
+pub(super) fn rules() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "private-key",
+            placeholder: secret("secret:private-key"),
+            pattern: r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?P<s>.+?)(?:-----END|$)",
+            anchors: &["-----BEGIN"],
+            check: Some(|c| {
+                c.end > c.start
+                    && !c.line[c.start..c.end]
+                        .iter()
+                        .all(|b| b.is_ascii_whitespace() || *b == b'"' || *b == b'\\' || *b == b'n')
+            }),
+            examples: &[(
+                r#""private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n""#,
+                "MIIEvQIBADANBg",
+            )],
+            non_examples: &["-----BEGIN PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----"],
+        },
+        Builtin {
+            name: "aws-access-key-id",
+            placeholder: secret("secret:aws"),
+            pattern: r"\b(?P<s>(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16})\b",
+            anchors: &[
+                "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA",
+                "ANVA", "APKA",
+            ],
+            check: None,
+            examples: &[(
+                "export AWS_ACCESS_KEY_ID=AKIALALEMEL33243OLIB",
+                "AKIALALEMEL33243OLIB",
+            )],
+            non_examples: &[
+                "AKIA is the prefix",
+                "class AwsCredentialsProvider(Protocol):",
+            ],
+        },
+        Builtin {
+            name: "aws-secret-access-key",
+            placeholder: secret("secret:aws"),
+            pattern: r"(?:^|[^A-Za-z0-9/+_\-])(?P<s>[A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=_\-])",
+            anchors: &[],
+            check: Some(check::aws_secret_shape),
+            examples: &[
+                (
+                    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                ),
+                (
+                    "some_function(wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY)",
+                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                ),
+            ],
+            non_examples: &[
+                "commit ba53fbbb0215325988f497c1afcbc31a556ab17a",
+                "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+                "id_KtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rE_x",
+            ],
+        },
+        Builtin {
+            name: "aws-session-token",
+            placeholder: secret("secret:aws"),
+            pattern: r"\b(?P<s>(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE|FQoGZXIvYXdzE)[A-Za-z0-9/+=]{20,})",
+            anchors: &["IQoJb3JpZ2luX2Vj", "ZXIvYXdzE"],
+            check: None,
+            examples: &[(
+                "AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ",
+                "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ",
+            )],
+            non_examples: &["IQoJ is short"],
+        },
+        Builtin {
+            name: "github-token",
+            placeholder: secret("secret:github"),
+            pattern: r"\b(?P<s>gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})",
+            anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+            check: None,
+            examples: &[(
+                "export GITHUB_TOKEN=ghu_kXY8JLAVY3NBjhR7BjjKXWB8dMtNEy3DeV5d",
+                "ghu_kXY8JLAVY3NBjhR7BjjKXWB8dMtNEy3DeV5d",
+            )],
+            non_examples: &["ghp_ tokens start with ghp_"],
+        },
+        Builtin {
+            name: "gitlab-token",
+            placeholder: secret("secret:gitlab"),
+            pattern: r"\b(?P<s>(?:glpat|glrt|gldt|glptt|glcbt|glimt|glagent|gloas|glsoat|glft|glffct|glrtr)-[A-Za-z0-9_\-]{16,}|GR1348941[A-Za-z0-9_\-]{16,})",
+            anchors: &[
+                "glpat-",
+                "glrt-",
+                "gldt-",
+                "glptt-",
+                "glcbt-",
+                "glimt-",
+                "glagent-",
+                "gloas-",
+                "glsoat-",
+                "glft-",
+                "glffct-",
+                "glrtr-",
+                "GR1348941",
+            ],
+            check: None,
+            examples: &[(
+                "export GITLAB_TOKEN=glpat-hellOworld380_testin",
+                "glpat-hellOworld380_testin",
+            )],
+            non_examples: &["glpat- is the prefix"],
+        },
+        Builtin {
+            name: "slack-token",
+            placeholder: secret("secret:slack"),
+            pattern: r"\b(?P<s>xox[abeoprs]-(?:\d-)?[A-Za-z0-9\-]{20,}|xoxe\.xox[bp]-\d-[A-Za-z0-9\-]{10,}|xapp-\d-[A-Za-z0-9\-]{10,})",
+            anchors: &["xox", "xapp-"],
+            check: None,
+            examples: &[(
+                "SLACK_BOT_TOKEN=xoxb-34532454-e039d02840a0b9379c",
+                "xoxb-34532454-e039d02840a0b9379c",
+            )],
+            non_examples: &["https://github.com/xoxa-nyc/xoxa-nyc.github.io/blob/master/README.md"],
+        },
+        Builtin {
+            name: "slack-webhook",
+            placeholder: secret("secret:slack"),
+            pattern: r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/\-]{8,})",
+            anchors: &["hooks.slack.com/"],
+            check: None,
+            examples: &[(
+                "curl https://hooks.slack.com/services/T000/B000/XXXXabcdEFGH1234",
+                "T000/B000/XXXXabcdEFGH1234",
+            )],
+            non_examples: &["see https://api.slack.com/messaging/webhooks"],
+        },
+        Builtin {
+            name: "stripe-key",
+            placeholder: secret("secret:stripe"),
+            pattern: r"\b(?P<s>(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{16,})",
+            anchors: &[
+                "sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_", "whsec_",
+            ],
+            check: None,
+            examples: &[(
+                "export STRIPE_SECRET_KEY=sk_live_ReTllpYQYfIZu2Jnf2lAPFjD",
+                "sk_live_ReTllpYQYfIZu2Jnf2lAPFjD",
+            )],
+            non_examples: &[
+                "infra/terraform/main.tf:99:pk_live_j5krY8XTgIcDaHDb3YrsAfCl",
+                "sk_live_",
+            ],
+        },
+        Builtin {
+            name: "openai-key",
+            placeholder: secret("secret:openai"),
+            pattern: r"\b(?P<s>sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d\d-)?[A-Za-z0-9_\-]{20,})",
+            anchors: &["sk-"],
+            check: None,
+            examples: &[(
+                "export OPENAI_API_KEY=sk-5cvTtoiet0CyhHWV5KDfp6w5cnUuo2WfY6TfqxQDDtNe9c7d",
+                "sk-5cvTtoiet0CyhHWV5KDfp6w5cnUuo2WfY6TfqxQDDtNe9c7d",
+            )],
+            non_examples: &["mount /dev/disk-partition-by-label-sk-root"],
+        },
+        Builtin {
+            name: "google-api-key",
+            placeholder: secret("secret:google"),
+            pattern: r"\b(?P<s>AIza[0-9A-Za-z_\-]{35})",
+            anchors: &["AIza"],
+            check: None,
+            examples: &[(
+                "GOOGLE_API_KEY=AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+                "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+            )],
+            non_examples: &["AIza prefix"],
+        },
+        Builtin {
+            name: "azure-client-secret",
+            placeholder: secret("secret:azure"),
+            pattern: r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})",
+            anchors: &["Q~"],
+            check: None,
+            examples: &[(
+                "AZURE_CLIENT_SECRET=E9F8Q~RnvbXd5AunOKTkn1y2C~yE2M8a0jdbq",
+                "E9F8Q~RnvbXd5AunOKTkn1y2C~yE2M8a0jdbq",
+            )],
+            non_examples: &["a Q~ b"],
+        },
+        Builtin {
+            name: "azure-storage-key",
+            placeholder: secret("secret:azure"),
+            pattern: r"(?i:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=(?P<s>[A-Za-z0-9+/%]{20,}={0,2})",
+            anchors: &["AccountKey=", "SharedAccess", "sig="],
+            check: None,
+            examples: &[(
+                "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu59==",
+                "lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu59==",
+            )],
+            non_examples: &["AccountName=acmebuildcache"],
+        },
+        Builtin {
+            name: "npm-token",
+            placeholder: secret("secret:npm"),
+            pattern: r"\b(?P<s>npm_[A-Za-z0-9]{36})\b|_authToken\s*=\s*(?P<s2>[^\s$'{]{8,})",
+            anchors: &["npm_", "_authToken"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "//registry.npmjs.org/:_authToken=743b294a-cd03-11ec-9d64-0242ac120002",
+                "743b294a-cd03-11ec-9d64-0242ac120002",
+            )],
+            non_examples: &["//registry.npmjs.org/:_authToken=${NPM_TOKEN}"],
+        },
+        Builtin {
+            name: "pypi-token",
+            placeholder: secret("secret:pypi"),
+            pattern: r"\b(?P<s>pypi-[A-Za-z0-9_\-]{50,})",
+            anchors: &["pypi-"],
+            check: None,
+            examples: &[(
+                "TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmcCJDU3OTM1MjliLWIyYTYtNDEwOC05NzRkLTM0MjNiNmEwNWIzYgACF1sx",
+                "pypi-AgEIcHlwaS5vcmcCJDU3OTM1MjliLWIyYTYtNDEwOC05NzRkLTM0MjNiNmEwNWIzYgACF1sx",
+            )],
+            non_examples: &["pip install pypi-simple"],
+        },
+        Builtin {
+            name: "sendgrid-key",
+            placeholder: secret("secret:sendgrid"),
+            pattern: r"\b(?P<s>SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64})",
+            anchors: &["SG."],
+            check: None,
+            examples: &[(
+                "SENDGRID_API_KEY=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",
+                "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",
+            )],
+            non_examples: &["SG.short"],
+        },
+        Builtin {
+            name: "twilio-key",
+            placeholder: secret("secret:twilio"),
+            pattern: r"\b(?P<s>(?:AC|SK)[a-f0-9]{32})\b",
+            // Anchorless: the prefilter's anchors match without case, and
+            // "ac"/"sk" are in half the words of build output.
+            anchors: &[],
+            check: None,
+            examples: &[(
+                "TWILIO_API_KEY=SK0123456789abcdef0123456789abcdef",
+                "SK0123456789abcdef0123456789abcdef",
+            )],
+            non_examples: &["ACME corp"],
+        },
+        Builtin {
+            name: "jwt",
+            placeholder: secret("secret:jwt"),
+            pattern: r"\b(?P<s>eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?)",
+            anchors: &["eyJ"],
+            check: None,
+            examples: &[(
+                "Set-Cookie: session=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0; Path=/",
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+            )],
+            non_examples: &["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"],
+        },
+        Builtin {
+            name: "vendor-token",
+            placeholder: secret("secret:token"),
+            pattern: concat!(
+                r"\b(?P<s>(?:hv[sbr]\.|hf_|api_org_|sntry[su]_|sntrs_|glsa_|glc_|do[potr]_v1_|ops_eyJ|fo1_|fm[12][ar]?_|dapi|sgp_|sq[pau]_|ntn_|secret_|ATATT3|",
+                r"HRKU-|sq0atp-|sq0csp-|shp(?:at|ss|ca|pa)_|tskey-[a-z]+-|lin_api_|figd_|gsk_|vc[pkira]_|cfat_|cfut_|cfk_|dckr_pat_|sha256~|PMAK-|NRAK-|",
+                r"xai-|pul-|dp\.pt\.|dp\.st\.|CLOJARS_|ico-|API-|v1\.0-|sk-ant-|s-s4t2(?:ud|af)-|bedrock-api-key-)[A-Za-z0-9_\-+/=.,~]{12,})",
+                r"|(?P<s2>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{40,})",
+                r"|\b(?P<s3>EAA[A-Za-z0-9][A-Za-z0-9_\-]{29,})"
+            ),
+            anchors: &[
+                "hvs.",
+                "hvb.",
+                "hvr.",
+                "hf_",
+                "api_org_",
+                "sntrys_",
+                "sntryu_",
+                "sntrs_",
+                "glsa_",
+                "glc_",
+                "_v1_",
+                "ops_eyJ",
+                "fo1_",
+                "fm1",
+                "fm2",
+                "dapi",
+                "sgp_",
+                "sqp_",
+                "sqa_",
+                "squ_",
+                "ntn_",
+                "secret_",
+                "ATATT3",
+                "HRKU-",
+                "sq0atp-",
+                "sq0csp-",
+                "shpat_",
+                "shpss_",
+                "shpca_",
+                "shppa_",
+                "tskey-",
+                "lin_api_",
+                "figd_",
+                "gsk_",
+                "vcp_",
+                "vck_",
+                "vci_",
+                "vcr_",
+                "vca_",
+                "cfat_",
+                "cfut_",
+                "cfk_",
+                "dckr_pat_",
+                "sha256~",
+                "PMAK-",
+                "NRAK-",
+                "xai-",
+                "pul-",
+                "dp.pt.",
+                "dp.st.",
+                "CLOJARS_",
+                "ico-",
+                "API-",
+                "v1.0-",
+                "sk-ant-",
+                ".atlasv1.",
+                "EAA",
+                "s-s4t2",
+                "bedrock-api-key-",
+            ],
+            check: Some(check::vendor_token),
+            examples: &[
+                (
+                    "HF_TOKEN=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",
+                    "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",
+                ),
+                (
+                    "VAULT_TOKEN=hvs.WdftQiS9uijEOcks2gmk4Pvw",
+                    "hvs.WdftQiS9uijEOcks2gmk4Pvw",
+                ),
+                (
+                    "SENTRY_AUTH_TOKEN=sntrys_eyJpYXQiOjE3MDAwMDAwMDAuNSwidXJsIjoiaHR0cHM6Ly9zZW50cnkuZXhhbXBsZSIsIm9yZyI6ImFjbWUifQ==_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ",
+                    "sntrys_eyJpYXQiOjE3MDAwMDAwMDAuNSwidXJsIjoiaHR0cHM6Ly9zZW50cnkuZXhhbXBsZSIsIm9yZyI6ImFjbWUifQ==_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ",
+                ),
+                (
+                    "FT_SECRET=s-s4t2af-9c0e5b2d7a41f8e36b05c9d2e71a4f8b3c6d0e9a5b7f2c1d8e4a6b3f0c9d2e7a5b1f",
+                    "s-s4t2af-9c0e5b2d7a41f8e36b05c9d2e71a4f8b3c6d0e9a5b7f2c1d8e4a6b3f0c9d2e7a5b1f",
+                ),
+                (
+                    "aws_bearer_token_bedrock = bedrock-api-key-QmVkcm9ja0FQSUtleS1leGFtcGxlLXJhbmRvbQ",
+                    "bedrock-api-key-QmVkcm9ja0FQSUtleS1leGFtcGxlLXJhbmRvbQ",
+                ),
+                (
+                    "fb token EAA2isAjIhKtJ0RlgLKOmxgJTeKdNnFRI_BXuDL7DxtpYlSXpf",
+                    "EAA2isAjIhKtJ0RlgLKOmxgJTeKdNnFRI_BXuDL7DxtpYlSXpf",
+                ),
+            ],
+            non_examples: &[
+                "scripts/release.sh:56:const api_org_controller = require('x');",
+                "+ provider registry.terraform.io/hashicorp/aws v5.40.0",
+            ],
+        },
+        Builtin {
+            name: "onepassword-secret-key",
+            placeholder: secret("secret:token"),
+            pattern: r"\b(?P<s>A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5})\b",
+            anchors: &["A3-"],
+            check: None,
+            examples: &[(
+                "OP_SECRET_KEY=A3-Q7RK2M-T4XW9B8N6PL-3HJ5F-V8CD2-K6M9R",
+                "A3-Q7RK2M-T4XW9B8N6PL-3HJ5F-V8CD2-K6M9R",
+            )],
+            non_examples: &["paper size A3-PORTRAIT", "cell A3-B7"],
+        },
+        Builtin {
+            name: "softlayer-key",
+            placeholder: secret("secret:token"),
+            pattern: r"(?i)api\.softlayer\.com/(?:soap|rest|mobile)/v3(?:\.1)?/(?P<s>[a-z0-9]{64})\b",
+            anchors: &["softlayer.com/"],
+            check: None,
+            examples: &[(
+                "POST https://api.softlayer.com/rest/v3.1/7c1d9e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f2a4b6c8d/SoftLayer_Account",
+                "7c1d9e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f2a4b6c8d",
+            )],
+            non_examples: &["see https://api.softlayer.com/rest/v3.1/SoftLayer_Account/getObject"],
+        },
+        Builtin {
+            name: "telegram-bot-token",
+            placeholder: secret("secret:token"),
+            pattern: r"(?:^|[^0-9])(?P<s>\d{8,10}:AA[A-Za-z0-9_\-]{32,35})",
+            anchors: &[":AA"],
+            check: None,
+            examples: &[(
+                "TELEGRAM_BOT_TOKEN=110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+                "110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+            )],
+            non_examples: &["12:AA"],
+        },
+        Builtin {
+            name: "discord-bot-token",
+            placeholder: secret("secret:token"),
+            pattern: r"\b(?P<s>[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})\b",
+            anchors: &[],
+            check: None,
+            examples: &[(
+                "DISCORD_TOKEN=MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+                "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+            )],
+            non_examples: &["Maven.central.repo"],
+        },
+        Builtin {
+            name: "mailchimp-key",
+            placeholder: secret("secret:token"),
+            pattern: r"\b(?P<s>[a-f0-9]{32}-us\d{1,2})\b",
+            anchors: &["-us"],
+            check: None,
+            examples: &[(
+                "MAILCHIMP_API_KEY=a2937653ed38c31a43ea46e2b19257db-us2",
+                "a2937653ed38c31a43ea46e2b19257db-us2",
+            )],
+            non_examples: &["locale en-us1"],
+        },
+        Builtin {
+            name: "facebook-app-token",
+            placeholder: secret("secret:token"),
+            pattern: r"\b(?P<s>\d{15,16}\|[A-Za-z0-9_\-]{20,})",
+            anchors: &["|"],
+            check: None,
+            examples: &[(
+                "facebook 1308742762612587|rhoK1cbv0DOU_RTX_87O4MkX7AI",
+                "1308742762612587|rhoK1cbv0DOU_RTX_87O4MkX7AI",
+            )],
+            non_examples: &["a | b"],
+        },
+        Builtin {
+            name: "url-credentials",
+            placeholder: secret("secret:password"),
+            pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\x22]*:(?P<s>[^\s@/'\x22]+)@",
+            anchors: &["://"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "DATABASE_URL=postgres://app:D7Tq7qHJqnymVKaAd01gI3@db.internal:5432/prod",
+                    "D7Tq7qHJqnymVKaAd01gI3",
+                ),
+                ("https://cafebabe:deadbeef@gems.contribsys.com/", "deadbeef"),
+            ],
+            non_examples: &[
+                "DATABASE_URL=postgres://$PGUSER:$PGPASSWORD@$PGHOST/$PGDATABASE",
+                "https://url:8000/ @something else",
+                "postgres://localhost:5432/app_test",
+            ],
+        },
+    ]
+}
