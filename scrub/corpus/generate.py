@@ -409,7 +409,7 @@ FIRST = ["alice", "bruno", "chen", "dana", "eve", "farah", "gus", "hana", "ivan"
 
 def pii_case(r, which):
     if which == "email":
-        e = "%s.%s%d@%s" % (r.choice(FIRST), r.choice(WORDS), r.randint(1, 99), r.choice(["example.com", "mail.acme.io", "corp.example.org"]))
+        e = "%s.%s%d@%s" % (r.choice(FIRST), r.choice(WORDS), r.randint(1, 99), r.choice(["gmail.com", "mail.acme.io", "corp.globex.net"]))
         forms = ["Contact {e} for access.", "From: Dana <{e}>", "user {e} logged in from web",
                  '"email": "{e}",', "git commit --author='Bo <{e}>'", "notify: [{e}]"]
         return r.choice(forms).format(e=e), [e], "email"

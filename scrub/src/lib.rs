@@ -29,6 +29,7 @@
 
 mod block;
 mod check;
+mod context;
 mod engine;
 mod error;
 mod keys;

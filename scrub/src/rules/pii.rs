@@ -100,7 +100,7 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "credit-card",
             placeholder: Placeholder::Typed("card"),
-            pattern: r"\b(?P<s>\d(?:[ \-]?\d){12,18})\b",
+            pattern: r"\b(?P<s>\d(?:[ \-]?\d){11,18})\b",
             anchors: &[],
             check: Some(check::card),
             examples: &[
@@ -112,8 +112,15 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "65880,Amara Silva,3795 287911 34979,2026-09",
                     "3795 287911 34979",
                 ),
+                ("JCB 2131 1445 0582 756 ok", "2131 1445 0582 756"),
+                ("maestro 6759-7567-5443-0590-00", "6759-7567-5443-0590-00"),
+                ("card: 501801465045", "501801465045"),
             ],
-            non_examples: &["elapsed_ms=1709550121000", "card 4111111111111112 declined"],
+            non_examples: &[
+                "elapsed_ms=1709550121000",
+                "card 4111111111111112 declined",
+                "invoice_id=4111111111111111",
+            ],
         },
         Builtin {
             name: "us-ssn",

@@ -206,6 +206,18 @@ pub(super) fn rules() -> Vec<Builtin> {
             non_examples: &["AccountName=acmebuildcache"],
         },
         Builtin {
+            name: "azure-storage-key-shape",
+            placeholder: secret("secret:azure"),
+            pattern: r"(?:^|[^A-Za-z0-9+/])(?P<s>[A-Za-z0-9+/]{86}==)(?:$|[^A-Za-z0-9+/=])",
+            anchors: &["=="],
+            check: Some(check::azure_key_shape),
+            examples: &[(
+                "key1 7Ru1knMJ94Y7gyRnI5H7rz5RlS79EuFF968cLCWZigStpAv0NbLUXrj8hObeG19VbN5A/GadlWzknvRRcjPDD+==",
+                "7Ru1knMJ94Y7gyRnI5H7rz5RlS79EuFF968cLCWZigStpAv0NbLUXrj8hObeG19VbN5A/GadlWzknvRRcjPDD+==",
+            )],
+            non_examples: &["if a == b { return; }"],
+        },
+        Builtin {
             name: "npm-token",
             placeholder: secret("secret:npm"),
             pattern: r"\b(?P<s>npm_[A-Za-z0-9]{36})\b|_authToken\s*=\s*(?P<s2>[^\s$'{]{8,})",
@@ -271,13 +283,15 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "vendor-token",
             placeholder: secret("secret:token"),
             pattern: concat!(
-                r"\b(?P<s>(?:hv[sbr]\.|hf_|api_org_|sntry[su]_|sntrs_|glsa_|glc_|do[potr]_v1_|ops_eyJ|fo1_|fm[12][ar]?_|dapi|sgp_|sq[pau]_|ntn_|secret_|ATATT3|",
+                r"\b(?P<s>(?:hv[sbr]\.|hf_|api_org_|sntry[su]_|sntrs_|glsa_|glc_|do[potr]_v1_|ops_eyJ|fo1_|fm[12][ar]?_|dapi|sgp_|sq[pau]_|ntn_|secret_|ATATT3|ATCTT3|AKCp|",
                 r"HRKU-|sq0atp-|sq0csp-|shp(?:at|ss|ca|pa)_|tskey-[a-z]+-|lin_api_|figd_|gsk_|vc[pkira]_|cfat_|cfut_|cfk_|dckr_pat_|sha256~|PMAK-|NRAK-|",
                 r"xai-|pul-|dp\.pt\.|dp\.st\.|CLOJARS_|ico-|API-|v1\.0-|sk-ant-|s-s4t2(?:ud|af)-|bedrock-api-key-)[A-Za-z0-9_\-+/=.,~]{12,})",
                 r"|(?P<s2>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{40,})",
                 r"|\b(?P<s3>EAA[A-Za-z0-9][A-Za-z0-9_\-]{29,})"
             ),
             anchors: &[
+                "ATCTT3",
+                "AKCp",
                 "hvs.",
                 "hvb.",
                 "hvr.",
