@@ -255,6 +255,21 @@ pub(super) fn rules() -> Vec<Builtin> {
             ],
         },
         Builtin {
+            name: "query-secret",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)[?&;][\w.\-]*(?:pass|pwd|secret|token|key|auth|sig)[\w.\-]*=(?P<s>[^&\s"'#;<>]+)"#,
+            anchors: &["pass", "pwd", "secret", "token", "key", "auth", "sig"],
+            check: Some(keys::any_assignment),
+            examples: &[(
+                "jdbc:postgresql://db:5432/billing?user=billing&password=zOdeKil783a~tFs&ssl=true",
+                "zOdeKil783a~tFs",
+            )],
+            non_examples: &[
+                "GET /search?q=token&page=2",
+                "/v1/items?api_key=$API_KEY&x=1",
+            ],
+        },
+        Builtin {
             name: "secret-assignment",
             placeholder: secret("secret:password"),
             pattern: concat!(

@@ -48,10 +48,11 @@ macro_rules! val {
     };
 }
 
-/// Separator between key and value.
+/// Separator between key and value (after `]` in `config["key"] =`, and past
+/// a type annotation such as `: string =`).
 macro_rules! sep {
     () => {
-        r#"["']?\s*(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!\w+\s+)?"#
+        r#"["']?\]?\s*(?::\s*&?(?:'static\s+)?(?:string|str|String)\s*)?(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!\w+\s+)?"#
     };
 }
 
