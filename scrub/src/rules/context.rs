@@ -21,7 +21,7 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "xml-secret-element",
             placeholder: secret("secret:password"),
-            pattern: concat!(r#"<[A-Za-z_][\w.:\-]*(?:\s[^<>]*)?>(?P<s>[^<>\n]{4,})</"#,),
+            pattern: r#"<[A-Za-z_][\w.:\-]*(?:\s[^<>]*)?>(?P<s>[^<>\n]{4,})</"#,
             anchors: &["</"],
             check: Some(context::keyed_pair),
             examples: &[
