@@ -123,7 +123,8 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
     }
     let first = v[0];
     let last = v[v.len() - 1];
-    if matches!(first, b'$' | b'%' | b'&' | b'(' | b'`' | b'*')
+    if matches!(first, b'(' | b'`')
+        || is_reference(v)
         || (first == b'{' && (last == b'}' || v.get(1) == Some(&b'{')))
         || (first == b'<' && last == b'>')
         || (first == b'[' && last == b']')
@@ -158,6 +159,30 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
         return true;
     }
     is_code_reference(v) || is_constant_name(v)
+}
+
+/// `$VAR`, `${x}`, `$(cmd)`, `%VAR%`, `%(name)s`, `&ref`, `*alias`: a
+/// reference. A password that merely starts with `$` or `%` is not one.
+fn is_reference(v: &[u8]) -> bool {
+    let ident = |s: &[u8]| {
+        !s.is_empty()
+            && (s[0].is_ascii_alphabetic() || s[0] == b'_')
+            && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    match v {
+        [b'$', b'{' | b'(', ..] | [b'%', b'(' | b'{', ..] => true,
+        // `&str)`, `*ptr`, `&mut x`: a reference or dereference in code.
+        [b'&' | b'*', rest @ ..] => {
+            let n = rest
+                .iter()
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+                .count();
+            ident(&rest[..n]) || rest.iter().all(|&b| b == b'*')
+        }
+        [b'$', rest @ ..] => ident(rest.strip_suffix(b")").unwrap_or(rest)),
+        [b'%', rest @ .., b'%'] => ident(rest),
+        _ => false,
+    }
 }
 
 /// `os.environ["X"]`, `var.db_password`, `X25519.secret_length`, `getenv(`.
@@ -313,7 +338,35 @@ pub(crate) fn aws_secret_shape(c: &Ctx<'_>) -> bool {
         && !before.ends_with(b"sha512-")
 }
 
-/// Credit card: 13-19 digits, Luhn-valid, a known issuer prefix, consistent separators.
+/// An Azure storage account key: 86 base64 characters and `==`, mixed case
+/// with digits (so not a run of one character class).
+pub(crate) fn azure_key_shape(c: &Ctx<'_>) -> bool {
+    let v = c.value();
+    let before = lower(&c.before()[c.start.saturating_sub(8)..]);
+    v.iter().any(u8::is_ascii_uppercase)
+        && v.iter().any(u8::is_ascii_lowercase)
+        && v.iter().any(u8::is_ascii_digit)
+        && entropy(v) >= 4.5
+        && !before.ends_with(b"sha512-")
+        && !before.ends_with(b"sha384-")
+}
+
+/// Words right before a number that make it an identifier, not a card.
+const NUMBER_NAMES: &[&[u8]] = &[
+    b"order",
+    b"invoice",
+    b"tracking",
+    b"id",
+    b"ref",
+    b"#",
+    b"no",
+    b"number:",
+    b"ticket",
+];
+
+/// Credit card: 12-19 digits, Luhn-valid, a known issuer prefix (Visa,
+/// Mastercard, Amex, Discover, JCB including `2131`/`1800`, Diners, Maestro,
+/// UnionPay), consistent separators, not named as an order or id number.
 pub(crate) fn card(c: &Ctx<'_>) -> bool {
     let v = c.value();
     let digits: Vec<u8> = v
@@ -321,21 +374,39 @@ pub(crate) fn card(c: &Ctx<'_>) -> bool {
         .filter(|b| b.is_ascii_digit())
         .map(|b| b - b'0')
         .collect();
-    if !(13..=19).contains(&digits.len()) {
+    if !(12..=19).contains(&digits.len()) {
         return false;
     }
     let seps: Vec<u8> = v.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
     if let Some(&s) = seps.first()
-        && (seps.iter().any(|&x| x != s) || seps.len() > 4)
+        && (seps.iter().any(|&x| x != s) || seps.len() > 5)
     {
         return false;
     }
     let prefix2 = digits[0] * 10 + digits[1];
+    let prefix4 = u32::from(prefix2) * 100 + u32::from(digits[2]) * 10 + u32::from(digits[3]);
     let issuer = matches!(digits[0], 4)
-        || (51..=55).contains(&prefix2)
+        || (50..=58).contains(&prefix2)
         || (22..=27).contains(&prefix2)
-        || matches!(prefix2, 34 | 37 | 36 | 38 | 30 | 35 | 60 | 62 | 64 | 65);
-    issuer && luhn(&digits)
+        || matches!(
+            prefix2,
+            34 | 37 | 36 | 38 | 30 | 35 | 60 | 62 | 63 | 64 | 65 | 67 | 69
+        )
+        || matches!(prefix4, 2131 | 1800);
+    // 12-digit numbers are only Maestro (50, 56-69).
+    if digits.len() == 12 && !(digits[0] == 5 || digits[0] == 6) {
+        return false;
+    }
+    let before = lower(&c.before()[c.start.saturating_sub(12)..]);
+    let before = before.trim_ascii_end();
+    let before = before
+        .strip_suffix(b"=")
+        .or_else(|| before.strip_suffix(b":"))
+        .unwrap_or(before);
+    let named = NUMBER_NAMES
+        .iter()
+        .any(|n| before.trim_ascii_end().ends_with(n));
+    issuer && !named && luhn(&digits)
 }
 
 /// Luhn checksum over decimal digits.

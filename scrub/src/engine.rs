@@ -2,8 +2,9 @@
 //!
 //! Owns rule selection (built-ins minus disabled ones, plus user rules, user
 //! and host names), the prefilter that keeps clean lines cheap, overlap
-//! resolution, and the output. It must never keep state between lines;
-//! [`crate::LineScrubber`] does that for multi-line private keys.
+//! resolution, and the output. It must never keep state between lines:
+//! `stream` does that (and adds [`Scrubber::scrub_text`] on top), so this
+//! module never imports from it.
 
 use std::borrow::Cow;
 
@@ -12,28 +13,8 @@ use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::check::{Check, Ctx};
 use crate::error::Error;
-use crate::placeholder::{MAX_PLACEHOLDER_LEN, Placeholder, is_placeholder};
+use crate::placeholder::{MAX_PLACEHOLDER_LEN, Placeholder, contains_placeholder};
 
-/// A span that already holds a placeholder was scrubbed before; leave it (idempotence).
-/// Whether `text` holds a placeholder anywhere.
-pub(crate) fn has_placeholder(text: &str) -> bool {
-    text.contains('<') && contains_placeholder(text.as_bytes())
-}
-
-fn contains_placeholder(span: &[u8]) -> bool {
-    if is_placeholder(span) {
-        return true;
-    }
-    span.iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'<')
-        .any(|(i, _)| {
-            span[i + 1..]
-                .iter()
-                .position(|&b| b == b'>')
-                .is_some_and(|j| is_placeholder(&span[i..i + j + 2]))
-        })
-}
 use crate::rules::builtins;
 
 /// Searches of one line at most (see `Scrubber::find`); two suffice in
@@ -416,7 +397,7 @@ impl Scrubber {
     /// can join them with `\n` and skip a clean record in one test (the
     /// collector does). `false` means "maybe": scrub the parts.
     pub fn is_clean(&self, text: &str) -> bool {
-        self.candidates(text.as_bytes()).is_empty() && !crate::stream::may_open_block(text)
+        self.candidates(text.as_bytes()).is_empty() && !crate::block::may_open_block(text)
     }
 
     /// Scrubs one line. Returns the input unchanged (borrowed) when nothing matched.
@@ -438,20 +419,6 @@ impl Scrubber {
         }
         out.push_str(&line[at..]);
         Cow::Owned(out)
-    }
-
-    /// Scrubs multi-line text, including private-key blocks whose body spans
-    /// lines. Keeps the number of lines (`\n`-separated) exactly.
-    pub fn scrub_text(&self, text: &str) -> String {
-        let mut ls = crate::LineScrubber::new(self);
-        let mut out = String::with_capacity(text.len());
-        for (i, line) in text.split('\n').enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push_str(&ls.scrub_line(line));
-        }
-        out
     }
 
     pub(crate) fn write_placeholder(&self, label: &'static str, value: &str, out: &mut String) {

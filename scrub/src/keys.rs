@@ -114,8 +114,14 @@ fn last_secret_word(w: &[String]) -> Option<usize> {
         let word = w[i].as_str();
         STRONG.contains(&word)
             || (word == "key" && i > 0 && KEY_QUALIFIERS.contains(&w[i - 1].as_str()))
+            || (word.len() > 3
+                && word.ends_with("key")
+                && KEY_QUALIFIERS
+                    .iter()
+                    .any(|q| word[..word.len() - 3].ends_with(q)))
             || (word.ends_with("password")
                 || word.ends_with("passwd")
+                || word.ends_with("passphrase")
                 || word.ends_with("secret")
                 || word.ends_with("token"))
     })
@@ -168,7 +174,7 @@ pub(crate) fn is_weak_key(key: &[u8]) -> bool {
 fn skip_separators(b: &[u8], mut end: usize) -> usize {
     while end > 0 {
         let skip = match b[end - 1] {
-            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b'!' | b'@' | b',' => true,
+            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b'!' | b'@' | b',' | b']' => true,
             // `=>` only; a lone `>` ends a placeholder such as `<secret:password>`.
             b'>' => end >= 2 && b[end - 2] == b'=',
             _ => false,
@@ -201,7 +207,7 @@ fn key_before<'a>(c: &Ctx<'a>) -> &'a [u8] {
     while start > 0 && is_key_byte(b[start - 1]) {
         start -= 1;
     }
-    &b[start..end]
+    crate::context::skip_type(c.line, start, &b[start..end])
 }
 
 /// `password = VALUE` style: strong key and a real value.

@@ -27,7 +27,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod block;
 mod check;
+mod context;
 mod engine;
 mod error;
 mod keys;

@@ -75,6 +75,27 @@ pub(crate) fn is_placeholder(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-')
 }
 
+/// A span that already holds a placeholder was scrubbed before; leave it (idempotence).
+/// Whether `text` holds a placeholder anywhere.
+pub(crate) fn has_placeholder(text: &str) -> bool {
+    text.contains('<') && contains_placeholder(text.as_bytes())
+}
+
+pub(crate) fn contains_placeholder(span: &[u8]) -> bool {
+    if is_placeholder(span) {
+        return true;
+    }
+    span.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'<')
+        .any(|(i, _)| {
+            span[i + 1..]
+                .iter()
+                .position(|&b| b == b'>')
+                .is_some_and(|j| is_placeholder(&span[i..i + j + 2]))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

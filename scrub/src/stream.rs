@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 
 use crate::Scrubber;
+use crate::block::{opens_continuation, opens_data_block, opens_key_block};
 
 /// Most body lines a private-key block may have before the block is considered
 /// over (a 16384-bit RSA key in PEM is about 200 lines).
@@ -153,21 +154,24 @@ impl<'s> LineScrubber<'s> {
     }
 }
 
+impl Scrubber {
+    /// Scrubs multi-line text, including private-key blocks whose body spans
+    /// lines. Keeps the number of lines (`\n`-separated) exactly.
+    pub fn scrub_text(&self, text: &str) -> String {
+        let mut ls = LineScrubber::new(self);
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&ls.scrub_line(line));
+        }
+        out
+    }
+}
+
 fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start().len()
-}
-
-/// Whether a line of `text` could start cross-line state (a private key, a
-/// continued secret value, a manifest `data:` block).
-pub(crate) fn may_open_block(text: &str) -> bool {
-    text.split('\n')
-        .any(|l| opens_key_block(l) || opens_continuation(l) || opens_data_block(l))
-}
-
-/// `data:` / `stringData:` alone on a line: a manifest block whose entries
-/// are, in a Kubernetes Secret, base64 secrets under harmless key names.
-fn opens_data_block(line: &str) -> bool {
-    matches!(line.trim(), "data:" | "stringData:" | "binaryData:")
 }
 
 /// What a line means inside a `data:` block.
@@ -212,21 +216,6 @@ fn data_value(line: &str, block_indent: usize) -> DataLine<'_> {
     }
 }
 
-/// `password =` or `secret:` with nothing after it: the value may follow on
-/// indented lines.
-fn opens_continuation(line: &str) -> bool {
-    let t = line.trim();
-    let Some(key) = t.strip_suffix('=').or_else(|| t.strip_suffix(':')) else {
-        return false;
-    };
-    let key = key.trim_end();
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        && (crate::keys::is_strong_key(key.as_bytes()) || crate::keys::is_weak_key(key.as_bytes()))
-}
-
 /// Sub-keys that hold the secret itself under a secret key (`password:` then
 /// `  secure: …` in encrypted CI settings, `  value: …` in manifests).
 const NESTED_VALUE_KEYS: &[&str] = &["secure", "value", "encrypted", "ciphertext"];
@@ -255,33 +244,12 @@ fn continued_value(line: &str, key_indent: usize) -> Option<&str> {
     .then_some(t)
 }
 
-/// The line ends with a private-key header (nothing but quotes or spaces after it).
-/// Finds `-----BEGIN` without building a searcher per line (most lines are
-/// not key blocks; this runs on every line).
-static BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN"));
-
-fn opens_key_block(line: &str) -> bool {
-    let Some(begin) = BEGIN.find(line.as_bytes()) else {
-        return false;
-    };
-    let rest = &line[begin + 10..];
-    let Some(close) = rest.find("-----") else {
-        return false;
-    };
-    let label = &rest[..close];
-    label.contains("PRIVATE KEY")
-        && rest[close + 5..]
-            .trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-            .is_empty()
-}
-
 /// Whether `line` can be key material. A line carrying a placeholder among
 /// other text is not: it is what scrubbing made of a line that already ended
 /// the block (too long, say), and must end it again when scrubbed twice.
 fn is_body(line: &str) -> bool {
     let t = line.trim();
-    if !crate::placeholder::is_placeholder(t.as_bytes()) && crate::engine::has_placeholder(t) {
+    if !crate::placeholder::is_placeholder(t.as_bytes()) && crate::placeholder::has_placeholder(t) {
         return false;
     }
     let t = line.trim_start();

@@ -1,0 +1,638 @@
+#!/usr/bin/env python3
+"""Generate the scrubber's own labelled corpora: tune.jsonl and holdout.jsonl.
+
+Same JSON-lines format as shared/data/secrets/cases.jsonl (id, text, secrets,
+kind; negatives have secrets [] and kind "negative:<what>"). Every secret is a
+random value made here from a fixed seed; none is a real credential.
+
+The two splits do not share templates, key names or value generators: each
+list below is shuffled with SPLIT_SEED and cut in two, the first half for
+tune, the second for holdout. Tune on tune.jsonl only; holdout.jsonl measures
+how the rules carry over to syntax, key names and values they were not
+shaped on.
+
+    python3 scrub/corpus/generate.py          # writes scrub/corpus/{tune,holdout}.jsonl
+"""
+import json
+import os
+import random
+import string
+
+SPLIT_SEED = 20261202
+CASES_PER_SPLIT = 1400
+NEGATIVE_SHARE = 0.45
+
+ALNUM = string.ascii_letters + string.digits
+B64 = ALNUM + "+/"
+URLSAFE = ALNUM + "-_"
+HEX = "0123456789abcdef"
+
+
+def rstr(rng, alphabet, n):
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def mixed(rng, n, alphabet=ALNUM):
+    """A random value with upper, lower and digit characters."""
+    while True:
+        v = rstr(rng, alphabet, n)
+        if any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v):
+            return v
+
+
+# ---------------------------------------------------------------- values
+WORDS = ["maple", "river", "tiger", "orbit", "copper", "lemon", "falcon", "winter", "cobalt",
+         "saturn", "pepper", "meadow", "harbor", "velvet", "zebra", "quartz", "summit", "ember"]
+SYMBOLS = "!#$%&*+-.?@^_~:"
+
+
+def v_password_words(rng):
+    w = rng.sample(WORDS, 2)
+    return w[0].capitalize() + rng.choice("$@!#%") + w[1] + str(rng.randint(10, 9999))
+
+
+def v_password_symbols(rng):
+    n = rng.randint(12, 20)
+    while True:
+        v = rstr(rng, ALNUM + SYMBOLS, n)
+        if sum(c in SYMBOLS for c in v) >= 2 and any(c.isdigit() for c in v) and v[0] not in "-#":
+            return v
+
+
+def v_password_dollar_at(rng):
+    return rstr(rng, ALNUM, rng.randint(4, 7)) + "$" + rstr(rng, ALNUM, 3) + "@" + str(rng.randint(1, 99)) + ":" + rstr(rng, ALNUM, 4)
+
+
+def v_password_leet(rng):
+    w = rng.choice(WORDS)
+    table = str.maketrans("aeios", "43105")
+    return w.translate(table).capitalize() + rng.choice(["!", "?", "$$", "#1", "@2024"]) + rstr(rng, string.digits, 2)
+
+
+def v_alnum(rng):
+    return mixed(rng, rng.randint(20, 40))
+
+
+def v_hex32(rng):
+    return rstr(rng, HEX, rng.choice([32, 40, 48]))
+
+
+def v_hex64(rng):
+    return rstr(rng, HEX, 64)
+
+
+def v_b64(rng):
+    n = rng.choice([24, 32, 44])
+    body = mixed(rng, n - 1, B64)
+    return body + "="
+
+
+def v_urlsafe(rng):
+    return mixed(rng, rng.randint(24, 43), URLSAFE).strip("-_") + rstr(rng, ALNUM, 2)
+
+
+def v_uuid(rng):
+    h = rstr(rng, HEX, 32)
+    return "%s-%s-4%s-%s%s-%s" % (h[:8], h[8:12], h[13:16], rng.choice("89ab"), h[17:20], h[20:32])
+
+
+def v_prefixed(rng):
+    return rng.choice(["live_", "prod-", "tok_", "key-"]) + mixed(rng, rng.randint(20, 32))
+
+
+VALUE_GENERATORS = [v_password_words, v_password_symbols, v_password_dollar_at, v_password_leet,
+                    v_alnum, v_hex32, v_hex64, v_b64, v_urlsafe, v_uuid, v_prefixed]
+
+# ---------------------------------------------------------------- key names
+KEY_WORDS = [
+    ["password"], ["db", "password"], ["admin", "password"], ["smtp", "password"], ["redis", "password"],
+    ["passwd"], ["pwd"], ["root", "pass"], ["mysql", "root", "password"], ["user", "password"],
+    ["secret"], ["client", "secret"], ["app", "secret"], ["jwt", "secret"], ["webhook", "secret"],
+    ["shared", "secret"], ["consumer", "secret"], ["cookie", "secret"], ["session", "secret"],
+    ["secret", "key"], ["api", "key"], ["api", "secret"], ["access", "key"], ["private", "key"],
+    ["signing", "key"], ["encryption", "key"], ["master", "key"], ["hmac", "key"], ["account", "key"],
+    ["storage", "key"], ["license", "key"], ["service", "key"], ["auth", "key"],
+    ["token"], ["auth", "token"], ["access", "token"], ["refresh", "token"], ["bearer", "token"],
+    ["api", "token"], ["deploy", "token"], ["session", "token"], ["oauth", "token"], ["bot", "token"],
+    ["sas", "token"], ["registry", "token"], ["slack", "token"], ["personal", "access", "token"],
+    ["passphrase"], ["key", "passphrase"], ["credentials"], ["auth"], ["session"], ["api", "secret", "key"],
+    ["default", "key"], ["vault", "token"], ["ci", "token"], ["app", "key"], ["client", "key"],
+]
+
+
+def style(words, how):
+    if how == "snake":
+        return "_".join(words)
+    if how == "upper":
+        return "_".join(words).upper()
+    if how == "kebab":
+        return "-".join(words)
+    if how == "camel":
+        return words[0] + "".join(w.capitalize() for w in words[1:])
+    if how == "pascal":
+        return "".join(w.capitalize() for w in words)
+    if how == "dotted":
+        return ".".join(words)
+    return "".join(words)
+
+
+STYLES = ["snake", "upper", "kebab", "camel", "pascal", "dotted", "flat"]
+
+
+# ---------------------------------------------------------------- keyed templates
+# Each: (name, styles it accepts, fn(rng, key, value) -> text). The value is the secret.
+def _host(rng):
+    return rng.choice(["db", "cache", "mq", "api", "auth"]) + "%d.prod.example.com" % rng.randint(1, 9)
+
+
+KEYED = [
+    ("dotenv", ["upper"], lambda r, k, v: "%s=%s" % (k, v)),
+    ("dotenv-export", ["upper"], lambda r, k, v: 'export %s="%s"' % (k, v)),
+    ("yaml", ["snake", "camel", "kebab"], lambda r, k, v: "  %s: %s" % (k, v)),
+    ("yaml-quoted", ["snake", "camel"], lambda r, k, v: "%s: '%s'" % (k, v)),
+    ("ini", ["snake", "flat", "kebab"], lambda r, k, v: "%s = %s" % (k, v)),
+    ("toml", ["snake", "flat"], lambda r, k, v: '%s = "%s"' % (k, v)),
+    ("json", ["camel", "snake"], lambda r, k, v: '{"user": "svc", "%s": "%s", "port": 5432}' % (k, v)),
+    ("json-line", ["camel", "snake", "pascal"], lambda r, k, v: '    "%s": "%s",' % (k, v)),
+    ("xml-element", ["camel", "flat", "pascal"], lambda r, k, v: "  <%s>%s</%s>" % (k, v, k)),
+    ("xml-add", ["pascal", "camel"], lambda r, k, v: '<add key="%s" value="%s" />' % (k, v)),
+    ("xml-property", ["dotted", "snake"], lambda r, k, v: '<property name="%s" value="%s"/>' % (k, v)),
+    ("xml-attr", ["camel", "flat"], lambda r, k, v: '<connection host="%s" %s="%s" timeout="30"/>' % (_host(r), k, v)),
+    ("properties", ["dotted"], lambda r, k, v: "spring.datasource.%s=%s" % (k, v)),
+    ("properties-colon", ["dotted", "camel"], lambda r, k, v: "app.%s: %s" % (k, v)),
+    ("dockerfile-env", ["upper"], lambda r, k, v: "ENV %s=%s" % (k, v)),
+    ("dockerfile-arg", ["upper"], lambda r, k, v: 'ARG %s="%s"' % (k, v)),
+    ("cli-flag", ["kebab"], lambda r, k, v: "$ deploy-tool push --region eu-west-1 --%s %s --verbose" % (k, v)),
+    ("cli-flag-eq", ["kebab"], lambda r, k, v: "+ ./bin/migrate --%s=%s --dry-run" % (k, v)),
+    ("shell-history", ["upper"], lambda r, k, v: "  512  %s='%s' ./run.sh" % (k, v)),
+    ("python-const", ["upper"], lambda r, k, v: '%s = "%s"' % (k, v)),
+    ("python-dict", ["snake"], lambda r, k, v: "settings = {'host': 'localhost', '%s': '%s'}" % (k, v)),
+    ("python-kwarg", ["snake"], lambda r, k, v: "client = Client(host='%s', %s='%s')" % (_host(r), k, v)),
+    ("python-setitem", ["snake", "upper"], lambda r, k, v: 'config["%s"] = "%s"' % (k, v)),
+    ("js-const", ["camel", "upper"], lambda r, k, v: 'const %s = "%s";' % (k, v)),
+    ("js-object", ["camel"], lambda r, k, v: "  %s: '%s'," % (k, v)),
+    ("ts-readonly", ["camel"], lambda r, k, v: 'private readonly %s: string = "%s";' % (k, v)),
+    ("go-short", ["camel"], lambda r, k, v: '\t%s := "%s"' % (k, v)),
+    ("go-const", ["pascal", "camel"], lambda r, k, v: 'const %s = "%s"' % (k, v)),
+    ("go-struct", ["pascal"], lambda r, k, v: '\t\t%s: "%s",' % (k, v)),
+    ("java-field", ["upper"], lambda r, k, v: 'private static final String %s = "%s";' % (k, v)),
+    ("java-setprop", ["dotted", "camel"], lambda r, k, v: 'props.setProperty("%s", "%s");' % (k, v)),
+    ("csharp-init", ["pascal"], lambda r, k, v: '    {"%s", "%s"},' % (k, v)),
+    ("csharp-var", ["camel"], lambda r, k, v: 'var %s = @"%s";' % (k, v)),
+    ("ruby-hash", ["snake"], lambda r, k, v: '  %s: "%s",' % (k, v)),
+    ("ruby-rocket", ["snake"], lambda r, k, v: "  :%s => '%s'," % (k, v)),
+    ("ruby-env", ["upper"], lambda r, k, v: 'ENV["%s"] = "%s"' % (k, v)),
+    ("php-array", ["snake"], lambda r, k, v: "    '%s' => '%s'," % (k, v)),
+    ("php-define", ["upper"], lambda r, k, v: "define('%s', '%s');" % (k, v)),
+    ("rust-let", ["snake"], lambda r, k, v: 'let %s = "%s";' % (k, v)),
+    ("rust-const", ["upper"], lambda r, k, v: 'const %s: &str = "%s";' % (k, v)),
+    ("comment-is", ["snake", "camel"], lambda r, k, v: '// the %s is "%s"' % (k, v)),
+    ("comment-hash", ["snake", "upper"], lambda r, k, v: "# %s: %s" % (k, v)),
+    ("comment-block", ["snake"], lambda r, k, v: "/* %s=%s */" % (k, v)),
+    ("prose-use", ["flat", "snake"], lambda r, k, v: "For staging use %s %s until the rotation on Friday." % (k, v)),
+    ("prose-is", ["snake", "flat"], lambda r, k, v: "The %s for the build box is %s, do not share it." % (k, v)),
+    ("log-kv", ["pascal", "camel"], lambda r, k, v: "2026-03-04T10:22:%02d.114Z INFO  auth.client init endpoint=https://%s %s=%s retries=3" % (r.randint(0, 59), _host(r), k, v)),
+    ("log-bracket", ["snake"], lambda r, k, v: "[INFO] loaded config {%s=%s, region=us-east-1}" % (k, v)),
+    ("ci-output", ["upper"], lambda r, k, v: "#14 0.%03d Step 5/9 : ENV %s %s" % (r.randint(0, 999), k, v)),
+    ("k8s-env", ["upper"], lambda r, k, v: "        - name: %s\n          value: \"%s\"" % (k, v)),
+    ("http-header", ["kebab"], lambda r, k, v: "X-%s: %s" % ("-".join(w.capitalize() for w in k.split("-")), v)),
+    ("terraform", ["snake"], lambda r, k, v: '  %s = "%s"' % (k, v)),
+    ("helm-set", ["dotted"], lambda r, k, v: "helm upgrade app ./chart --set auth.%s=%s" % (k, v)),
+    ("powershell", ["pascal"], lambda r, k, v: '$%s = "%s"' % (k, v)),
+    ("url-query", ["snake", "camel"], lambda r, k, v: "GET /api/v2/items?page=2&%s=%s HTTP/1.1" % (k, v)),
+    ("makefile", ["upper"], lambda r, k, v: "%s ?= %s" % (k, v)),
+    ("nginx", ["snake"], lambda r, k, v: "    %s %s;" % (k, v)),
+]
+
+
+# ---------------------------------------------------------------- connection strings
+def cs_ado(r, p):
+    return "Server=tcp:%s,1433;Database=orders;User Id=svc_app;Password=%s;Encrypt=True;" % (_host(r), p)
+
+
+def cs_ado_quoted(r, p):
+    return 'services.AddDbContext(o => o.UseSqlServer("Data Source=%s;Initial Catalog=crm;User ID=sa;Password=%s;TrustServerCertificate=true"));' % (_host(r), p)
+
+
+def cs_odbc(r, p):
+    return "Driver={ODBC Driver 18 for SQL Server};Server=%s;Uid=report;Pwd=%s;" % (_host(r), p)
+
+
+def cs_npgsql(r, p):
+    return "Host=%s;Port=5432;Username=app;password=%s;Database=main" % (_host(r), p)
+
+
+def cs_jdbc(r, p):
+    return "jdbc:postgresql://%s:5432/billing?user=billing&password=%s&ssl=true" % (_host(r), p)
+
+
+def cs_jdbc_mysql(r, p):
+    return "spring.datasource.url=jdbc:mysql://%s:3306/app?useSSL=true&user=root&password=%s" % (_host(r), p)
+
+
+def cs_redis_url(r, p):
+    return "REDIS_URL=redis://default:%s@%s:6379/0" % (p, _host(r))
+
+
+def cs_redis_nouser(r, p):
+    return "cache: rediss://:%s@%s:6380" % (p, _host(r))
+
+
+def cs_redis_se(r, p):
+    return '"Redis": "%s:6380,password=%s,ssl=True,abortConnect=False"' % (_host(r), p)
+
+
+def cs_mongo(r, p):
+    return "MONGO_URI=mongodb+srv://admin:%s@cluster0.ab1cd.mongodb.net/prod?retryWrites=true" % p
+
+
+def cs_amqp(r, p):
+    return "amqp://guest:%s@%s:5672/%%2Fvhost" % (p, _host(r))
+
+
+def cs_postgres_url(r, p):
+    return "DATABASE_URL=postgres://app:%s@%s:5432/app" % (p, _host(r))
+
+
+def cs_oracle(r, p):
+    return "Data Source=ORCL;User Id=hr;Password=%s;Pooling=true" % p
+
+
+def cs_mysql_dsn(r, p):
+    return 'dsn := "app:%s@tcp(%s:3306)/shop?parseTime=true"' % (p, _host(r))
+
+
+CONN = [cs_ado, cs_ado_quoted, cs_odbc, cs_npgsql, cs_jdbc, cs_jdbc_mysql, cs_redis_url, cs_redis_nouser,
+        cs_redis_se, cs_mongo, cs_amqp, cs_postgres_url, cs_oracle, cs_mysql_dsn]
+URL_SAFE_CONN = {cs_jdbc, cs_jdbc_mysql, cs_redis_url, cs_redis_nouser, cs_mongo, cs_amqp, cs_postgres_url, cs_mysql_dsn}
+
+
+def v_url_password(rng):
+    # URLs: no @ : / ? # & in the password (they would be percent-encoded)
+    return mixed(rng, rng.randint(10, 18)) + rng.choice(["$", "!", "*", "~", "-", "_"]) + rstr(rng, ALNUM, 3)
+
+
+# ---------------------------------------------------------------- vendor shapes
+def t_azure_key(r):
+    return mixed(r, 86, B64) + "=="
+
+
+def t_aws_secret(r):
+    return mixed(r, 40, B64)
+
+
+def t_aws_session(r):
+    return r.choice(["FwoGZXIvYXdzE", "IQoJb3JpZ2luX2Vj"]) + mixed(r, 180, B64) + "=="
+
+
+def t_atlassian(r):
+    return "ATCTT3x" + mixed(r, 150, URLSAFE) + "=" + rstr(r, "0123456789ABCDEF", 8)
+
+
+def t_artifactory(r):
+    return "AKCp" + rstr(r, ALNUM, 69)
+
+
+def t_artifactory_ap(r):
+    return "AP" + rng_digit(r) + mixed(r, 8) + rstr(r, ALNUM, 20)
+
+
+def rng_digit(r):
+    return r.choice("6ABCDEF")
+
+
+def t_google(r):
+    return "AIza" + mixed(r, 35, URLSAFE)
+
+
+def t_npm_uuid(r):
+    return v_uuid(r)
+
+
+def t_github(r):
+    return "ghp_" + mixed(r, 36)
+
+
+def t_slack(r):
+    return "xoxb-%d-%d-%s" % (r.randint(10**10, 10**11), r.randint(10**11, 10**12), mixed(r, 24))
+
+
+def t_stripe(r):
+    return "sk_live_" + mixed(r, 24)
+
+
+VENDOR = [
+    ("azure_key", t_azure_key, ["AZURE_STORAGE_KEY={v}", "az storage blob upload --account-key {v} -f x.tar",
+                                "DefaultEndpointsProtocol=https;AccountName=acmelogs;AccountKey={v};EndpointSuffix=core.windows.net",
+                                '  "storageAccountKey": "{v}",', "primaryKey: {v}", "key1 {v}"]),
+    ("aws_key", t_aws_secret, ["aws_secret_access_key = {v}", "AWS_SECRET_ACCESS_KEY={v}",
+                               '"SecretAccessKey": "{v}",', "secretKey: {v}", "aws configure set aws_secret_access_key {v}"]),
+    ("aws_key", t_aws_session, ["aws_session_token = {v}", "AWS_SESSION_TOKEN={v}", '"SessionToken": "{v}"',
+                                "export AWS_SECURITY_TOKEN={v}"]),
+    ("api_token", t_atlassian, ["JIRA_API_TOKEN={v}", "confluence.token: {v}", "curl -u bot@example.org:{v} https://acme.atlassian.net/rest/api/3/myself",
+                                'atlassian_token = "{v}"']),
+    ("api_token", t_artifactory, ["X-JFrog-Art-Api: {v}", "ARTIFACTORY_API_KEY={v}", "artifactory_password = {v}",
+                                  "curl -H 'X-JFrog-Art-Api:{v}' https://repo.example.org/artifactory/api/repositories"]),
+    ("npm_token", t_npm_uuid, ["NPM_TOKEN={v}", "//registry.npmjs.org/:_authToken={v}", "npm_token: {v}",
+                               '"npmAuthToken": "{v}"', "npm config set //npm.acme.dev/:_authToken {v}"]),
+    ("google_api_key", t_google, ["GOOGLE_API_KEY={v}", "maps_api_key: {v}", '<string name="google_maps_key">{v}</string>',
+                                  "https://maps.googleapis.com/maps/api/geocode/json?address=x&key={v}", "firebase apiKey: \"{v}\""]),
+    ("github_token", t_github, ["GITHUB_TOKEN={v}", "git clone https://x-access-token:{v}@github.com/acme/app.git", "gh auth login --with-token <<< {v}"]),
+    ("slack_token", t_slack, ["SLACK_BOT_TOKEN={v}", 'slack_token: "{v}"', "Authorization: Bearer {v}"]),
+    ("stripe_key", t_stripe, ["STRIPE_SECRET_KEY={v}", "stripe.api_key = '{v}'", "curl https://api.stripe.com/v1/charges -u {v}:"]),
+]
+
+
+def jwt_case(r):
+    def seg(n):
+        return mixed(r, n, URLSAFE)
+    token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJ" + seg(40) + "." + seg(43)
+    secret = v_password_symbols(r) if r.random() < 0.5 else mixed(r, 32)
+    forms = [
+        ("JWT_SECRET={s}\nTEST_JWT={t}", [secret, token]),
+        ('jwt.sign(payload, "{s}") // -> {t}', [secret, token]),
+        ("signing secret: {s}  token: {t}", [secret, token]),
+        ('const token = jwt.encode(claims, key="{s}")  # {t}', [secret, token]),
+    ]
+    f, secrets = r.choice(forms)
+    return f.format(s=secret, t=token), secrets, ["generic_secret", "jwt"]
+
+
+# ---------------------------------------------------------------- cards
+def luhn_complete(prefix, length, r):
+    digits = prefix + "".join(r.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return digits + str((10 - total % 10) % 10)
+
+
+ISSUERS = [("4", [13, 16, 19]), ("51", [16]), ("55", [16]), ("2221", [16]), ("34", [15]), ("37", [15]),
+           ("6011", [16, 19]), ("65", [16]), ("3528", [16, 19]), ("2131", [15]), ("1800", [15]),
+           ("36", [14]), ("300", [14]), ("5018", [12, 13, 15, 19]), ("6759", [12, 16, 18]), ("6304", [16, 19]),
+           ("62", [16, 17, 18, 19]), ("50", [12, 19])]
+
+
+def group(num, sep, r):
+    n = len(num)
+    if n == 15 and num[0] == "3":
+        parts = [num[:4], num[4:10], num[10:]]
+    elif n == 14:
+        parts = [num[:4], num[4:10], num[10:]]
+    else:
+        parts = [num[i:i + 4] for i in range(0, n, 4)]
+    return sep.join(parts)
+
+
+CARD_TEMPLATES = [
+    "Charging card {c} for order #{o}",
+    '{{"card_number": "{c}", "exp": "09/28"}}',
+    "pan={c} amount=19.99 currency=EUR",
+    "customer paid with {c} on 2026-01-12",
+    "<CardNumber>{c}</CardNumber>",
+    "card: {c}",
+    "INSERT INTO payments VALUES (7, '{c}', '2027-03');",
+    "Your card ending in {last} was declined; full number {c}.",
+    "cc_number = {c}",
+    "2026-03-04 12:00:01 WARN payment retry card={c} attempt=2",
+]
+
+
+# ---------------------------------------------------------------- PII
+FIRST = ["alice", "bruno", "chen", "dana", "eve", "farah", "gus", "hana", "ivan", "jo"]
+
+
+def pii_case(r, which):
+    if which == "email":
+        e = "%s.%s%d@%s" % (r.choice(FIRST), r.choice(WORDS), r.randint(1, 99), r.choice(["gmail.com", "mail.acme.io", "corp.globex.net"]))
+        forms = ["Contact {e} for access.", "From: Dana <{e}>", "user {e} logged in from web",
+                 '"email": "{e}",', "git commit --author='Bo <{e}>'", "notify: [{e}]"]
+        return r.choice(forms).format(e=e), [e], "email"
+    if which == "ssn":
+        s = "%03d-%02d-%04d" % (r.choice([r.randint(1, 665), r.randint(667, 899)]), r.randint(1, 99), r.randint(1, 9999))
+        forms = ["SSN: {s}", "Patient {n}, social security number {s}, DOB 1984-02-11", '"ssn": "{s}"', "employee ssn={s} dept=ops"]
+        return r.choice(forms).format(s=s, n=r.choice(FIRST).capitalize()), [s], "ssn"
+    ip = "%d.%d.%d.%d" % (r.choice([34, 52, 81, 145, 185, 203]), r.randint(0, 255), r.randint(0, 255), r.randint(1, 254))
+    forms = ["Connection from {ip} port 52144", "client_ip={ip} status=200", "ssh deploy@{ip}", "Accepted publickey for git from {ip}"]
+    return r.choice(forms).format(ip=ip), [ip], "ipv4"
+
+
+# ---------------------------------------------------------------- negatives
+def neg_cases(r):
+    sha = rstr(r, HEX, 40)
+    sha256 = rstr(r, HEX, 64)
+    uuid = v_uuid(r)
+    epoch = str(r.randint(1_600_000_000_000, 1_799_999_999_999))
+    b64 = mixed(r, 24, B64) + "=="
+    return [
+        ("config_number", "password_length = %d" % r.randint(8, 64)),
+        ("config_number", "token_count: %d" % r.randint(100, 9000)),
+        ("config_number", "max_tokens=%d" % r.choice([256, 512, 1024, 4096])),
+        ("config_number", "  secret_rotation_days: %d" % r.randint(7, 90)),
+        ("config_number", "key_size = %d" % r.choice([2048, 3072, 4096])),
+        ("variable_reference", "secret: ${{ secrets.%s }}" % r.choice(["DEPLOY_KEY", "NPM_TOKEN", "DB_PASSWORD"])),
+        ("variable_reference", "password: ${DB_PASSWORD}"),
+        ("variable_reference", 'token = os.environ["API_TOKEN"]'),
+        ("variable_reference", "api_key: {{ .Values.apiKey }}"),
+        ("variable_reference", "PASSWORD=$(cat /run/secrets/db_password)"),
+        ("variable_reference", 'const apiKey = process.env.API_KEY;'),
+        ("variable_reference", "--password \"$PGPASSWORD\""),
+        ("file_path", 'key = "config.yaml"'),
+        ("file_path", "private_key_path: /etc/ssl/private/server.key"),
+        ("file_path", "secret_file = ./secrets/dev.env"),
+        ("file_path", "  --token-file /var/run/secrets/kubernetes.io/serviceaccount/token"),
+        ("file_path", "ssh -i ~/.ssh/id_ed25519 deploy@bastion"),
+        ("git_sha", "commit %s" % sha),
+        ("git_sha", "HEAD is now at %s fix flaky test" % sha[:7]),
+        ("git_sha", "Merge: %s %s" % (sha[:12], rstr(r, HEX, 12))),
+        ("digest", "sha256:%s" % sha256),
+        ("digest", "#9 resolve docker.io/library/node:20-alpine@sha256:%s done" % sha256),
+        ("digest", "%s  dist/app.tar.gz" % sha256),
+        ("digest", "Downloaded https://files.pythonhosted.org/packages/x/requests-2.31.0.tar.gz#sha256=%s" % sha256),
+        ("digest", "integrity sha512-%s==" % mixed(r, 86, B64)),
+        ("uuid", "request_id=%s status=200 duration_ms=12" % uuid),
+        ("uuid", "Created pod sandbox %s" % uuid),
+        ("uuid", '"traceId": "%s",' % uuid),
+        ("uuid", "ProjectGuid = \"{%s}\"" % uuid.upper()),
+        ("base64_data", 'data:image/png;base64,%s' % mixed(r, 60, B64)),
+        ("base64_data", "Sec-WebSocket-Accept: %s" % (mixed(r, 27, B64) + "=")),
+        ("base64_data", "Content-MD5: %s" % b64),
+        ("version", "   Compiling serde v1.0.%d" % r.randint(100, 220)),
+        ("version", "version: %d.%d.%d" % (r.randint(0, 9), r.randint(0, 30), r.randint(0, 99))),
+        ("version", "node_modules/typescript@5.%d.%d" % (r.randint(0, 6), r.randint(0, 9))),
+        ("version", "AssemblyVersion(\"4.%d.0.0\")" % r.randint(0, 9)),
+        ("timestamp", "2026-03-04T10:%02d:%02d.%03dZ" % (r.randint(0, 59), r.randint(0, 59), r.randint(0, 999))),
+        ("timestamp", "elapsed_ms=%s" % epoch),
+        ("timestamp", '"created_at": %s,' % epoch),
+        ("timestamp", "ts=%s level=info msg=\"flushed\"" % epoch),
+        ("identifier", "fn verify_token(token: &str) -> Result<Claims, AuthError> {"),
+        ("identifier", "func (s *Server) rotateSecretKey(ctx context.Context) error {"),
+        ("identifier", "public String getPasswordHash() { return passwordHash; }"),
+        ("identifier", "import { refreshAccessToken } from './auth/refreshAccessToken';"),
+        ("identifier", "    let api_key_header = HeaderName::from_static(\"x-api-key\");"),
+        ("identifier", "use crate::secrets::SecretStore;"),
+        ("identifier", "private final TokenValidator tokenValidator;"),
+        ("camel_case", "passwordResetRequestedAt"),
+        ("camel_case", "const keyboardShortcutHandler = useKeyboardShortcuts();"),
+        ("camel_case", "class PasswordEncoderConfiguration extends WebSecurityConfigurerAdapter {"),
+        ("hex_colour", "color: #%s;" % rstr(r, HEX, 6)),
+        ("hex_colour", "  --primary-key-color: #%s;" % rstr(r, HEX, 6)),
+        ("test_name", "test auth::tests::rejects_expired_token ... ok"),
+        ("test_name", "test secret_store::tests::password_roundtrip_%d ... ok" % r.randint(1, 9)),
+        ("test_name", "PASSED tests/test_tokens.py::test_token_refresh_with_invalid_key"),
+        ("test_name", "--- PASS: TestAPIKeyValidation/empty_key (0.00s)"),
+        ("prose", "Enter your password to continue."),
+        ("prose", "The token expired; please log in again."),
+        ("prose", "Rotate the API key every 90 days, see the security policy."),
+        ("prose", "Password must contain at least one digit and one symbol."),
+        ("prose", "If you forgot your secret key, ask an administrator to reset it."),
+        ("prose", "error: invalid token at line %d column %d" % (r.randint(1, 99), r.randint(1, 80))),
+        ("prose", "warning: the key `default` is deprecated, use `profile` instead"),
+        ("placeholder", "api_key: <your-api-key>"),
+        ("placeholder", "password = \"changeme\""),
+        ("placeholder", "TOKEN=YOUR_TOKEN_HERE"),
+        ("placeholder", "secret: \"********\""),
+        ("placeholder", "client_secret=xxxxxxxxxxxxxxxx"),
+        ("placeholder", "--password [PASSWORD]"),
+        ("placeholder", "DB_PASSWORD=<redacted>"),
+        ("placeholder", "aws_secret_access_key = REPLACE_ME"),
+        ("placeholder", "\"token\": null,"),
+        ("placeholder", "password: \"\""),
+        ("enum_value", "token_type: bearer"),
+        ("enum_value", "auth: none"),
+        ("enum_value", "password_policy: strict"),
+        ("enum_value", "key_algorithm = \"RSA\""),
+        ("enum_value", "session: true"),
+        ("enum_value", "auth_method = oauth2"),
+        ("enum_value", "SECRET_BACKEND=vault"),
+        ("enum_value", "--auth-type=kerberos"),
+        ("order_number", "order #%d shipped" % r.randint(10**11, 10**15)),
+        ("order_number", "invoice_id=%s" % rstr(r, string.digits, 16)),
+        ("order_number", "tracking number %s" % rstr(r, string.digits, 20)),
+        ("order_number", "phone: +1 415 555 %04d" % r.randint(0, 9999)),
+        ("build_log", "[%d/%d] Linking CXX executable bin/keytool" % (r.randint(1, 99), r.randint(100, 300))),
+        ("build_log", "npm WARN deprecated uuid@3.4.0: Please upgrade to version 7 or higher."),
+        ("build_log", "Step %d/12 : RUN pip install --no-cache-dir -r requirements.txt" % r.randint(1, 12)),
+        ("build_log", "   Finished release [optimized] target(s) in %d.%02ds" % (r.randint(1, 300), r.randint(0, 99))),
+        ("build_log", "ok  	github.com/acme/auth/token	0.%03ds" % r.randint(1, 999)),
+        ("url", "https://docs.example.com/guides/api-keys#rotating"),
+        ("url", "GET /v1/tokens?page=%d&per_page=50 200" % r.randint(1, 30)),
+        ("url", "git clone git@github.com:acme/secrets-operator.git"),
+        ("ip_local", "listening on 127.0.0.1:%d" % r.randint(1024, 65535)),
+        ("ip_local", "bind 0.0.0.0:8080"),
+        ("k8s", "kind: Secret"),
+        ("k8s", "  secretName: tls-%s" % r.choice(WORDS)),
+        ("k8s", "        secretKeyRef:\n          name: db-credentials\n          key: password"),
+        ("k8s", "  imagePullSecrets:\n    - name: regcred"),
+        ("sql", "SELECT id, password_hash FROM users WHERE email_verified = true;"),
+        ("sql", "ALTER TABLE api_keys ADD COLUMN last_used_at TIMESTAMP;"),
+        ("cli_help", "  -p, --password <PASSWORD>   password to use when connecting"),
+        ("cli_help", "      --token-ttl <SECONDS>   lifetime of issued tokens [default: 3600]"),
+    ]
+
+
+# ---------------------------------------------------------------- split and assemble
+def split(items, rng):
+    items = list(items)
+    rng.shuffle(items)
+    half = len(items) // 2
+    return items[:half], items[half:]
+
+
+def keyed_case(r, tpl, key_words, values):
+    name, styles, fn = tpl
+    k = style(key_words, r.choice(styles))
+    v = r.choice(values)(r)
+    if name in ("http-header",):
+        k = style(key_words, "kebab")
+    text = fn(r, k, v)
+    return text, [v], "generic_secret" if not any(w in ("password", "passwd", "pwd", "pass", "passphrase") for w in key_words) else "password"
+
+
+def build(split_name, templates, key_vocab, values, conn, vendor_forms, card_tpls, card_seps, neg_keep, rng):
+    cases = []
+    n_neg = int(CASES_PER_SPLIT * NEGATIVE_SHARE)
+    n_pos = CASES_PER_SPLIT - n_neg
+    pos_mix = [("keyed", 0.50), ("conn", 0.12), ("vendor", 0.16), ("jwt", 0.03), ("card", 0.12), ("pii", 0.07)]
+    for i in range(n_pos):
+        x = rng.random()
+        acc = 0
+        for what, share in pos_mix:
+            acc += share
+            if x < acc:
+                break
+        if what == "keyed":
+            text, secrets, kind = keyed_case(rng, rng.choice(templates), rng.choice(key_vocab), values)
+            kinds = None
+        elif what == "conn":
+            fn = rng.choice(conn)
+            p = v_url_password(rng) if fn in URL_SAFE_CONN else rng.choice([v_password_symbols, v_password_dollar_at, v_password_words])(rng)
+            if fn not in URL_SAFE_CONN:
+                p = p.replace(";", "").replace('"', "")
+            text, secrets, kind, kinds = fn(rng, p), [p], "url_credentials" if fn in URL_SAFE_CONN else "password", None
+        elif what == "vendor":
+            kind, gen, forms = rng.choice(vendor_forms)
+            v = gen(rng)
+            text, secrets, kinds = rng.choice(forms).format(v=v), [v], None
+        elif what == "jwt":
+            text, secrets, kinds = jwt_case(rng)
+            kind = "jwt"
+        elif what == "card":
+            prefix, lengths = rng.choice(ISSUERS)
+            num = luhn_complete(prefix, rng.choice(lengths), rng)
+            sep = rng.choice(card_seps)
+            c = group(num, sep, rng) if sep is not None else num
+            text = rng.choice(card_tpls).format(c=c, o=rng.randint(1000, 99999), last=num[-4:])
+            secrets, kind, kinds = [c], "credit_card", None
+        else:
+            text, secrets, kind = pii_case(rng, rng.choice(["email", "ssn", "ipv4"]))
+            kinds = None
+        case = {"id": "%s-%04d" % (split_name, i), "text": text, "secrets": secrets, "kind": kind}
+        if kinds:
+            case["secret_kinds"] = kinds
+        assert all(s in text for s in secrets), case
+        cases.append(case)
+    for i in range(n_neg):
+        kind, text = neg_cases(rng)[rng.choice(neg_keep)]
+        cases.append({"id": "%s-n%04d" % (split_name, i), "text": text, "secrets": [], "kind": "negative:" + kind})
+    rng.shuffle(cases)
+    return cases
+
+
+def main():
+    split_rng = random.Random(SPLIT_SEED)
+    tune_tpl, hold_tpl = split(KEYED, split_rng)
+    tune_keys, hold_keys = split(KEY_WORDS, split_rng)
+    tune_vals, hold_vals = split(VALUE_GENERATORS, split_rng)
+    tune_conn, hold_conn = split(CONN, split_rng)
+    # Vendor shapes: every shape in both splits (they are formats, not syntax),
+    # but the surrounding forms are split.
+    tune_vendor, hold_vendor = [], []
+    for kind, gen, forms in VENDOR:
+        a, b = split(forms, split_rng)
+        if not a:
+            a = b
+        tune_vendor.append((kind, gen, a))
+        hold_vendor.append((kind, gen, b or a))
+    tune_cards, hold_cards = split(CARD_TEMPLATES, split_rng)
+    # both splits see every issuer and length; separators differ partly
+    tune_seps, hold_seps = [None, " ", "-"], [None, "-", " "]
+    tune_neg, hold_neg = split(range(len(neg_cases(random.Random(0)))), split_rng)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, args, seed in [("tune", (tune_tpl, tune_keys, tune_vals, tune_conn, tune_vendor, tune_cards, tune_seps, tune_neg), 1),
+                             ("holdout", (hold_tpl, hold_keys, hold_vals, hold_conn, hold_vendor, hold_cards, hold_seps, hold_neg), 2)]:
+        cases = build(name, *args, random.Random(SPLIT_SEED + seed))
+        with open(os.path.join(here, name + ".jsonl"), "w", encoding="utf-8") as f:
+            for c in cases:
+                f.write(json.dumps(c, ensure_ascii=False) + "\n")
+        npos = sum(1 for c in cases if c["secrets"])
+        print("%s: %d cases (%d positive, %d negative)" % (name, len(cases), npos, len(cases) - npos))
+
+
+if __name__ == "__main__":
+    main()

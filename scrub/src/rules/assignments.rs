@@ -1,0 +1,363 @@
+//! Rules for secrets known by what stands before them: auth headers, password
+//! flags and phrases, `key = value` assignments under a secret key name.
+
+use super::{Builtin, secret};
+use crate::check;
+use crate::keys;
+
+/// This file's rules, in priority order.
+pub(super) fn rules() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "authorization-header",
+            placeholder: secret("secret:auth"),
+            pattern: r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|token|basic|bot|digest|apikey|api-key|sso-key|key|jwt|otp|negotiate)\s+)?(?P<s>[A-Za-z0-9_\-.~+/=:|]{8,})"#,
+            anchors: &["authorization"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "> Authorization: Basic dG9tYXN6a2FwOmRua21oeFJEeUtkMjd3QQ==",
+                    "dG9tYXN6a2FwOmRua21oeFJEeUtkMjd3QQ==",
+                ),
+                (
+                    "curl --header  'Authorization:  5eb4223e-5008-46e5-be67-c7b8f2732305'",
+                    "5eb4223e-5008-46e5-be67-c7b8f2732305",
+                ),
+            ],
+            non_examples: &[
+                "Authorization: Bearer $GITHUB_TOKEN",
+                "error: Authorization header missing",
+                "curl -H \"Authorization: Bearer <TOKEN>\" https://x",
+            ],
+        },
+        Builtin {
+            name: "bearer-token",
+            placeholder: secret("secret:auth"),
+            pattern: r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9_\-.~+/=]{16,})",
+            anchors: &["bearer"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "-H \"X-Upstream: Bearer 2be6817ca0d0bf21051a71823411ee7729305044\"",
+                "2be6817ca0d0bf21051a71823411ee7729305044",
+            )],
+            non_examples: &["token_type = 'bearer'"],
+        },
+        Builtin {
+            name: "api-key-header",
+            placeholder: secret("secret:auth"),
+            pattern: r#"(?i)\b(?:x-[a-z0-9\-]*(?:key|token|auth|secret)[a-z0-9\-]*|api-?key|private-token|x-auth)["']?\s*:\s*["']?(?P<s>[A-Za-z0-9_\-.~+/=]{8,})"#,
+            anchors: &["key", "token", "auth", "secret"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "X-Api-Key: gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
+                "gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
+            )],
+            non_examples: &["#10 3.816 X-JFrog-Art-Api: $API_KEY"],
+        },
+        Builtin {
+            name: "session-cookie",
+            placeholder: secret("secret:auth"),
+            pattern: r"(?i)\b(?:session|sessionid|sid|jsessionid|phpsessid|connect\.sid|_session|[a-z_]*_session|csrftoken|remember_token|auth_token|access_token|refresh_token|id_token)=(?P<s>[^;\s&'\x22]{8,})",
+            anchors: &["sid", "session", "token"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "Cookie: sessionid=93b5ac206efc77d1a830596d8e2e2d2710d0da4b",
+                "93b5ac206efc77d1a830596d8e2e2d2710d0da4b",
+            )],
+            non_examples: &[
+                "API_ORG_CREATE(\"https://x/cgi-bin/create?access_token=ACCESS_TOKEN\"),",
+            ],
+        },
+        Builtin {
+            name: "password-flag",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:^|[\s'"(:])--?(?:[a-z0-9]+[_\-.])*(?:password|passwd|pass|pwd|token|secret|api[_\-]?key|auth[_\-]?token|access[_\-]?token|storepass|keypass|srcstorepass|deststorepass)(?:=|\s+)"#,
+                val!()
+            ),
+            anchors: &["pass", "pwd", "token", "secret", "key"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "+ mongosh --username admin --password Maple$1920 --authenticationDatabase admin",
+                    "Maple$1920",
+                ),
+                (
+                    "+ keytool -importkeystore -srckeystore old.jks -srcstorepass BGhBdSTvz0FAP6 -destkeystore x",
+                    "BGhBdSTvz0FAP6",
+                ),
+            ],
+            non_examples: &[
+                "docker login --password-stdin",
+                "Usage: login --user USER --password PASSWORD",
+            ],
+        },
+        Builtin {
+            name: "password-short-flag",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:\b(?:mysql\w*|mariadb\w*|sshpass|login|az|twine|psql)\b[^|;&]*?|\s-u\s+\S+)\s-p\s*"#,
+                val!()
+            ),
+            anchors: &["-p"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "+ mysql -h db.internal -u root -pRocket$159! -e 'SHOW DATABASES'",
+                    "Rocket$159!",
+                ),
+                (
+                    "+ sshpass -p 'jjeci-ccper-mjjfd6' ssh deploy@bastion uptime",
+                    "jjeci-ccper-mjjfd6",
+                ),
+            ],
+            non_examples: &[
+                "mkdir -p build/out",
+                "mysql -u root -p\"$MYSQL_ROOT_PASSWORD\"",
+            ],
+        },
+        Builtin {
+            name: "password-tool-args",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)\bredis-cli\b[^|;&]*?\s-a\s+(?P<s>[^\s'"]+)|\bhtpasswd\s+(?:-[a-zA-Z]+\s+)*\S+\s+\S+\s+(?P<s2>[^\s'"]+)|-pass(?:in|out)\s+pass:(?P<s3>[^\s'"]+)"#,
+            anchors: &["redis-cli", "htpasswd", "-pass"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "+ redis-cli -h cache -a lstfs-wwwxm-scelr6 PING",
+                    "lstfs-wwwxm-scelr6",
+                ),
+                (
+                    "+ openssl pkcs12 -export -passout pass:Dragon!843!",
+                    "Dragon!843!",
+                ),
+            ],
+            non_examples: &["redis-cli -h cache PING"],
+        },
+        Builtin {
+            name: "basic-auth-user",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"'<]*:(?P<s>[^\s"']+)"#,
+            anchors: &["-u", "--user"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "curl --cacert ca.crt -u elastic:P@ssw0rd$1 https://localhost:9200",
+                "P@ssw0rd$1",
+            )],
+            non_examples: &[
+                "curl -u username:token",
+                "curl --user \"$GITHUB_USERNAME:$GITHUB_PASSWORD\" x",
+                "curl -u \":\" https://localhost:9200",
+            ],
+        },
+        Builtin {
+            name: "password-phrase",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)(?:^|[^:A-Za-z0-9_])password\b[^:=\n]{0,60}?(?:\bto\s+["'](?P<s>[^"'\s]+)["']|:\s+(?P<s2>\S+)\s*$)"#,
+            anchors: &["password"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "Initial root password for Jenkins: LA7k9sWe66TH4GjpK7pVdAgFn4LsetJ",
+                    "LA7k9sWe66TH4GjpK7pVdAgFn4LsetJ",
+                ),
+                (
+                    "Set password for user 'svc_backup' to 'h6%lvfD3jFU-kVouw4'",
+                    "h6%lvfD3jFU-kVouw4",
+                ),
+            ],
+            non_examples: &["Password for user postgres: ", "Password: [MASKED]"],
+        },
+        Builtin {
+            name: "secret-comparison",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)"(?P<s>[^"\s]{4,})"\s*[!=]==?\s*[\w.]*(?:password|passwd|pass|secret|token|key)\b"#,
+            anchors: &["pass", "secret", "token", "key"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "if (\"m{{h}o)p${e]nob(ody\" == password) {",
+                "m{{h}o)p${e]nob(ody",
+            )],
+            non_examples: &["if (\"\" == password) {"],
+        },
+        Builtin {
+            name: "xml-password-value",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)key="[^"]*(?:password|secret|token|apikey)[^"]*"\s+value="(?P<s>[^"]+)""#,
+            anchors: &["value="],
+            check: Some(check::strong_value),
+            examples: &[(
+                "<add key=\"ClearTextPassword\" value=\"CleartextPassword1\" />",
+                "CleartextPassword1",
+            )],
+            non_examples: &["<add key=\"ClearTextPassword\" value=\"%TestSourcePassword%\" />"],
+        },
+        Builtin {
+            name: "bundler-credentials",
+            placeholder: secret("secret:password"),
+            pattern: r"\bBUNDLE_[A-Z0-9_]*__[A-Z0-9_]+[=:]\s*(?P<s>[^\s'\x22]+:[^\s'\x22]+)",
+            anchors: &["BUNDLE_"],
+            check: None,
+            examples: &[(
+                "export BUNDLE_ENTERPRISE__CONTRIBSYS__COM=cafebabe:deadbeef",
+                "cafebabe:deadbeef",
+            )],
+            non_examples: &["BUNDLE_PATH=vendor/bundle"],
+        },
+        Builtin {
+            name: "env-default",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)\b[\w.]*(?:env|fetch|\.get|default)\(\s*["'][\w.\-]+["']\s*,\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#,
+            anchors: &["env(", "fetch(", ".get(", "default("],
+            check: Some(keys::any_assignment),
+            examples: &[
+                (
+                    "token := utils.GetEnvOrDefault(\"API_TOKEN\", \"3f6c1e2a-9b7d-4c5e-8a1f-2d3b4c5e6f70\")",
+                    "3f6c1e2a-9b7d-4c5e-8a1f-2d3b4c5e6f70",
+                ),
+                (
+                    "db_pass = os.environ.get('DB_PASSWORD', 'Tr0ub4dor&3')",
+                    "Tr0ub4dor&3",
+                ),
+            ],
+            non_examples: &[
+                "region = os.getenv(\"AWS_REGION\", \"eu-west-1\")",
+                "token = os.getenv(\"API_TOKEN\", \"\")",
+                "key = ENV.fetch('SECRET_KEY_BASE', 'changeme')",
+                "build target(\"api_token\", \"Tr0ub4dor&3x\")",
+            ],
+        },
+        Builtin {
+            name: "secret-directive",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)^(?:[\w./\-]+:\d+:|#\d+\s+[\d.]+\s+)?[\s+\-]*[A-Za-z_][\w.\-]*\s+"#,
+                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')\s*[;,]?\s*$"#
+            ),
+            anchors: &[
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "auth",
+            ],
+            check: Some(keys::strong_assignment),
+            examples: &[
+                ("+secret_key \"q8Zr!vN2@xLp7$Wm\";", "q8Zr!vN2@xLp7$Wm"),
+                ("  password 'Sunflower-42'", "Sunflower-42"),
+            ],
+            non_examples: &[
+                "error: unexpected token \"else\"",
+                "  password \"$DB_PASSWORD\"",
+                "  secret_name \"prod-db\"",
+            ],
+        },
+        Builtin {
+            name: "query-secret",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)[?&;][\w.\-]*(?:pass|pwd|secret|token|key|auth|sig)[\w.\-]*=(?P<s>[^&\s"'#;<>]+)"#,
+            anchors: &["pass", "pwd", "secret", "token", "key", "auth", "sig"],
+            check: Some(keys::any_assignment),
+            examples: &[(
+                "jdbc:postgresql://db:5432/billing?user=billing&password=zOdeKil783a~tFs&ssl=true",
+                "zOdeKil783a~tFs",
+            )],
+            non_examples: &[
+                "GET /search?q=token&page=2",
+                "/v1/items?api_key=$API_KEY&x=1",
+            ],
+        },
+        Builtin {
+            name: "secret-assignment",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)[\w.\-]*(?:pass|pwd|secret|token|key|credential|auth|pin)[\w.\-]*"#,
+                sep!(),
+                val!()
+            ),
+            anchors: &[
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "auth",
+                "pin",
+            ],
+            check: Some(keys::strong_assignment),
+            examples: &[
+                (
+                    "password = \"value with quotes and spaces\"",
+                    "value with quotes and spaces",
+                ),
+                (
+                    "+ PGPASSWORD=Winter$1977! psql -h localhost",
+                    "Winter$1977!",
+                ),
+                (
+                    "ansible/group_vars/all.yml:50:db_pass: m{{h}o)p${e]nob(ody[finds>-_$#thisone}},",
+                    "m{{h}o)p${e]nob(ody[finds>-_$#thisone}}",
+                ),
+                (
+                    "client_secret: Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB",
+                    "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB",
+                ),
+                (
+                    "signing_secret: !!binary c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
+                    "c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
+                ),
+            ],
+            non_examples: &[
+                "secret_length = X25519.secret_length",
+                "token_type = 'bearer'",
+                "password = os.environ[\"DB_PASSWORD\"]",
+                "password: ${{ secrets.DB_PASSWORD }}",
+                "api_key: YOUR_API_KEY_HERE",
+                "private_key_path = \"keys/deploy.pem\"",
+                "fn verify_token(token: &str) -> Result<Claims, Error> {",
+                "docker-compose.yml:59:PuttyPassword=0",
+            ],
+        },
+        Builtin {
+            name: "high-entropy-assignment",
+            placeholder: secret("secret"),
+            pattern: concat!(
+                r#"(?i)[\w.\-]*(?:key|secret|token|login|credential|auth|access|signature|cookie|session)[\w.\-]*"#,
+                sep!(),
+                val!()
+            ),
+            anchors: &[
+                "key",
+                "secret",
+                "token",
+                "login",
+                "credential",
+                "auth",
+                "access",
+                "signature",
+                "cookie",
+                "session",
+            ],
+            check: Some(keys::weak_assignment),
+            examples: &[
+                (
+                    "#8 0.021 SUMO_ACCESS_ID = \"suGyI5imvADdvU\"",
+                    "suGyI5imvADdvU",
+                ),
+                (
+                    "const mapboxKey = \"0A1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D\"",
+                    "0A1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D",
+                ),
+            ],
+            non_examples: &[
+                "\"kms_key_id\": \"555ea4a3-d53a-4412-9c66-3a7cb667b0d6\",",
+                "build_access_id: 7d2c9a41-03be-4f6a-9e15-c84b2d7f0a63",
+                "keyword: \"Befaehigung_P2\"",
+                "+const keyStr = \"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789\"",
+            ],
+        },
+    ]
+}
