@@ -3,11 +3,68 @@
 //! scopes all it reads and writes to the returned caller's org.
 //!
 //! Never logs or echoes a token; a failure says what to check instead.
+//! Refused calls are logged (peer address, token id when the token is one
+//! of ours, reason) at most once per [`FAILURE_LOG_INTERVAL`], with the
+//! count of those not logged, so a client retrying a bad token cannot flood
+//! the log.
 
-use tonic::Status;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use tonic::metadata::MetadataMap;
+use tonic::{Request, Status};
 
 use crate::store::{Caller, Store};
+
+/// Refused calls are logged at most this often.
+pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When the last failure line was written, and the failures since.
+static FAILURE_LOG: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+
+/// [`authenticate`] for a call, logging a refusal (see the module
+/// documentation). `call` names it in the log (`Ingest.Push`).
+pub async fn authenticate_call<T>(
+    store: &Store,
+    request: &Request<T>,
+    call: &str,
+) -> Result<Caller, Status> {
+    let result = authenticate(store, request.metadata()).await;
+    if let Err(status) = &result
+        && status.code() == tonic::Code::Unauthenticated
+    {
+        let token = match bearer_token(request.metadata()) {
+            Ok(token) => match store.token_state(token).await {
+                Ok(Some((id, true))) => format!("revoked token {id}"),
+                Ok(Some((id, false))) => format!("token {id}"),
+                Ok(None) | Err(_) => "a token this collector never made".to_owned(),
+            },
+            Err(_) => "no usable token".to_owned(),
+        };
+        log_failure(request.remote_addr(), call, &token);
+    }
+    result
+}
+
+/// Writes one failure line, or counts it when one was written lately.
+fn log_failure(peer: Option<SocketAddr>, call: &str, token: &str) {
+    let mut state = FAILURE_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    let (last, unlogged) = &mut *state;
+    if last.is_some_and(|at| at.elapsed() < FAILURE_LOG_INTERVAL) {
+        *unlogged += 1;
+        return;
+    }
+    let more = if *unlogged > 0 {
+        format!(" (and {unlogged} more refused since the last line)")
+    } else {
+        String::new()
+    };
+    let peer = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
+    crate::server::log(&format!("refused {call} from {peer}: {token}{more}"));
+    *last = Some(Instant::now());
+    *unlogged = 0;
+}
 
 /// The caller behind `metadata`'s `authorization: Bearer …`, or
 /// UNAUTHENTICATED (missing, malformed, unknown or revoked token) or

@@ -24,7 +24,7 @@ use earlyexit_proto::v1::{PushRequest, PushResponse, Rejection, RunRecord};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::auth::authenticate;
+use crate::auth::authenticate_call;
 use crate::config::Limits;
 use crate::quota::Quotas;
 use crate::rescrub::Rescrubber;
@@ -152,7 +152,7 @@ fn check_id(id: &str) -> Result<(), &'static str> {
 #[tonic::async_trait]
 impl Ingest for IngestService {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
-        let caller = authenticate(&self.store, request.metadata()).await?;
+        let caller = authenticate_call(&self.store, &request, "Ingest.Push").await?;
         let req = request.into_inner();
         if let Err(why) = check_id(&req.agent_id) {
             return Err(Status::invalid_argument(format!("agent_id {why}")));

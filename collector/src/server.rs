@@ -214,6 +214,11 @@ impl Bound {
                 let _ = drained_tx.send(());
             }
         };
+        let summary = tokio::spawn(log_summaries(
+            Arc::clone(&stats),
+            Arc::clone(&connection_stats),
+            stop_watch.clone(),
+        ));
         let mut serving = Box::pin(router.serve_with_incoming_shutdown(
             crate::connections::bounded(
                 listener,
@@ -234,6 +239,7 @@ impl Bound {
                 Ok(())
             }
         };
+        summary.abort();
         // Dropping the server drops the last writer handles; the writer
         // tasks commit what is queued and end.
         drop(serving);
@@ -256,6 +262,53 @@ impl Bound {
             connection_stats.silent.load(Ordering::Relaxed),
         ));
         served.context("the gRPC server failed")
+    }
+}
+
+/// How often the one-line ingest summary is logged (only when something
+/// happened since the last one).
+pub const SUMMARY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Logs what ingest and the connection bounds did in each
+/// [`SUMMARY_INTERVAL`], until `stopping` turns true.
+async fn log_summaries(
+    stats: Arc<IngestStats>,
+    connections: Arc<crate::connections::ConnectionStats>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let read = || {
+        [
+            stats.accepted.load(Ordering::Relaxed),
+            stats.duplicates.load(Ordering::Relaxed),
+            stats.rejected.load(Ordering::Relaxed),
+            stats.busy.load(Ordering::Relaxed),
+            connections.refused.load(Ordering::Relaxed),
+            connections.silent.load(Ordering::Relaxed),
+        ]
+    };
+    let mut before = read();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SUMMARY_INTERVAL) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        let now = read();
+        if now == before {
+            continue;
+        }
+        let d: Vec<u64> = now.iter().zip(&before).map(|(n, b)| n - b).collect();
+        log(&format!(
+            "last {}s: {} records stored, {} duplicates, {} rejected, {} busy refusals; connections: {} open, {} refused at the cap, {} closed silent",
+            SUMMARY_INTERVAL.as_secs(),
+            d[0],
+            d[1],
+            d[2],
+            d[3],
+            connections.open.load(Ordering::Relaxed),
+            d[4],
+            d[5]
+        ));
+        before = now;
     }
 }
 

@@ -21,7 +21,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{bearer_token, check_token};
+use crate::auth::{authenticate_call, bearer_token, check_token};
 use crate::store::{Bundle, Store};
 
 /// Bundle bytes per chunk: well under gRPC's 4 MiB default message limit.
@@ -57,8 +57,13 @@ impl UpdatesService {
         request: Request<SubscribeRequest>,
         follow: bool,
     ) -> Result<Response<ChunkStream>, Status> {
+        let call = if follow {
+            "Updates.Subscribe"
+        } else {
+            "Updates.Fetch"
+        };
+        let caller = authenticate_call(&self.store, &request, call).await?;
         let token = bearer_token(request.metadata())?.to_string();
-        let caller = check_token(&self.store, &token).await?;
         let mut have = request.into_inner().have_versions;
         let store = self.store.clone();
         let poll = self.poll;

@@ -96,42 +96,7 @@ fn serve_with_defaults_then_manage_tokens_and_stop_on_sigterm() {
 
     // An agent pinning the self-signed certificate can push.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let accepted = rt.block_on(async {
-        use earlyexit_proto::v1::ingest_client::IngestClient;
-        use earlyexit_proto::v1::{Execution, PushRequest, RunRecord};
-        use tonic::transport::{Certificate, Channel, ClientTlsConfig};
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(std::fs::read(&cert).unwrap()))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(url.clone())
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut request = tonic::Request::new(PushRequest {
-            agent_id: "agent-1".into(),
-            batch_seq: 1,
-            records: vec![RunRecord {
-                execution: Some(Execution {
-                    execution_id: "e-1".into(),
-                    started_at_ms: 1_763_700_000_000,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-        });
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        IngestClient::new(channel)
-            .push(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .accepted
-    });
+    let accepted = rt.block_on(push_one(&url, &cert, &token)).unwrap();
     assert_eq!(accepted, 1);
 
     let id = listing
@@ -148,6 +113,12 @@ fn serve_with_defaults_then_manage_tokens_and_stop_on_sigterm() {
     let out = admin(home.path(), &["token", "revoke", &id]);
     assert!(!out.status.success(), "revoking twice says so");
 
+    // Refused calls are logged once per interval, by token id, never the token.
+    for _ in 0..5 {
+        let refused = rt.block_on(push_one(&url, &cert, &token)).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    }
+
     // SIGTERM: a clean, prompt exit with a summary line.
     let pid = i32::try_from(serve.id()).unwrap();
     assert!(
@@ -162,6 +133,17 @@ fn serve_with_defaults_then_manage_tokens_and_stop_on_sigterm() {
     let mut log = String::new();
     std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut log).unwrap();
     assert!(log.contains("stopped: 1 records stored"), "{log}");
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused Ingest.Push"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "rate limited: {log}");
+    assert!(refusals[0].contains("from 127.0.0.1:"), "{log}");
+    assert!(
+        refusals[0].contains(&format!("revoked token {id}")),
+        "{log}"
+    );
+    assert!(!log.contains(&token), "the token is never logged");
 }
 
 #[test]
@@ -256,4 +238,38 @@ fn token_create_output_writes_a_private_file_in_a_new_folder_and_never_overwrite
     );
     assert!(!out.status.success());
     assert!(!other.exists());
+}
+
+/// One Push of one record to the collector at `url`, trusting `cert`.
+async fn push_one(url: &str, cert: &Path, token: &str) -> Result<u64, tonic::Status> {
+    use earlyexit_proto::v1::ingest_client::IngestClient;
+    use earlyexit_proto::v1::{Execution, PushRequest, RunRecord};
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(cert).unwrap()))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(url.to_owned())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(PushRequest {
+        agent_id: "agent-1".into(),
+        batch_seq: 1,
+        records: vec![RunRecord {
+            execution: Some(Execution {
+                execution_id: "e-1".into(),
+                started_at_ms: 1_763_700_000_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let response = IngestClient::new(channel).push(request).await?;
+    Ok(u64::from(response.into_inner().accepted))
 }

@@ -339,6 +339,19 @@ impl Store {
         Ok(NewToken { token, token_id })
     }
 
+    /// The public id of `token` and whether it was revoked, whatever its
+    /// state; `None` for a token this store never made. For logging a
+    /// refused call (the id, never the token).
+    pub async fn token_state(&self, token: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let sql = "SELECT token_id, revoked_at_ms FROM tokens WHERE hash = $1";
+        let hash = sha256_hex(token.as_bytes());
+        let row: Option<(String, Option<i64>)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(&hash)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(|(id, revoked)| (id, revoked.is_some())))
+    }
+
     /// Revokes a token by its public id (`tok_…`). Returns false when there
     /// is no such token or it was already revoked.
     pub async fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError> {
