@@ -79,6 +79,11 @@ struct BenchArgs {
     /// Seconds of the overload phase.
     #[arg(long, default_value_t = 10)]
     overload_secs: u64,
+    /// Rounds of every phase, each on fresh databases; every figure is
+    /// printed as min / median / max over them (three: the least that has
+    /// a median that one disturbed round cannot move).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +236,7 @@ async fn dispatch(command: Command) -> Result<()> {
                 latency_secs: a.latency_secs,
                 overload_agents: a.overload_agents,
                 overload_secs: a.overload_secs,
+                repeat: usize::try_from(a.repeat).unwrap_or(usize::MAX),
             })
             .await
         }

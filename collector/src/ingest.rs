@@ -14,10 +14,16 @@
 //!   stored; retry.
 //! - OK with `rejected`: the named records were refused (retriable or not);
 //!   all others are stored or were already.
+//!
+//! An OK answer carries a `server-timing` header (the W3C Server-Timing
+//! syntax) saying where the Push's time went in the collector: `prepare`
+//! (authentication, checks, re-scrubbing), `queue` (waiting for a writer),
+//! `statements` and `commit` (the group transaction; `group` is its rows),
+//! and `total` from the handler's start to its answer. The bench reads it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use earlyexit_proto::v1::ingest_server::Ingest;
 use earlyexit_proto::v1::{PushRequest, PushResponse, Rejection, RunRecord};
@@ -29,7 +35,7 @@ use crate::config::Limits;
 use crate::quota::Quotas;
 use crate::rescrub::Rescrubber;
 use crate::store::{RecordRow, Store, now_ms};
-use crate::writer::{SubmitError, Writer};
+use crate::writer::{SubmitError, WriteTiming, Writer};
 
 /// Longest agent_id and execution_id accepted.
 const MAX_ID_LEN: usize = 128;
@@ -152,6 +158,7 @@ fn check_id(id: &str) -> Result<(), &'static str> {
 #[tonic::async_trait]
 impl Ingest for IngestService {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let started = Instant::now();
         let caller = authenticate_call(&self.store, &request, "Ingest.Push").await?;
         let req = request.into_inner();
         if let Err(why) = check_id(&req.agent_id) {
@@ -207,8 +214,9 @@ impl Ingest for IngestService {
             }
         }
 
-        let flags = match self.writer.submit(rows, bytes).await {
-            Ok(flags) => flags,
+        let prepare = started.elapsed();
+        let (flags, timing) = match self.writer.submit(rows, bytes).await {
+            Ok(stored) => (stored.new, stored.timing),
             Err(SubmitError::Busy(cap)) => {
                 self.stats.busy.fetch_add(1, Ordering::Relaxed);
                 return Err(Status::resource_exhausted(format!(
@@ -243,12 +251,35 @@ impl Ingest for IngestService {
         self.stats
             .rejected
             .fetch_add(rejected.len() as u64, Ordering::Relaxed);
-        Ok(Response::new(PushResponse {
+        let mut response = Response::new(PushResponse {
             accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
             duplicates: u32::try_from(duplicates).unwrap_or(u32::MAX),
             rejected,
-        }))
+        });
+        let header = server_timing(prepare, &timing, started.elapsed());
+        if let Ok(value) = header.parse() {
+            response.metadata_mut().insert(SERVER_TIMING, value);
+        }
+        Ok(response)
     }
+}
+
+/// The response header that says where a Push's time went.
+pub const SERVER_TIMING: &str = "server-timing";
+
+/// The `server-timing` value: durations in milliseconds, as the W3C
+/// Server-Timing syntax has them.
+fn server_timing(prepare: Duration, write: &WriteTiming, total: Duration) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    format!(
+        "prepare;dur={:.3}, queue;dur={:.3}, statements;dur={:.3}, commit;dur={:.3}, group;desc={}, total;dur={:.3}",
+        ms(prepare),
+        ms(write.queued),
+        ms(write.statements),
+        ms(write.commit),
+        write.group_rows,
+        ms(total)
+    )
 }
 
 #[cfg(test)]

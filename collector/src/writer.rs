@@ -11,8 +11,13 @@
 //!
 //! Never acknowledges before the commit returns, and never retries a failed
 //! transaction itself: the agents re-send (their records are idempotent).
+//!
+//! Each answer says where the batch's time went ([`WriteTiming`]), so the
+//! handler can report it (`server-timing`) and the bench can break its
+//! acknowledgement latency down.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -32,12 +37,36 @@ fn writer_tasks(backend: Backend) -> usize {
 /// real bound, this only caps bookkeeping.
 const QUEUE_SLOTS: usize = 4096;
 
-type Reply = oneshot::Sender<Result<Vec<bool>, WriteFailure>>;
+type Reply = oneshot::Sender<Result<Stored, WriteFailure>>;
 
 struct Job {
     rows: Vec<RecordRow>,
     reply: Reply,
     permit: OwnedSemaphorePermit,
+    queued_at: Instant,
+}
+
+/// Where a batch's time in the writer went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteTiming {
+    /// Waiting in the queue until a writer took it into a group.
+    pub queued: Duration,
+    /// The group's statements, before the commit.
+    pub statements: Duration,
+    /// The commit: the durable sync (and, with SQLite, any checkpoint that
+    /// SQLite itself runs at commit).
+    pub commit: Duration,
+    /// Rows in the group transaction the batch went in with.
+    pub group_rows: usize,
+}
+
+/// A stored batch: per row whether it was new, and where the time went.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Per row: new (`true`) or already stored.
+    pub new: Vec<bool>,
+    /// Where the batch's time went.
+    pub timing: WriteTiming,
 }
 
 /// A group transaction that failed; every batch in it gets a copy.
@@ -116,18 +145,17 @@ impl Writer {
     }
 
     /// Queues `rows` (about `bytes` big) and waits until they are durable.
-    /// Returns per row whether it was new. Refuses at once when the queue
-    /// is full.
+    /// Returns per row whether it was new, and where the time went.
+    /// Refuses at once when the queue is full.
     ///
     /// Cancel-safe in the sense that matters: if the caller goes away the
     /// rows may still be committed, and a re-send is then a duplicate.
-    pub async fn submit(
-        &self,
-        rows: Vec<RecordRow>,
-        bytes: usize,
-    ) -> Result<Vec<bool>, SubmitError> {
+    pub async fn submit(&self, rows: Vec<RecordRow>, bytes: usize) -> Result<Stored, SubmitError> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Stored {
+                new: Vec::new(),
+                timing: WriteTiming::default(),
+            });
         }
         let want = u32::try_from(bytes.clamp(1, self.capacity)).unwrap_or(u32::MAX);
         let permit = Arc::clone(&self.inflight)
@@ -142,6 +170,7 @@ impl Writer {
                 rows,
                 reply,
                 permit,
+                queued_at: Instant::now(),
             })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => SubmitError::Busy(self.capacity),
@@ -186,17 +215,31 @@ async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_com
 
 /// One transaction for all `jobs`; each job gets its slice of the result.
 async fn commit(records: &mut RecordWriter, jobs: Vec<Job>) {
-    let mut rows = Vec::with_capacity(jobs.iter().map(|j| j.rows.len()).sum());
-    let mut waiting: Vec<(usize, Reply, OwnedSemaphorePermit)> = Vec::with_capacity(jobs.len());
+    let taken = Instant::now();
+    let group_rows = jobs.iter().map(|j| j.rows.len()).sum();
+    let mut rows = Vec::with_capacity(group_rows);
+    let mut waiting: Vec<(usize, Reply, OwnedSemaphorePermit, Duration)> =
+        Vec::with_capacity(jobs.len());
     for job in jobs {
-        waiting.push((job.rows.len(), job.reply, job.permit));
+        let queued = taken.saturating_duration_since(job.queued_at);
+        waiting.push((job.rows.len(), job.reply, job.permit, queued));
         rows.extend(job.rows);
     }
     let result = records.insert(rows).await;
+    let commit = records.last_commit();
+    let statements = taken.elapsed().saturating_sub(commit);
     let mut at = 0;
-    for (n, reply, permit) in waiting {
+    for (n, reply, permit, queued) in waiting {
         let answer = match &result {
-            Ok(flags) => Ok(flags[at..at + n].to_vec()),
+            Ok(flags) => Ok(Stored {
+                new: flags[at..at + n].to_vec(),
+                timing: WriteTiming {
+                    queued,
+                    statements,
+                    commit,
+                    group_rows,
+                },
+            }),
             Err(e) => Err(WriteFailure::from(e)),
         };
         at += n;

@@ -28,6 +28,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
@@ -91,6 +92,8 @@ pub struct RecordWriter {
     /// given back to the pool after an error (the next insert takes a
     /// fresh one).
     sqlite: Option<PoolConnection<Sqlite>>,
+    /// How long the last insert's commit took (see [`RecordWriter::last_commit`]).
+    last_commit: Duration,
 }
 
 impl Store {
@@ -99,6 +102,7 @@ impl Store {
         RecordWriter {
             store: self.clone(),
             sqlite: None,
+            last_commit: Duration::ZERO,
         }
     }
 
@@ -115,6 +119,7 @@ impl RecordWriter {
     /// that appears twice in `rows` is new once. Returns after the commit
     /// is durable; on an error nothing of `rows` is stored.
     pub async fn insert(&mut self, rows: Vec<RecordRow>) -> Result<Vec<bool>, StoreError> {
+        self.last_commit = Duration::ZERO;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -124,7 +129,7 @@ impl RecordWriter {
                     Some(conn) => conn,
                     None => self.sqlite.insert(pool.acquire().await?),
                 };
-                let result = insert_sqlite(conn, rows).await;
+                let result = insert_sqlite(conn, rows, &mut self.last_commit).await;
                 if result.is_err() {
                     self.sqlite = None;
                 }
@@ -133,11 +138,22 @@ impl RecordWriter {
             Store::Postgres(pool) => insert_postgres(pool, &rows).await,
         }
     }
+
+    /// How long the last [`RecordWriter::insert`] spent in its SQLite
+    /// `COMMIT`: the WAL's durable sync, plus the checkpoint SQLite runs
+    /// inside the commit that takes the WAL past `wal_autocheckpoint`.
+    /// Zero for PostgreSQL, whose single statement commits as it returns.
+    pub fn last_commit(&self) -> Duration {
+        self.last_commit
+    }
 }
 
+/// Inserts `rows` in one transaction; `commit_time` is set to how long the
+/// `COMMIT` took.
 async fn insert_sqlite(
     conn: &mut SqliteConnection,
     rows: Vec<RecordRow>,
+    commit_time: &mut Duration,
 ) -> Result<Vec<bool>, StoreError> {
     let keys: Vec<Key> = rows.iter().map(RecordRow::key).collect();
     let statements = sqlite_statements(rows)?;
@@ -156,7 +172,9 @@ async fn insert_sqlite(
         }
     }
     if all_new {
+        let started = Instant::now();
         tx.commit().await?;
+        *commit_time = started.elapsed();
         return Ok(vec![true; keys.len()]);
     }
     tx.rollback().await?;
@@ -174,7 +192,9 @@ async fn insert_sqlite(
             new.insert((row.try_get(0)?, agent.into(), execution.into()));
         }
     }
+    let started = Instant::now();
     tx.commit().await?;
+    *commit_time = started.elapsed();
     Ok(keys.into_iter().map(|key| new.remove(&key)).collect())
 }
 
