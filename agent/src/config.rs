@@ -233,27 +233,6 @@ pub struct ScrubRule {
 }
 
 impl Config {
-    /// The scrubber this configuration describes: every built-in rule but
-    /// `scrub_disable`, the `scrub_rules`, the local user and host name, and
-    /// with `scrub_keyed` the machine's key (see [`Config::scrub_key_path`]).
-    /// A bad rule is an error naming it.
-    pub fn scrubber(&self) -> Result<earlyexit_scrub::Scrubber, crate::privacy::PrivacyError> {
-        let mut builder = crate::privacy::local_scrubber_builder(&self.scrub_disable);
-        for rule in &self.scrub_rules {
-            builder = builder.custom(&rule.name, &rule.regex, &rule.replacement)?;
-        }
-        if self.scrub_keyed {
-            builder = builder.keyed(crate::privacy::load_or_create_key(&self.scrub_key_path())?);
-        }
-        Ok(builder.build()?)
-    }
-
-    /// Where the key for `scrub_keyed` lives: `scrub.key` beside the
-    /// database (mode 0600). It is never sent anywhere.
-    pub fn scrub_key_path(&self) -> PathBuf {
-        self.db.with_file_name(crate::privacy::SCRUB_KEY_FILE)
-    }
-
     /// The configuration with every key at its default, for an earlyexit
     /// home directory `earlyexit_home` (which holds the default database).
     pub fn defaults(earlyexit_home: &Path) -> Config {
@@ -1302,7 +1281,7 @@ mod tests {
         assert_eq!(c.scrub_rules[0].name, "ticket");
         assert!(c.sync_on_exit);
         assert_eq!(c.sync_on_exit_timeout, Duration::from_millis(500));
-        let scrubber = c.scrubber().unwrap();
+        let scrubber = crate::privacy::scrubber_for(c).unwrap();
         assert_eq!(
             scrubber.scrub_line("OPS-12 by a@b-corp.io"),
             "<ticket> by a@b-corp.io"

@@ -22,7 +22,7 @@ use earlyexit_scrub::Scrubber;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::config::TelemetryLevel;
+use crate::config::{Config, TelemetryLevel};
 use crate::record::{MatchEvent, RunRecord};
 
 /// The key file of keyed scrubbing, beside the database.
@@ -293,7 +293,7 @@ pub fn local_host() -> Option<String> {
 
 /// The scrubber for this machine: every built-in rule but `disabled`, plus
 /// the local user and host name. (With config, use
-/// [`crate::config::Config::scrubber`], which adds the user's rules.)
+/// [`scrubber_for`], which adds the user's rules.)
 pub fn local_scrubber(disabled: &[String]) -> Result<Scrubber, earlyexit_scrub::Error> {
     local_scrubber_builder(disabled).build()
 }
@@ -350,6 +350,27 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The scrubber `config` describes: every built-in rule but
+/// `scrub_disable`, the `scrub_rules`, the local user and host name, and
+/// with `scrub_keyed` the machine's key (see [`scrub_key_path`]). A bad
+/// rule is an error naming it.
+pub fn scrubber_for(config: &Config) -> Result<earlyexit_scrub::Scrubber, PrivacyError> {
+    let mut builder = local_scrubber_builder(&config.scrub_disable);
+    for rule in &config.scrub_rules {
+        builder = builder.custom(&rule.name, &rule.regex, &rule.replacement)?;
+    }
+    if config.scrub_keyed {
+        builder = builder.keyed(load_or_create_key(&scrub_key_path(config))?);
+    }
+    Ok(builder.build()?)
+}
+
+/// Where the key for `scrub_keyed` lives: `scrub.key` beside the database
+/// (mode 0600). It is never sent anywhere.
+pub fn scrub_key_path(config: &Config) -> std::path::PathBuf {
+    config.db.with_file_name(SCRUB_KEY_FILE)
 }
 
 #[cfg(test)]
