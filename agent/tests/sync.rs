@@ -307,22 +307,7 @@ fn a_resent_batch_is_counted_as_duplicates_and_stored_once() {
 
     // A lost reply: the records are put back to pending, as if the answer
     // never arrived. The re-send is counted as duplicates and stored once.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::ConnectOptions;
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(env.db())
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("UPDATE outbox SET state = 'pending'")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    });
+    sql(&env, "UPDATE outbox SET state = 'pending'");
     let (out, _) = env.run(&["sync"], LIMIT);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
