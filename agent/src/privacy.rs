@@ -22,7 +22,7 @@ use earlyexit_scrub::Scrubber;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::config::TelemetryLevel;
+use crate::config::{Config, TelemetryLevel};
 use crate::record::{MatchEvent, RunRecord};
 
 /// The key file of keyed scrubbing, beside the database.
@@ -291,9 +291,30 @@ pub fn local_host() -> Option<String> {
         .filter(|h| h.len() >= earlyexit_scrub::MIN_NAME_LEN && h != "localhost")
 }
 
+/// The scrubber `config` describes: every built-in rule but
+/// `scrub_disable`, the `scrub_rules`, the local user and host name, and
+/// with `scrub_keyed` the machine's key (see [`scrub_key_path`]).
+/// A bad rule is an error naming it.
+pub fn scrubber(config: &Config) -> Result<Scrubber, PrivacyError> {
+    let mut builder = local_scrubber_builder(&config.scrub_disable);
+    for rule in &config.scrub_rules {
+        builder = builder.custom(&rule.name, &rule.regex, &rule.replacement)?;
+    }
+    if config.scrub_keyed {
+        builder = builder.keyed(load_or_create_key(&scrub_key_path(config))?);
+    }
+    Ok(builder.build()?)
+}
+
+/// Where the key for `scrub_keyed` lives: [`SCRUB_KEY_FILE`] beside
+/// `config`'s database (mode 0600). It is never sent anywhere.
+pub fn scrub_key_path(config: &Config) -> std::path::PathBuf {
+    config.db.with_file_name(SCRUB_KEY_FILE)
+}
+
 /// The scrubber for this machine: every built-in rule but `disabled`, plus
-/// the local user and host name. (With config, use
-/// [`crate::config::Config::scrubber`], which adds the user's rules.)
+/// the local user and host name. (With config, use [`scrubber`], which adds
+/// the user's rules.)
 pub fn local_scrubber(disabled: &[String]) -> Result<Scrubber, earlyexit_scrub::Error> {
     local_scrubber_builder(disabled).build()
 }
@@ -404,6 +425,20 @@ mod tests {
         std::fs::write(&path, b"short").unwrap();
         let e = load_or_create_key(&path).unwrap_err().to_string();
         assert!(e.contains("delete it"), "{e}");
+    }
+
+    #[test]
+    fn a_config_files_scrub_rules_and_disabled_rules_make_the_scrubber() {
+        let tree = crate::config::test_support::Tree::new();
+        tree.write_home(
+            "scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n",
+        );
+        let c = tree.load().unwrap().config;
+        let scrubber = scrubber(&c).unwrap();
+        assert_eq!(
+            scrubber.scrub_line("OPS-12 by a@b-corp.io"),
+            "<ticket> by a@b-corp.io"
+        );
     }
 
     #[test]

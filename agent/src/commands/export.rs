@@ -103,7 +103,10 @@ pub fn run(
                 level.as_str()
             );
         }
-        Some(crate::privacy::Outbound::new(level, config.scrubber()?))
+        Some(crate::privacy::Outbound::new(
+            level,
+            crate::privacy::scrubber(config)?,
+        ))
     } else {
         None
     };

@@ -45,10 +45,13 @@ impl Shapers {
         let full = match config.telemetry {
             TelemetryLevel::Off | TelemetryLevel::Local => return Ok(None),
             TelemetryLevel::Anonymous => None,
-            TelemetryLevel::Full => Some(Outbound::new(TelemetryLevel::Full, config.scrubber()?)),
+            TelemetryLevel::Full => Some(Outbound::new(
+                TelemetryLevel::Full,
+                crate::privacy::scrubber(config)?,
+            )),
         };
         Ok(Some(Shapers {
-            anonymous: Outbound::new(TelemetryLevel::Anonymous, config.scrubber()?),
+            anonymous: Outbound::new(TelemetryLevel::Anonymous, crate::privacy::scrubber(config)?),
             full,
         }))
     }
