@@ -12,22 +12,10 @@ use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
-
-/// Environment variable that overrides where earlyexit keeps its files.
-pub const EARLYEXIT_HOME_ENV: &str = "EARLYEXIT_HOME";
-/// Name of earlyexit's directory under `$HOME` when `EARLYEXIT_HOME` is unset.
-pub const HOME_DIR_NAME: &str = ".earlyexit";
-/// Name of the home configuration file inside `$EARLYEXIT_HOME`.
-pub const HOME_CONFIG_FILE: &str = "config.yaml";
-/// Name of the per-project configuration file, searched from the working
-/// directory up to the file system root.
-pub const PROJECT_CONFIG_FILE: &str = ".earlyexit.yaml";
-
-/// Largest configuration file read, in bytes. A config file holds a dozen
-/// `key: value` lines; anything this big is a mistake (a log file renamed,
-/// a wrong path), and refusing it keeps start-up fast.
-pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+use super::{
+    ConfigError, EARLYEXIT_HOME_ENV, HOME_CONFIG_FILE, HOME_DIR_NAME, MAX_CONFIG_BYTES,
+    PROJECT_CONFIG_FILE,
+};
 
 /// The directories configuration is resolved against.
 #[derive(Debug, Clone, PartialEq, Eq)]

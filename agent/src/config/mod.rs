@@ -17,6 +17,11 @@
 //! | [`load`] | layering defaults < home < project ([`Config::load`], [`LoadedConfig`], [`Source`]); paths relative to the file that sets them |
 //! | [`error`] | [`ConfigError`]: every way a file can be wrong, and what to do |
 //!
+//! This file holds the names every file uses: the environment variable, the
+//! file names and the size limit. Within the folder imports run one way:
+//! `schema` and `keys` use no other file, `error` only those names, `files`
+//! the error, `parse` the schema, keys and error, and `load` all of them.
+//!
 //! It must never write a file, never read an environment variable other
 //! than `EARLYEXIT_HOME` and `HOME` (and only in [`Config::load`] /
 //! [`earlyexit_home`]), and never parse YAML when a file is absent: it runs
@@ -32,10 +37,7 @@ pub mod parse;
 pub mod schema;
 
 pub use error::ConfigError;
-pub use files::{
-    ConfigDirs, ConfigFiles, EARLYEXIT_HOME_ENV, HOME_CONFIG_FILE, HOME_DIR_NAME, MAX_CONFIG_BYTES,
-    PROJECT_CONFIG_FILE, earlyexit_home,
-};
+pub use files::{ConfigDirs, ConfigFiles, earlyexit_home};
 pub use keys::{KEYS, KeyDoc};
 pub use load::{LoadedConfig, Source};
 pub use schema::{
@@ -45,6 +47,21 @@ pub use schema::{
     DEFAULT_SYNC_ON_EXIT_TIMEOUT, DEFAULT_TELEMETRY, DEFAULT_TELEMETRY_WITH_COLLECTOR,
     DEFAULT_UNIX_EXIT_CODES, ScrubRule, TelemetryLevel,
 };
+
+/// Environment variable that overrides where earlyexit keeps its files.
+pub const EARLYEXIT_HOME_ENV: &str = "EARLYEXIT_HOME";
+/// Name of earlyexit's directory under `$HOME` when `EARLYEXIT_HOME` is unset.
+pub const HOME_DIR_NAME: &str = ".earlyexit";
+/// Name of the home configuration file inside `$EARLYEXIT_HOME`.
+pub const HOME_CONFIG_FILE: &str = "config.yaml";
+/// Name of the per-project configuration file, searched from the working
+/// directory up to the file system root.
+pub const PROJECT_CONFIG_FILE: &str = ".earlyexit.yaml";
+
+/// Largest configuration file read, in bytes. A config file holds a dozen
+/// `key: value` lines; anything this big is a mistake (a log file renamed,
+/// a wrong path), and refusing it keeps start-up fast.
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// A temporary earlyexit home and project tree, for tests that load files.
 #[cfg(test)]
