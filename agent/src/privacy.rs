@@ -12,6 +12,10 @@
 //!   (scrubbed, then every token holding a digit masked as `<*>`), context
 //!   and output samples are dropped.
 //!
+//! It also owns the scrubber a configuration describes ([`scrubber`]) and
+//! the key of keyed scrubbing ([`scrub_key_path`], [`load_or_create_key`]).
+//! It reads [`Config`]; `config` never uses this module.
+//!
 //! A test fills every text field of a run with secrets and fails if any
 //! survives `as_sent`, so a new field cannot be added without deciding how
 //! it is scrubbed. This module never reads or writes the database.

@@ -8,7 +8,7 @@
 //! | [`project`] | [`detect_project_type`]: the nearest marker file in the working directory or its parents; [`PROJECT_TYPES`] |
 //! | [`command`](mod@command) | [`detect_command_category`]: what a command line does, looking through wrappers and shell scripts; [`COMMAND_CATEGORIES`] |
 //! | [`system`] | [`system_context`]: load, available memory and free disk at start |
-//! | [`env`] | [`relevant_env_vars`]: the allow-listed environment variables ([`ENV_ALLOW_LIST`]) |
+//! | [`env`](mod@env) | [`relevant_env_vars`]: the allow-listed environment variables ([`ENV_ALLOW_LIST`]) |
 //!
 //! This file holds [`RunContext`], which gathers all four for a run, and
 //! [`UNKNOWN`], the answer when nothing applies.

@@ -18,7 +18,7 @@ pub(super) const INSTALL: &str = "install";
 
 pub(super) const RUN: &str = "run";
 
-/// Every value [`detect_command_category`] can return.
+/// Every value [`detect_command_category`](super::detect_command_category) can return.
 pub const COMMAND_CATEGORIES: &[&str] = &[TEST, BUILD, LINT, DEPLOY, INSTALL, RUN, UNKNOWN];
 
 /// A script run by path (`./run_tests.sh`, `scripts/deploy.py`), by its name.
