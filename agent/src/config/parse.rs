@@ -19,48 +19,40 @@ use crate::duration::parse_duration;
 
 /// The keys one file sets. `None` means "not set in this file"; for the
 /// keys that may be unset, `Some(None)` means "set to `~`" (unset here, even
-/// if the home file set it).
+/// if the home file set it). A key missing from the file takes the
+/// struct's default, `None`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
+    default,
     deny_unknown_fields,
     expecting = "a mapping of earlyexit settings (`key: value` lines)"
 )]
 pub(super) struct RawConfig {
-    #[serde(default)]
     pub(super) telemetry: Option<TelemetryLevel>,
-    #[serde(default, deserialize_with = "de_at_least_one")]
+    #[serde(deserialize_with = "de_at_least_one")]
     pub(super) retention_days: Option<u32>,
-    #[serde(default, deserialize_with = "de_at_least_one")]
+    #[serde(deserialize_with = "de_at_least_one")]
     pub(super) max_db_size_mb: Option<u64>,
-    #[serde(default)]
     pub(super) unix_exit_codes: Option<bool>,
-    #[serde(default, deserialize_with = "de_optional_delay")]
+    #[serde(deserialize_with = "de_optional_delay")]
     pub(super) delay_exit: Option<Option<Duration>>,
-    #[serde(default, deserialize_with = "de_optional_limit")]
+    #[serde(deserialize_with = "de_optional_limit")]
     pub(super) timeout: Option<Option<Duration>>,
-    #[serde(default, deserialize_with = "de_optional_limit")]
+    #[serde(deserialize_with = "de_optional_limit")]
     pub(super) idle_timeout: Option<Option<Duration>>,
-    #[serde(default, deserialize_with = "de_optional_limit")]
+    #[serde(deserialize_with = "de_optional_limit")]
     pub(super) first_output_timeout: Option<Option<Duration>>,
-    #[serde(default, deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration")]
     pub(super) kill_grace: Option<Duration>,
-    #[serde(default)]
     pub(super) db: Option<String>,
-    #[serde(default)]
     pub(super) color: Option<ColorChoice>,
-    #[serde(default)]
     pub(super) anonymize_local: Option<bool>,
-    #[serde(default)]
     pub(super) scrub_disable: Option<Vec<String>>,
-    #[serde(default)]
     pub(super) scrub_rules: Option<Vec<ScrubRule>>,
-    #[serde(default)]
     pub(super) scrub_keyed: Option<bool>,
-    #[serde(default)]
     pub(super) collector: Option<CollectorConfig>,
-    #[serde(default)]
     pub(super) sync_on_exit: Option<bool>,
-    #[serde(default, deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration")]
     pub(super) sync_on_exit_timeout: Option<Duration>,
 }
 
