@@ -611,7 +611,7 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
         local_scrubber: if config.anonymize_local && telemetry != TelemetryLevel::Off {
             Some(std::sync::Arc::new(crate::privacy::Outbound::new(
                 TelemetryLevel::Full,
-                crate::privacy::scrubber_for(config)?,
+                crate::privacy::scrubber(config)?,
             )))
         } else {
             None

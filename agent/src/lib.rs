@@ -8,16 +8,16 @@
 //! | module | owns |
 //! |---|---|
 //! | [`cli`] | the command line: flags, subcommands, help text |
-//! | [`config`] | `config.yaml` / `.earlyexit.yaml`: keys, defaults, validation |
+//! | [`config`] | `config.yaml` / `.earlyexit.yaml`: the schema and defaults, the documented keys, finding, parsing and layering the files |
 //! | [`duration`] | `1.5s`, `2m`, `1h` parsing |
-//! | [`privacy`] | what leaves the machine at each telemetry level |
+//! | [`privacy`] | what leaves the machine at each telemetry level; the scrubber a config describes, and its key |
 //! | [`matcher`] | patterns: compile, match a line, find candidates in a buffer |
 //! | [`supervise`] | the child process group: spawn, signal, reap |
 //! | [`watch`] | one stream: read, pass through, count, match |
 //! | [`run`] | one run: the event loop of matches, timeouts and signals |
 //! | [`record`] | the telemetry record of a run (plain data) |
 //! | [`report`] | exit code, record, summaries after a run |
-//! | [`context`] | project type, command category, system load at start |
+//! | [`context`] | project type, command category, system load, environment at start |
 //! | [`store`] | the local SQLite database (sqlx), the outbox of runs to sync |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
 //! | [`sync`] | sending runs to a collector: outbox, wire records, client, `sync` / `agent` |

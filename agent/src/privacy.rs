@@ -12,6 +12,10 @@
 //!   (scrubbed, then every token holding a digit masked as `<*>`), context
 //!   and output samples are dropped.
 //!
+//! It also owns the scrubber a configuration describes ([`scrubber`]) and
+//! the key of keyed scrubbing ([`scrub_key_path`], [`load_or_create_key`]).
+//! It reads [`Config`]; `config` never uses this module.
+//!
 //! A test fills every text field of a run with secrets and fails if any
 //! survives `as_sent`, so a new field cannot be added without deciding how
 //! it is scrubbed. This module never reads or writes the database.
@@ -291,9 +295,30 @@ pub fn local_host() -> Option<String> {
         .filter(|h| h.len() >= earlyexit_scrub::MIN_NAME_LEN && h != "localhost")
 }
 
+/// The scrubber `config` describes: every built-in rule but
+/// `scrub_disable`, the `scrub_rules`, the local user and host name, and
+/// with `scrub_keyed` the machine's key (see [`scrub_key_path`]).
+/// A bad rule is an error naming it.
+pub fn scrubber(config: &Config) -> Result<Scrubber, PrivacyError> {
+    let mut builder = local_scrubber_builder(&config.scrub_disable);
+    for rule in &config.scrub_rules {
+        builder = builder.custom(&rule.name, &rule.regex, &rule.replacement)?;
+    }
+    if config.scrub_keyed {
+        builder = builder.keyed(load_or_create_key(&scrub_key_path(config))?);
+    }
+    Ok(builder.build()?)
+}
+
+/// Where the key for `scrub_keyed` lives: [`SCRUB_KEY_FILE`] beside
+/// `config`'s database (mode 0600). It is never sent anywhere.
+pub fn scrub_key_path(config: &Config) -> std::path::PathBuf {
+    config.db.with_file_name(SCRUB_KEY_FILE)
+}
+
 /// The scrubber for this machine: every built-in rule but `disabled`, plus
-/// the local user and host name. (With config, use
-/// [`scrubber_for`], which adds the user's rules.)
+/// the local user and host name. (With config, use [`scrubber`], which adds
+/// the user's rules.)
 pub fn local_scrubber(disabled: &[String]) -> Result<Scrubber, earlyexit_scrub::Error> {
     local_scrubber_builder(disabled).build()
 }
@@ -352,27 +377,6 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// The scrubber `config` describes: every built-in rule but
-/// `scrub_disable`, the `scrub_rules`, the local user and host name, and
-/// with `scrub_keyed` the machine's key (see [`scrub_key_path`]). A bad
-/// rule is an error naming it.
-pub fn scrubber_for(config: &Config) -> Result<earlyexit_scrub::Scrubber, PrivacyError> {
-    let mut builder = local_scrubber_builder(&config.scrub_disable);
-    for rule in &config.scrub_rules {
-        builder = builder.custom(&rule.name, &rule.regex, &rule.replacement)?;
-    }
-    if config.scrub_keyed {
-        builder = builder.keyed(load_or_create_key(&scrub_key_path(config))?);
-    }
-    Ok(builder.build()?)
-}
-
-/// Where the key for `scrub_keyed` lives: `scrub.key` beside the database
-/// (mode 0600). It is never sent anywhere.
-pub fn scrub_key_path(config: &Config) -> std::path::PathBuf {
-    config.db.with_file_name(SCRUB_KEY_FILE)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +429,20 @@ mod tests {
         std::fs::write(&path, b"short").unwrap();
         let e = load_or_create_key(&path).unwrap_err().to_string();
         assert!(e.contains("delete it"), "{e}");
+    }
+
+    #[test]
+    fn a_config_files_scrub_rules_and_disabled_rules_make_the_scrubber() {
+        let tree = crate::config::test_support::Tree::new();
+        tree.write_home(
+            "scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n",
+        );
+        let c = tree.load().unwrap().config;
+        let scrubber = scrubber(&c).unwrap();
+        assert_eq!(
+            scrubber.scrub_line("OPS-12 by a@b-corp.io"),
+            "<ticket> by a@b-corp.io"
+        );
     }
 
     #[test]

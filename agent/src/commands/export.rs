@@ -105,7 +105,7 @@ pub fn run(
         }
         Some(crate::privacy::Outbound::new(
             level,
-            crate::privacy::scrubber_for(config)?,
+            crate::privacy::scrubber(config)?,
         ))
     } else {
         None

@@ -37,7 +37,7 @@ pub fn run(args: &Args, config: &crate::config::Config) -> anyhow::Result<ExitCo
     }
     let mut config = config.clone();
     config.scrub_disable.extend(args.disable.iter().cloned());
-    let scrubber = crate::privacy::scrubber_for(&config)?;
+    let scrubber = crate::privacy::scrubber(&config)?;
     match filter(
         &scrubber,
         args.explain,

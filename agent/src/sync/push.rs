@@ -47,14 +47,11 @@ impl Shapers {
             TelemetryLevel::Anonymous => None,
             TelemetryLevel::Full => Some(Outbound::new(
                 TelemetryLevel::Full,
-                crate::privacy::scrubber_for(config)?,
+                crate::privacy::scrubber(config)?,
             )),
         };
         Ok(Some(Shapers {
-            anonymous: Outbound::new(
-                TelemetryLevel::Anonymous,
-                crate::privacy::scrubber_for(config)?,
-            ),
+            anonymous: Outbound::new(TelemetryLevel::Anonymous, crate::privacy::scrubber(config)?),
             full,
         }))
     }
