@@ -236,8 +236,16 @@ impl Round {
 /// The machine's load over a phase, in one line.
 fn show_load(n: &Neighbours) -> String {
     format!(
-        "machine: load {:.2} -> {:.2}; CPU in use {:.2} cores: bench {:.2}, collector {:.2}, database {:.2}, other processes {:.2}",
-        n.load_before, n.load_after, n.machine, n.bench, n.collector, n.database, n.others
+        "machine: load {:.2} -> {:.2}; CPU in use {:.2} cores: bench {:.2}, collector {:.2}, database {:.2}, other processes {:.2}; iowait {:.2} cores; others wrote {:.1} MB/s to disk",
+        n.load_before,
+        n.load_after,
+        n.machine,
+        n.bench,
+        n.collector,
+        n.database,
+        n.others,
+        n.iowait,
+        n.others_written_mb_s
     )
 }
 
@@ -350,6 +358,18 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
             spread(&|r| load(r).others),
             2,
             " cores",
+        );
+        line(
+            &format!("{name}: iowait"),
+            spread(&|r| load(r).iowait),
+            2,
+            " cores",
+        );
+        line(
+            &format!("{name}: others' disk writes"),
+            spread(&|r| load(r).others_written_mb_s),
+            1,
+            " MB/s",
         );
     }
 }

@@ -20,6 +20,9 @@
 //!   drops its page cache when another connection has changed the database,
 //!   so a writer taking turns with pooled connections would read the
 //!   B-tree's upper pages back at every commit.
+//! - That connection never checkpoints inside its commits
+//!   (`wal_autocheckpoint = 0`); the writer's [`Checkpointer`] does it on
+//!   another connection, beside the commits rather than in them.
 //!
 //! PostgreSQL: one `INSERT … SELECT FROM UNNEST(…) … RETURNING` per group,
 //! a parameter per column, each an array. A single statement is its own
@@ -35,7 +38,8 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection};
 use sqlx::{Arguments as _, Connection as _, Row as _};
 
-use super::{Store, StoreError};
+use super::checkpoint::Checkpointer;
+use super::{SQLITE_CHECKPOINT_BYTES, Store, StoreError};
 
 /// Rows per SQLite INSERT statement: the agents' batch size, so a batch is
 /// one statement. SQLite allows 32,766 bound parameters; a row binds
@@ -75,6 +79,17 @@ pub struct RecordRow {
 type Key = (i64, Arc<str>, Arc<str>);
 
 impl RecordRow {
+    /// About what the row adds to the database: its body, key and columns.
+    fn stored_bytes(&self) -> usize {
+        self.body.len()
+            + self.agent_id.len()
+            + self.execution_id.len()
+            + self.exit_reason.len()
+            + self.command_category.len()
+            + self.telemetry_level.len()
+            + 3 * std::mem::size_of::<i64>()
+    }
+
     fn key(&self) -> Key {
         (
             self.org_id,
@@ -92,6 +107,9 @@ pub struct RecordWriter {
     /// given back to the pool after an error (the next insert takes a
     /// fresh one).
     sqlite: Option<PoolConnection<Sqlite>>,
+    /// SQLite: checkpoints the WAL beside the writer, started at the first
+    /// insert.
+    checkpointer: Option<Checkpointer>,
     /// How long the last insert's commit took (see [`RecordWriter::last_commit`]).
     last_commit: Duration,
 }
@@ -102,6 +120,7 @@ impl Store {
         RecordWriter {
             store: self.clone(),
             sqlite: None,
+            checkpointer: None,
             last_commit: Duration::ZERO,
         }
     }
@@ -127,11 +146,17 @@ impl RecordWriter {
             Store::Sqlite(pool) => {
                 let conn = match &mut self.sqlite {
                     Some(conn) => conn,
-                    None => self.sqlite.insert(pool.acquire().await?),
+                    None => self.sqlite.insert(writer_connection(pool).await?),
                 };
+                let checkpointer = self.checkpointer.get_or_insert_with(|| {
+                    Checkpointer::start(pool.clone(), SQLITE_CHECKPOINT_BYTES.unsigned_abs())
+                });
+                let bytes: usize = rows.iter().map(RecordRow::stored_bytes).sum();
                 let result = insert_sqlite(conn, rows, &mut self.last_commit).await;
-                if result.is_err() {
-                    self.sqlite = None;
+                match &result {
+                    Ok(_) => checkpointer.committed(bytes as u64),
+                    // Closed rather than given back: it does not checkpoint.
+                    Err(_) => drop(self.sqlite.take().map(PoolConnection::detach)),
                 }
                 result
             }
@@ -140,12 +165,20 @@ impl RecordWriter {
     }
 
     /// How long the last [`RecordWriter::insert`] spent in its SQLite
-    /// `COMMIT`: the WAL's durable sync, plus the checkpoint SQLite runs
-    /// inside the commit that takes the WAL past `wal_autocheckpoint`.
-    /// Zero for PostgreSQL, whose single statement commits as it returns.
+    /// `COMMIT` (the WAL's durable sync; checkpoints run beside it). Zero
+    /// for PostgreSQL, whose single statement commits as it returns.
     pub fn last_commit(&self) -> Duration {
         self.last_commit
     }
+}
+
+/// A pooled connection for the writer, its automatic checkpoints off.
+async fn writer_connection(pool: &sqlx::SqlitePool) -> Result<PoolConnection<Sqlite>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
 }
 
 /// Inserts `rows` in one transaction; `commit_time` is set to how long the
