@@ -311,9 +311,10 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
         " ms",
     );
     type Part = fn(&PushTime) -> f64;
-    let parts: [(&str, Part); 6] = [
+    let parts: [(&str, Part); 7] = [
         ("prepare", |t| t.prepare),
         ("queue", |t| t.queue),
+        ("checkpoint", |t| t.checkpoint),
         ("statements", |t| t.statements),
         ("commit", |t| t.commit),
         ("wake", |t| t.wake),

@@ -62,8 +62,10 @@ pub struct PushTime {
     pub client: f64,
     /// In the handler before the writer: authentication, checks, re-scrub.
     pub prepare: f64,
-    /// Waiting in the writer's queue.
+    /// Waiting in the writer's queue behind other groups' transactions.
     pub queue: f64,
+    /// Waiting in the writer's queue while it checkpointed the WAL.
+    pub checkpoint: f64,
     /// The group transaction's statements.
     pub statements: f64,
     /// Its commit (durable sync, and any checkpoint SQLite runs there).
@@ -80,9 +82,10 @@ impl PushTime {
     /// one, all of it is `outside`.
     pub fn from_header(client: f64, header: Option<&str>) -> PushTime {
         let get = |name: &str| header.and_then(|h| timing_entry(h, name)).unwrap_or(0.0);
-        let (prepare, queue, statements, commit) = (
+        let (prepare, queued, checkpoint, statements, commit) = (
             get("prepare"),
             get("queue"),
+            get("checkpoint"),
             get("statements"),
             get("commit"),
         );
@@ -90,10 +93,11 @@ impl PushTime {
         PushTime {
             client,
             prepare,
-            queue,
+            queue: (queued - checkpoint).max(0.0),
+            checkpoint,
             statements,
             commit,
-            wake: (total - prepare - queue - statements - commit).max(0.0),
+            wake: (total - prepare - queued - statements - commit).max(0.0),
             outside: (client - total).max(0.0),
         }
     }
@@ -106,6 +110,7 @@ impl PushTime {
             client: sum(|t| t.client),
             prepare: sum(|t| t.prepare),
             queue: sum(|t| t.queue),
+            checkpoint: sum(|t| t.checkpoint),
             statements: sum(|t| t.statements),
             commit: sum(|t| t.commit),
             wake: sum(|t| t.wake),
@@ -118,10 +123,11 @@ impl fmt::Display for PushTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.1} ms = prepare {:.1} + queue {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}",
+            "{:.1} ms = prepare {:.1} + queue {:.1} + checkpoint {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}",
             self.client,
             self.prepare,
             self.queue,
+            self.checkpoint,
             self.statements,
             self.commit,
             self.wake,
@@ -156,9 +162,10 @@ mod tests {
 
     #[test]
     fn a_push_is_split_by_its_server_timing() {
-        let h = "prepare;dur=1.0, queue;dur=20.5, statements;dur=3, commit;dur=4, group;desc=1500, total;dur=30";
+        let h = "prepare;dur=1.0, queue;dur=20.5, checkpoint;dur=8.5, statements;dur=3, commit;dur=4, group;desc=1500, total;dur=30";
         let t = PushTime::from_header(40.0, Some(h));
-        assert_eq!(t.queue, 20.5);
+        assert_eq!(t.queue, 12.0);
+        assert_eq!(t.checkpoint, 8.5);
         assert_eq!(t.commit, 4.0);
         assert!((t.wake - 1.5).abs() < 1e-9);
         assert!((t.outside - 10.0).abs() < 1e-9);
