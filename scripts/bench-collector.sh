@@ -2,6 +2,9 @@
 # Benchmarks the collector: the plain-sqlx ceiling, then a collector process
 # fed over loopback gRPC (backlog drain, latency at half the peak, memory
 # under overload), on SQLite and, when a server is reachable, PostgreSQL.
+# Each backend runs --repeat rounds (3 by default) and ends with min / median
+# / max of every figure, the machine's load beside each phase and where the
+# slowest 1 % of acknowledgements spent their time.
 # Usage: scripts/bench-collector.sh [PG_SERVER_URL] [extra bench flags…]
 # PG_SERVER_URL defaults to $EARLYEXIT_TEST_DATABASE_URL or
 # postgres://postgres@127.0.0.1:5432/test; fresh databases are made on it and
