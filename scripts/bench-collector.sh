@@ -16,16 +16,20 @@ shift || true
 cargo build --release -p earlyexit-collector --bin earlyexit-collector >&2
 bin="${CARGO_TARGET_DIR:-target}/release/earlyexit-collector"
 dir="$(mktemp -d)"
+# The collector child's routine log lines (start, store, stop, one set per
+# round); anything else on stderr, such as the bench's own error, is shown.
+quiet='^earlyexit-collector: (listening on |store .* \((sqlite|postgres)\), |shutting down: no new connections|stopped: )'
+
 trap 'rm -rf "$dir"' EXIT
 
 echo "== SQLite (files in $dir)"
-"$bin" bench --store "sqlite://$dir" "$@" 2> >(grep -v '^earlyexit-collector: ' >&2)
+"$bin" bench --store "sqlite://$dir" "$@" 2> >(grep -vE "$quiet" >&2)
 
 host="$(echo "$pg" | sed -E 's#^[a-z]+://([^@/]*@)?([^:/?]+).*#\2#')"
 port="$(echo "$pg" | sed -nE 's#^[a-z]+://([^@/]*@)?[^:/?]+:([0-9]+).*#\2#p')"
 if command -v pg_isready >/dev/null && pg_isready -q -h "$host" -p "${port:-5432}"; then
   echo "== PostgreSQL ($host)"
-  "$bin" bench --store "$pg" "$@" 2> >(grep -v '^earlyexit-collector: ' >&2)
+  "$bin" bench --store "$pg" "$@" 2> >(grep -vE "$quiet" >&2)
 else
   echo "== PostgreSQL skipped: no server answering at $host:${port:-5432}"
 fi
