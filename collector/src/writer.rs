@@ -12,6 +12,10 @@
 //! Never acknowledges before the commit returns, and never retries a failed
 //! transaction itself: the agents re-send (their records are idempotent).
 //!
+//! After answering a group the writer lets its store checkpoint (SQLite's
+//! WAL; [`RecordWriter::checkpoint`]), told whether batches are waiting, so
+//! a checkpoint is never between a batch and its acknowledgement.
+//!
 //! Each answer says where the batch's time went ([`WriteTiming`]), so the
 //! handler can report it (`server-timing`) and the bench can break its
 //! acknowledgement latency down.
