@@ -329,6 +329,18 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
         );
     }
     line(
+        "  slowest 1 %: rows in their group",
+        spread(&|r| r.latency.tail.group_rows),
+        0,
+        "",
+    );
+    line(
+        "  every push: rows in its group",
+        spread(&|r| r.latency.all.group_rows),
+        0,
+        "",
+    );
+    line(
         "overload acknowledged, records/s",
         spread(&|r| r.overload.acked as f64 / opts.overload_secs as f64),
         0,

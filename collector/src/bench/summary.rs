@@ -75,6 +75,8 @@ pub struct PushTime {
     /// Outside the handler: HTTP/2 on both sides, decoding, the load
     /// generator's own scheduling.
     pub outside: f64,
+    /// Rows in the group transaction the batch went in with.
+    pub group_rows: f64,
 }
 
 impl PushTime {
@@ -99,6 +101,9 @@ impl PushTime {
             commit,
             wake: (total - prepare - queued - statements - commit).max(0.0),
             outside: (client - total).max(0.0),
+            group_rows: header
+                .and_then(|h| timing_desc(h, "group"))
+                .unwrap_or(f64::NAN),
         }
     }
 
@@ -115,6 +120,7 @@ impl PushTime {
             commit: sum(|t| t.commit),
             wake: sum(|t| t.wake),
             outside: sum(|t| t.outside),
+            group_rows: sum(|t| t.group_rows),
         }
     }
 }
@@ -123,7 +129,7 @@ impl fmt::Display for PushTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.1} ms = prepare {:.1} + queue {:.1} + checkpoint {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}",
+            "{:.1} ms = prepare {:.1} + queue {:.1} + checkpoint {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}; groups of {:.0} rows",
             self.client,
             self.prepare,
             self.queue,
@@ -131,9 +137,21 @@ impl fmt::Display for PushTime {
             self.statements,
             self.commit,
             self.wake,
-            self.outside
+            self.outside,
+            self.group_rows
         )
     }
+}
+
+/// The `desc` of entry `name` in a Server-Timing value, as a number.
+fn timing_desc(header: &str, name: &str) -> Option<f64> {
+    header.split(',').find_map(|entry| {
+        let mut parts = entry.trim().split(';');
+        if parts.next()? != name {
+            return None;
+        }
+        parts.find_map(|p| p.trim().strip_prefix("desc=")?.parse().ok())
+    })
 }
 
 /// The `dur` of entry `name` in a Server-Timing value
@@ -169,6 +187,7 @@ mod tests {
         assert_eq!(t.commit, 4.0);
         assert!((t.wake - 1.5).abs() < 1e-9);
         assert!((t.outside - 10.0).abs() < 1e-9);
+        assert_eq!(t.group_rows, 1500.0);
         assert_eq!(PushTime::from_header(7.0, None).outside, 7.0);
     }
 }
