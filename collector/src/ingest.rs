@@ -17,7 +17,8 @@
 //!
 //! An OK answer carries a `server-timing` header (the W3C Server-Timing
 //! syntax) saying where the Push's time went in the collector: `prepare`
-//! (authentication, checks, re-scrubbing), `queue` (waiting for a writer),
+//! (authentication, checks, re-scrubbing), `queue` (waiting for a writer,
+//! `checkpoint` of it while the writer checkpointed the SQLite WAL),
 //! `statements` and `commit` (the group transaction; `group` is its rows),
 //! and `total` from the handler's start to its answer. The bench reads it.
 
@@ -272,9 +273,10 @@ pub const SERVER_TIMING: &str = "server-timing";
 fn server_timing(prepare: Duration, write: &WriteTiming, total: Duration) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     format!(
-        "prepare;dur={:.3}, queue;dur={:.3}, statements;dur={:.3}, commit;dur={:.3}, group;desc={}, total;dur={:.3}",
+        "prepare;dur={:.3}, queue;dur={:.3}, checkpoint;dur={:.3}, statements;dur={:.3}, commit;dur={:.3}, group;desc={}, total;dur={:.3}",
         ms(prepare),
         ms(write.queued),
+        ms(write.checkpoint),
         ms(write.statements),
         ms(write.commit),
         write.group_rows,

@@ -12,6 +12,10 @@
 //! Never acknowledges before the commit returns, and never retries a failed
 //! transaction itself: the agents re-send (their records are idempotent).
 //!
+//! After answering a group the writer lets its store checkpoint (SQLite's
+//! WAL; [`RecordWriter::checkpoint`]), told whether batches are waiting, so
+//! a checkpoint is never between a batch and its acknowledgement.
+//!
 //! Each answer says where the batch's time went ([`WriteTiming`]), so the
 //! handler can report it (`server-timing`) and the bench can break its
 //! acknowledgement latency down.
@@ -51,10 +55,11 @@ struct Job {
 pub struct WriteTiming {
     /// Waiting in the queue until a writer took it into a group.
     pub queued: Duration,
+    /// The part of `queued` the writer spent checkpointing the WAL.
+    pub checkpoint: Duration,
     /// The group's statements, before the commit.
     pub statements: Duration,
-    /// The commit: the durable sync (and, with SQLite, any checkpoint that
-    /// SQLite itself runs at commit).
+    /// The commit: the durable sync.
     pub commit: Duration,
     /// Rows in the group transaction the batch went in with.
     pub group_rows: usize,
@@ -190,6 +195,9 @@ impl Writer {
 
 async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_commit_rows: usize) {
     let mut records = store.record_writer();
+    // When the writer's last checkpoint ran, so the batches that waited
+    // for it can say so.
+    let mut last_checkpoint: Option<(Instant, Instant)> = None;
     loop {
         let mut jobs = Vec::new();
         {
@@ -209,32 +217,55 @@ async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_com
                 }
             }
         }
-        commit(&mut records, jobs).await;
+        commit(&mut records, jobs, last_checkpoint).await;
+        // After the answers: a checkpoint is never on a batch's path to its
+        // acknowledgement, and waits for a moment when none is queued.
+        // The receiver's lock held by another writer task means that task
+        // waits in `recv` for a batch: nothing is queued.
+        let idle = rx.try_lock().map_or(true, |rx| rx.is_empty());
+        let started = Instant::now();
+        match records.checkpoint(idle).await {
+            Ok(Some(_)) => last_checkpoint = Some((started, Instant::now())),
+            Ok(None) => {}
+            Err(e) => eprintln!(
+                "earlyexit-collector: WAL checkpoint failed ({e}); the writer retries after its next commit"
+            ),
+        }
     }
 }
 
-/// One transaction for all `jobs`; each job gets its slice of the result.
-async fn commit(records: &mut RecordWriter, jobs: Vec<Job>) {
+/// One transaction for all `jobs`; each job gets its slice of the result,
+/// and its timing with the part of its wait spent in `last_checkpoint`.
+async fn commit(
+    records: &mut RecordWriter,
+    jobs: Vec<Job>,
+    last_checkpoint: Option<(Instant, Instant)>,
+) {
     let taken = Instant::now();
     let group_rows = jobs.iter().map(|j| j.rows.len()).sum();
     let mut rows = Vec::with_capacity(group_rows);
-    let mut waiting: Vec<(usize, Reply, OwnedSemaphorePermit, Duration)> =
+    let mut waiting: Vec<(usize, Reply, OwnedSemaphorePermit, Duration, Duration)> =
         Vec::with_capacity(jobs.len());
     for job in jobs {
         let queued = taken.saturating_duration_since(job.queued_at);
-        waiting.push((job.rows.len(), job.reply, job.permit, queued));
+        let checkpoint = last_checkpoint.map_or(Duration::ZERO, |(start, end)| {
+            end.min(taken)
+                .saturating_duration_since(start.max(job.queued_at))
+        });
+        waiting.push((job.rows.len(), job.reply, job.permit, queued, checkpoint));
         rows.extend(job.rows);
     }
     let result = records.insert(rows).await;
     let commit = records.last_commit();
     let statements = taken.elapsed().saturating_sub(commit);
     let mut at = 0;
-    for (n, reply, permit, queued) in waiting {
+    for (n, reply, permit, queued, checkpoint) in waiting {
         let answer = match &result {
             Ok(flags) => Ok(Stored {
                 new: flags[at..at + n].to_vec(),
                 timing: WriteTiming {
                     queued,
+                    checkpoint,
                     statements,
                     commit,
                     group_rows,

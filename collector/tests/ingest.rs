@@ -503,3 +503,43 @@ impl Lock {
         }
     }
 }
+
+each_backend!(an_acknowledgement_says_where_its_time_went, |db| {
+    let f = Fixture::start(db).await;
+    let mut client = f.client().await;
+    let mut request = tonic::Request::new(earlyexit_proto::v1::PushRequest {
+        agent_id: "agent-1".into(),
+        batch_seq: 1,
+        records: records("timed", 20),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", f.token).parse().unwrap(),
+    );
+    let reply = client.push(request).await.unwrap();
+    let header = reply
+        .metadata()
+        .get(earlyexit_collector::ingest::SERVER_TIMING)
+        .expect("a server-timing header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let dur = |name: &str| -> f64 {
+        header
+            .split(", ")
+            .find_map(|e| e.strip_prefix(&format!("{name};dur=")))
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+            .parse()
+            .unwrap()
+    };
+    let parts = dur("prepare") + dur("queue") + dur("statements") + dur("commit");
+    assert!(dur("total") > 0.0, "{header}");
+    assert!(
+        parts <= dur("total") + 0.01,
+        "parts exceed the total: {header}"
+    );
+    assert!(dur("checkpoint") <= dur("queue"), "{header}");
+    assert!(header.contains("group;desc=20"), "{header}");
+    assert_eq!(reply.into_inner().accepted, 20);
+    f.stop().await;
+});

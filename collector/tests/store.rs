@@ -129,3 +129,53 @@ async fn a_new_sqlite_store_uses_large_pages_and_a_small_wal() {
     assert_eq!(page, 16 * 1024);
     assert_eq!(checkpoint * page, 4 << 20);
 }
+
+#[tokio::test]
+async fn the_sqlite_writer_checkpoints_when_idle_or_over_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestDb::sqlite(dir.path()).store().await.unwrap();
+    let org = store.create_org("acme").await.unwrap().id;
+    let mut writer = store.record_writer();
+    // Rows of 64 KiB: 16 make 1 MiB.
+    let big = |prefix: &str, n: usize| -> Vec<RecordRow> {
+        rows(org, "a", prefix, n)
+            .into_iter()
+            .map(|r| RecordRow {
+                body: vec![7; 64 << 10],
+                ..r
+            })
+            .collect()
+    };
+
+    writer.insert(big("first", 16)).await.unwrap();
+    assert_eq!(
+        writer.checkpoint(true).await.unwrap(),
+        None,
+        "1 MiB is not due"
+    );
+
+    writer.insert(big("second", 64)).await.unwrap();
+    assert_eq!(
+        writer.checkpoint(false).await.unwrap(),
+        None,
+        "5 MiB while batches wait is under the hard limit"
+    );
+    assert!(
+        writer.checkpoint(true).await.unwrap().is_some(),
+        "due once idle"
+    );
+    assert_eq!(
+        writer.checkpoint(true).await.unwrap(),
+        None,
+        "nothing new since"
+    );
+
+    writer.insert(big("third", 17 * 16)).await.unwrap();
+    assert!(
+        writer.checkpoint(false).await.unwrap().is_some(),
+        "over 16 MiB it checkpoints even with batches waiting"
+    );
+    assert_eq!(store.count_records(org).await.unwrap(), 16 + 64 + 17 * 16);
+    drop(writer);
+    store.close().await;
+}

@@ -236,8 +236,16 @@ impl Round {
 /// The machine's load over a phase, in one line.
 fn show_load(n: &Neighbours) -> String {
     format!(
-        "machine: load {:.2} -> {:.2}; CPU in use {:.2} cores: bench {:.2}, collector {:.2}, database {:.2}, other processes {:.2}",
-        n.load_before, n.load_after, n.machine, n.bench, n.collector, n.database, n.others
+        "machine: load {:.2} -> {:.2}; CPU in use {:.2} cores: bench {:.2}, collector {:.2}, database {:.2}, other processes {:.2}; iowait {:.2} cores; others wrote {:.1} MB/s to disk",
+        n.load_before,
+        n.load_after,
+        n.machine,
+        n.bench,
+        n.collector,
+        n.database,
+        n.others,
+        n.iowait,
+        n.others_written_mb_s
     )
 }
 
@@ -303,9 +311,10 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
         " ms",
     );
     type Part = fn(&PushTime) -> f64;
-    let parts: [(&str, Part); 6] = [
+    let parts: [(&str, Part); 7] = [
         ("prepare", |t| t.prepare),
         ("queue", |t| t.queue),
+        ("checkpoint", |t| t.checkpoint),
         ("statements", |t| t.statements),
         ("commit", |t| t.commit),
         ("wake", |t| t.wake),
@@ -319,6 +328,18 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
             " ms",
         );
     }
+    line(
+        "  slowest 1 %: rows in their group",
+        spread(&|r| r.latency.tail.group_rows),
+        0,
+        "",
+    );
+    line(
+        "  every push: rows in its group",
+        spread(&|r| r.latency.all.group_rows),
+        0,
+        "",
+    );
     line(
         "overload acknowledged, records/s",
         spread(&|r| r.overload.acked as f64 / opts.overload_secs as f64),
@@ -350,6 +371,18 @@ fn print_summary(opts: &BenchOptions, rounds: &[Round]) {
             spread(&|r| load(r).others),
             2,
             " cores",
+        );
+        line(
+            &format!("{name}: iowait"),
+            spread(&|r| load(r).iowait),
+            2,
+            " cores",
+        );
+        line(
+            &format!("{name}: others' disk writes"),
+            spread(&|r| load(r).others_written_mb_s),
+            1,
+            " MB/s",
         );
     }
 }

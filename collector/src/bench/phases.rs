@@ -29,7 +29,8 @@ const OVERLOAD_AGENT: usize = 2;
 const TAIL: f64 = 0.01;
 
 /// Inserts `records` rows with plain sqlx, `batch` per durable
-/// transaction, one after another; returns rows per second.
+/// transaction, one after another, checkpointing as the collector's writer
+/// does when idle; returns rows per second.
 pub async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
     let store = Store::connect(url).await?;
     let org = store.create_org("ceiling").await?;
@@ -58,6 +59,8 @@ pub async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
             })
             .collect();
         writer.insert(rows).await?;
+        // One process, one insert after another: idle between them.
+        writer.checkpoint(true).await?;
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
     drop(writer);

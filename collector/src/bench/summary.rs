@@ -62,8 +62,10 @@ pub struct PushTime {
     pub client: f64,
     /// In the handler before the writer: authentication, checks, re-scrub.
     pub prepare: f64,
-    /// Waiting in the writer's queue.
+    /// Waiting in the writer's queue behind other groups' transactions.
     pub queue: f64,
+    /// Waiting in the writer's queue while it checkpointed the WAL.
+    pub checkpoint: f64,
     /// The group transaction's statements.
     pub statements: f64,
     /// Its commit (durable sync, and any checkpoint SQLite runs there).
@@ -73,6 +75,8 @@ pub struct PushTime {
     /// Outside the handler: HTTP/2 on both sides, decoding, the load
     /// generator's own scheduling.
     pub outside: f64,
+    /// Rows in the group transaction the batch went in with.
+    pub group_rows: f64,
 }
 
 impl PushTime {
@@ -80,9 +84,10 @@ impl PushTime {
     /// one, all of it is `outside`.
     pub fn from_header(client: f64, header: Option<&str>) -> PushTime {
         let get = |name: &str| header.and_then(|h| timing_entry(h, name)).unwrap_or(0.0);
-        let (prepare, queue, statements, commit) = (
+        let (prepare, queued, checkpoint, statements, commit) = (
             get("prepare"),
             get("queue"),
+            get("checkpoint"),
             get("statements"),
             get("commit"),
         );
@@ -90,11 +95,15 @@ impl PushTime {
         PushTime {
             client,
             prepare,
-            queue,
+            queue: (queued - checkpoint).max(0.0),
+            checkpoint,
             statements,
             commit,
-            wake: (total - prepare - queue - statements - commit).max(0.0),
+            wake: (total - prepare - queued - statements - commit).max(0.0),
             outside: (client - total).max(0.0),
+            group_rows: header
+                .and_then(|h| timing_desc(h, "group"))
+                .unwrap_or(f64::NAN),
         }
     }
 
@@ -106,10 +115,12 @@ impl PushTime {
             client: sum(|t| t.client),
             prepare: sum(|t| t.prepare),
             queue: sum(|t| t.queue),
+            checkpoint: sum(|t| t.checkpoint),
             statements: sum(|t| t.statements),
             commit: sum(|t| t.commit),
             wake: sum(|t| t.wake),
             outside: sum(|t| t.outside),
+            group_rows: sum(|t| t.group_rows),
         }
     }
 }
@@ -118,16 +129,29 @@ impl fmt::Display for PushTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.1} ms = prepare {:.1} + queue {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}",
+            "{:.1} ms = prepare {:.1} + queue {:.1} + checkpoint {:.1} + statements {:.1} + commit {:.1} + wake {:.1} + outside the handler {:.1}; groups of {:.0} rows",
             self.client,
             self.prepare,
             self.queue,
+            self.checkpoint,
             self.statements,
             self.commit,
             self.wake,
-            self.outside
+            self.outside,
+            self.group_rows
         )
     }
+}
+
+/// The `desc` of entry `name` in a Server-Timing value, as a number.
+fn timing_desc(header: &str, name: &str) -> Option<f64> {
+    header.split(',').find_map(|entry| {
+        let mut parts = entry.trim().split(';');
+        if parts.next()? != name {
+            return None;
+        }
+        parts.find_map(|p| p.trim().strip_prefix("desc=")?.parse().ok())
+    })
 }
 
 /// The `dur` of entry `name` in a Server-Timing value
@@ -156,12 +180,14 @@ mod tests {
 
     #[test]
     fn a_push_is_split_by_its_server_timing() {
-        let h = "prepare;dur=1.0, queue;dur=20.5, statements;dur=3, commit;dur=4, group;desc=1500, total;dur=30";
+        let h = "prepare;dur=1.0, queue;dur=20.5, checkpoint;dur=8.5, statements;dur=3, commit;dur=4, group;desc=1500, total;dur=30";
         let t = PushTime::from_header(40.0, Some(h));
-        assert_eq!(t.queue, 20.5);
+        assert_eq!(t.queue, 12.0);
+        assert_eq!(t.checkpoint, 8.5);
         assert_eq!(t.commit, 4.0);
         assert!((t.wake - 1.5).abs() < 1e-9);
         assert!((t.outside - 10.0).abs() < 1e-9);
+        assert_eq!(t.group_rows, 1500.0);
         assert_eq!(PushTime::from_header(7.0, None).outside, 7.0);
     }
 }

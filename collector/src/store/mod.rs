@@ -50,8 +50,17 @@ const SQLITE_PAGE_SIZE: u32 = 16 * 1024;
 /// it in pages (`wal_autocheckpoint`, default 1,000: 4 MiB at 4 KiB pages);
 /// kept at 4 MiB whatever the page size, because copying a larger WAL at
 /// once holds up the commit that triggers it (p99 acknowledgement went from
-/// 17 to over 100 ms at 64 MiB).
+/// 17 to over 100 ms at 64 MiB). The record writer checkpoints itself
+/// instead, after this many bytes of rows, when no batch is waiting (see
+/// `RecordWriter::checkpoint`); the setting stays for every other
+/// connection.
 const SQLITE_CHECKPOINT_BYTES: i64 = 4 << 20;
+
+/// Rows the record writer lets into the WAL while batches keep arriving
+/// before it checkpoints anyway, so a writer that is never idle still
+/// bounds its WAL. Four times the idle threshold: a backlog drains with a
+/// quarter of the checkpoints.
+const SQLITE_CHECKPOINT_LIMIT_BYTES: i64 = 4 * SQLITE_CHECKPOINT_BYTES;
 
 /// SQLite allows one writer; readers (token checks, bundle reads) get the rest.
 const SQLITE_CONNECTIONS: u32 = 4;
