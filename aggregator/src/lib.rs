@@ -1,0 +1,16 @@
+//! The earlyexit learning engine, as a library.
+//!
+//! One module per capability; the agent uses this crate for local learning
+//! and the `earlyexit-aggregator` binary for fleet learning, so both train
+//! and infer with the same code. This crate depends on nothing of the
+//! agent's or the collector's (the arrows run `proto` ← `aggregator` ←
+//! `agent`).
+//!
+//! - [`eval`]: the evaluation commands on external, labelled data
+//!   (`earlyexit-aggregator eval … --data DIR`).
+//! - [`cli`]: the binary's argument parsing; it only calls into the modules
+//!   above.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod eval;
