@@ -110,11 +110,58 @@ fn fits(strength: u8, v: &[u8]) -> bool {
 pub(crate) fn spaced_pair(c: &Ctx<'_>) -> bool {
     let key = key_of(c);
     let v = &c.line[c.start..c.end];
+    // `password is X`, `was reset to X`: a connecting word says what follows is the value.
+    let min_strong = if after_connector(&c.line[..c.start]) {
+        6
+    } else {
+        8
+    };
     match strength(key) {
-        2 => secretish(v, 8),
+        2 => secretish(v, min_strong),
         1 => secretish(v, 16) && entropy(v) >= 3.2,
         _ => false,
     }
+}
+
+/// Words between a key and its value that say "this is the value".
+const CONNECTORS: &[&[u8]] = &[
+    b"is", b"was", b"are", b"to", b"as", b"be", b"been", b"now", b"reset", b"set", b"changed",
+    b"updated",
+];
+
+/// Text before the value ends in a connecting word (`… is `, `… reset to "`).
+fn after_connector(before: &[u8]) -> bool {
+    let b = before.trim_ascii_end();
+    let b = b.strip_suffix(b"\"").or(b.strip_suffix(b"'")).unwrap_or(b);
+    let start = b
+        .iter()
+        .rposition(|x| !x.is_ascii_alphabetic())
+        .map_or(0, |i| i + 1);
+    start > 0
+        && CONNECTORS
+            .iter()
+            .any(|w| b[start..].eq_ignore_ascii_case(w))
+}
+
+/// Verbs that make a call read or manage a secret by name, not set its value
+/// (`get_secret("prod/db")`, `deleteToken("ci")`).
+const READ_VERBS: &[&str] = &[
+    "get", "read", "load", "fetch", "lookup", "find", "delete", "remove", "has", "is", "describe",
+    "rotate", "create", "list", "parse", "revoke", "refresh", "new", "generate", "name", "require",
+    "expect", "resolve",
+];
+
+/// `.password("…")`, `setApiKey('…')`, `.with_token("…")`: a call named after a
+/// secret key whose single argument is a literal; the callee decides like a key.
+pub(crate) fn setter_call(c: &Ctx<'_>) -> bool {
+    let key = key_of(c);
+    // `client.get_secret(…)`: the method name, not the receiver.
+    let callee = key.rsplit(|&b| b == b'.').next().unwrap_or(key);
+    let w = words(callee);
+    if w.first().is_some_and(|f| READ_VERBS.contains(&f.as_str())) {
+        return false;
+    }
+    fits(strength(callee), &c.line[c.start..c.end])
 }
 
 /// `{"Key", "value"}`, `setProperty("key", "value")`, `<key>value</key>`,
@@ -124,15 +171,27 @@ pub(crate) fn keyed_pair(c: &Ctx<'_>) -> bool {
 }
 
 /// The key for a match: the nearest run of key bytes before the value,
-/// skipping separators, quotes, `>`, `,`, brackets, the words `is`/`was`/
-/// `to`/`as`/`value`/`use`, a type annotation and leading dashes.
+/// skipping separators, quotes, `>`, `,`, brackets and braces, the connecting
+/// words (`is`, `was reset to`), `value`/`use`/`default`, a type annotation
+/// and leading dashes.
 fn key_of<'a>(c: &Ctx<'a>) -> &'a [u8] {
     let b = &c.line[..c.start];
     let mut end = b.len();
     let skip = |x: u8| {
         matches!(
             x,
-            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b',' | b'>' | b'(' | b'[' | b']' | b'@'
+            b' ' | b'\t'
+                | b'"'
+                | b'\''
+                | b'='
+                | b':'
+                | b','
+                | b'>'
+                | b'('
+                | b'['
+                | b']'
+                | b'@'
+                | b'{'
         )
     };
     loop {
@@ -144,7 +203,10 @@ fn key_of<'a>(c: &Ctx<'a>) -> &'a [u8] {
             start -= 1;
         }
         let word = &b[start..end];
-        if start > 0 && matches!(word, b"is" | b"was" | b"to" | b"as" | b"value" | b"use") {
+        if start > 0
+            && (matches!(word, b"value" | b"use" | b"default")
+                || CONNECTORS.iter().any(|w| word.eq_ignore_ascii_case(w)))
+        {
             end = start;
             continue;
         }

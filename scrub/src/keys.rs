@@ -192,7 +192,7 @@ fn is_key_byte(b: u8) -> bool {
 }
 
 /// The key text just before the value at `c.start` (skipping quotes, spaces,
-/// `,`, `=:>!`, and a YAML tag such as `!!binary`).
+/// `,`, `=:>!`, and a YAML tag such as `!!binary` or `!Ref`).
 fn key_before<'a>(c: &Ctx<'a>) -> &'a [u8] {
     let b = &c.line[..c.start];
     let mut end = skip_separators(b, b.len());
@@ -200,7 +200,7 @@ fn key_before<'a>(c: &Ctx<'a>) -> &'a [u8] {
         .iter()
         .rposition(|x| x.is_ascii_whitespace())
         .map_or(0, |i| i + 1);
-    if b[word_start..end].starts_with(b"!!") {
+    if b[word_start..end].starts_with(b"!") {
         end = skip_separators(b, word_start);
     }
     let mut start = end;

@@ -57,7 +57,7 @@ pub(super) fn rules() -> Vec<Builtin> {
             pattern: concat!(
                 r#"["'][\w.\-]*"#,
                 key_word!(),
-                r#"[\w.\-]*["']\s*,\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
+                r#"[\w.\-]*["']\s*(?:,|\{\s*default\s*=)\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
             ),
             anchors: &[
                 "pass",
@@ -79,11 +79,16 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "props.setProperty(\"mail.smtp.password\", \"Hunter2!x\");",
                     "Hunter2!x",
                 ),
+                (
+                    "variable \"shared_secret\" { default = \"HOX8DIZSJSP1KAEKANGQZJH3IT\" }",
+                    "HOX8DIZSJSP1KAEKANGQZJH3IT",
+                ),
             ],
             non_examples: &[
                 "fields = [\"password\", \"email\"]",
                 "os.getenv(\"API_TOKEN\", \"\")",
                 "headers.set(\"X-Api-Key\", apiKey)",
+                "variable \"db_password\" { default = \"\" }",
             ],
         },
         Builtin {
@@ -92,7 +97,7 @@ pub(super) fn rules() -> Vec<Builtin> {
             pattern: concat!(
                 r#"(?:^|[\s"'(\[{,;/*#])[\w.\-]*"#,
                 key_word!(),
-                r#"[\w.\-]*["']?(?:\s+(?i:is|was|to|as))?[ \t]+"#,
+                r#"[\w.\-]*["']?(?:\s+(?i:is|was|are|to|as|be|been|now|reset|set|changed|updated)){0,3}[ \t]+"#,
                 r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s"'`,;<>]+))"#
             ),
             anchors: &[
@@ -119,6 +124,10 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "// the jwt_secret is \"pM9GPRnTSTvjFevIepPYV\"",
                     "pM9GPRnTSTvjFevIepPYV",
                 ),
+                (
+                    "Password was reset to Riv*70x for the on-call account.",
+                    "Riv*70x",
+                ),
             ],
             non_examples: &[
                 "The token expired; please log in again.",
@@ -127,6 +136,44 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "test auth::tests::rejects_expired_token ... ok",
                 "ssh -i ~/.ssh/id_ed25519 deploy@bastion",
                 "  -p, --password <PASSWORD>   password to use when connecting",
+                "The password is incorrect.",
+                "Your password was reset to the default.",
+            ],
+        },
+        Builtin {
+            name: "setter-call",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"\b\w*"#,
+                key_word!(),
+                r#"\w*\s*\(\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')\s*\)"#
+            ),
+            anchors: &[
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "auth",
+                "session",
+            ],
+            check: Some(context::setter_call),
+            examples: &[
+                (
+                    "    .db_password(\"9d51726f7b22229ec57a96484f956f450ea9c37c\")",
+                    "9d51726f7b22229ec57a96484f956f450ea9c37c",
+                ),
+                (
+                    "client.setApiKey('Zq8Lm2Xv0Tr4Pw6Ny');",
+                    "Zq8Lm2Xv0Tr4Pw6Ny",
+                ),
+            ],
+            non_examples: &[
+                "secret = client.get_secret(\"prod/db-password-2024\")",
+                "password_field(\"Password\")",
+                "t.Run(\"rejects_expired_token\", func(t *testing.T) {",
+                ".with_token(\"${{ secrets.TOKEN }}\")",
             ],
         },
         Builtin {

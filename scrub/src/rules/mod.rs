@@ -49,10 +49,10 @@ macro_rules! val {
 }
 
 /// Separator between key and value (after `]` in `config["key"] =`, and past
-/// a type annotation such as `: string =`).
+/// a type annotation such as `: string =`, and past a YAML tag: `!!binary`, `!Ref`).
 macro_rules! sep {
     () => {
-        r#"["']?\]?\s*(?::\s*&?(?:'static\s+)?(?:string|str|String)\s*)?(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!\w+\s+)?"#
+        r#"["']?\]?\s*(?::\s*&?(?:'static\s+)?(?:string|str|String)\s*)?(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!?\w+\s+)?"#
     };
 }
 
