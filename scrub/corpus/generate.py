@@ -597,6 +597,10 @@ TUNE_ONLY_KEY_WORDS = [
     ["api", "access", "key"], ["secret", "access", "key"], ["client", "secret", "key"], ["private", "token"],
     ["github", "token"], ["gitlab", "token"], ["auth", "secret"], ["token", "secret"], ["encryption", "secret"],
     ["signing", "secret"], ["api", "secret", "token"], ["access", "secret"], ["secret", "token"],
+    ["become", "pass"], ["bind", "pw"], ["mongo", "initdb", "root", "password"], ["otp", "secret"],
+    ["totp", "secret"], ["id", "token"], ["upload", "token"], ["npm", "auth", "token"], ["twine", "password"],
+    ["sonar", "token"], ["smtp", "pass"], ["wifi", "psk"], ["stripe", "secret", "key"], ["aes", "key"],
+    ["cipher", "key"], ["secret", "key", "base"], ["cookie", "signing", "key"], ["oidc", "client", "secret"],
 ]
 
 KEY_PREFIXES = ["", "", "", "db", "app", "spring_datasource", "prod", "my", "myapp", "service"]
@@ -658,6 +662,35 @@ TUNE_ONLY_KEYED = [
     ("log-json", ["camel", "snake"], lambda r, k, v: '{"level":"debug","msg":"config loaded","%s":"%s"}' % (k, v)),
     ("log-equals-quoted", ["snake"], lambda r, k, v: 'level=debug msg="connecting" %s="%s" attempt=1' % (k, v)),
     ("url-query-amp", ["snake", "camel"], lambda r, k, v: "https://api.example.com/v1/export?format=csv&%s=%s&limit=10" % (k, v)),
+    ("k8s-env-list", ["upper"], lambda r, k, v: "env:\n  - name: %s\n    value: '%s'" % (k, v)),
+    ("compose-environment", ["upper"], lambda r, k, v: "    environment:\n      %s: %s" % (k, v)),
+    ("systemd-env", ["upper"], lambda r, k, v: 'Environment="%s=%s"' % (k, v)),
+    ("windows-set", ["upper"], lambda r, k, v: "set %s=%s" % (k, v)),
+    ("windows-setx", ["upper"], lambda r, k, v: 'setx %s "%s"' % (k, v)),
+    ("powershell-env", ["upper"], lambda r, k, v: '$env:%s = "%s"' % (k, v)),
+    ("dotnet-setenv", ["upper"], lambda r, k, v: '[Environment]::SetEnvironmentVariable("%s", "%s", "User")' % (k, v)),
+    ("fish-set", ["upper"], lambda r, k, v: "set -gx %s %s" % (k, v)),
+    ("kubectl-literal", ["snake", "kebab"], lambda r, k, v: "kubectl create secret generic app --from-literal=%s='%s'" % (k, v)),
+    ("heroku-config", ["upper"], lambda r, k, v: "heroku config:set %s='%s' -a acme-api" % (k, v)),
+    ("gh-secret", ["upper"], lambda r, k, v: 'gh secret set %s --body "%s"' % (k, v)),
+    ("vault-put", ["snake"], lambda r, k, v: "vault kv put secret/app %s='%s'" % (k, v)),
+    ("ssm-put", ["snake"], lambda r, k, v: 'aws ssm put-parameter --name /app/%s --value "%s" --type SecureString' % (k, v)),
+    ("makefile-colon", ["upper"], lambda r, k, v: "%s := %s" % (k, v)),
+    ("logfmt", ["snake"], lambda r, k, v: "ts=2026-03-04T10:22:01Z level=info %s=%s user=app" % (k, v)),
+    ("java-sysprop", ["dotted"], lambda r, k, v: 'System.setProperty("%s", "%s");' % (k, v)),
+    ("toml-inline", ["snake"], lambda r, k, v: 'db = { user = "app", %s = "%s" }' % (k, v)),
+    ("yaml-flow", ["snake", "camel"], lambda r, k, v: "auth: {user: app, %s: '%s'}" % (k, v)),
+    ("js-nested-auth", ["camel"], lambda r, k, v: "  auth: { username: 'svc', %s: '%s' }," % (k, v)),
+    ("xml-attrs", ["camel", "snake"], lambda r, k, v: '<datasource user="app" %s="%s" pool="10"/>' % (k, v)),
+    ("xml-entry", ["dotted"], lambda r, k, v: '<entry key="%s">%s</entry>' % (k, v)),
+    ("markdown-table", ["snake", "upper"], lambda r, k, v: "| %s | `%s` | prod |" % (k, v)),
+    ("sql-comment", ["snake"], lambda r, k, v: "-- %s: %s" % (k, v)),
+    ("ini-comment", ["snake"], lambda r, k, v: "; %s = %s" % (k, v)),
+    ("form-body", ["snake"], lambda r, k, v: "username=app&%s=%s&grant_type=client_credentials" % (k, v)),
+    ("json-escaped", ["camel", "snake"], lambda r, k, v: '"{\\"%s\\":\\"%s\\"}"' % (k, v)),
+    ("prose-for-prod", ["snake", "flat"], lambda r, k, v: "the %s for prod is now %s" % (k, v)),
+    ("prose-arrow", ["snake", "upper"], lambda r, k, v: "%s -> %s" % (k, v)),
+    ("ansible-var", ["snake"], lambda r, k, v: "ansible_%s: '%s'" % (k, v)),
 ]
 
 TUNE_ONLY_FIXED = [
@@ -691,6 +724,14 @@ TUNE_ONLY_FIXED = [
     ("generic_secret", "Here is the secret: {p} - keep it out of git."),
     ("generic_secret", "My API key = {p}, can someone check why it fails?"),
     ("generic_secret", "Authorization token: {p}"),
+    # code calls with a fixed credential position
+    ("password", "var cred = new NetworkCredential(\"svc\", \"{p}\");"),
+    ("password", "r = requests.get(url, auth=(\"svc\", \"{p}\"))"),
+    ("password", "auth = HTTPBasicAuth('svc', '{p}')"),
+    ("password", "req.SetBasicAuth(\"svc\", \"{p}\")"),
+    ("password", "machine api.example.com login ci password {p}"),
+    ("password", "credentials for staging: admin / {p}"),
+    ("password", "login with admin and password {p}"),
 ]
 
 CRED_SCHEMES = ["ftp", "sftp", "smtp", "smtps", "ldap", "ldaps", "https", "http", "mysql", "postgresql", "redis",
@@ -802,6 +843,45 @@ def tune_only_negatives(r):
         ("k8s", "    secretName: %s-tls" % r.choice(WORDS)),
         ("k8s", "  serviceAccountToken: true"),
         ("k8s", "      automountServiceAccountToken: false"),
+        ("config_value", 'Environment="LOG_LEVEL=debug"'),
+        ("config_value", "keyspace: analytics"),
+        ("config_value", "passthrough: true"),
+        ("config_value", "password_confirmation: \"\""),
+        ("config_value", "auth_provider: github"),
+        ("config_value", "session_affinity: ClientIP"),
+        ("config_value", "pass_through = false"),
+        ("config_value", "password_changed_at: 2026-01-%02dT00:00:00Z" % n),
+        ("config_value", "TokenType: \"Bearer\""),
+        ("config_value", "keychain: login"),
+        ("config_value", "token_bucket_size=%d" % r.randint(10, 999)),
+        ("config_value", "set -gx EDITOR vim"),
+        ("config_value", "setx JAVA_HOME \"C:\\Program Files\\Java\\jdk-21\""),
+        ("identifier", "System.getProperty(\"db.password\")"),
+        ("identifier", "var cred = new NetworkCredential(user, password);"),
+        ("identifier", "r = requests.get(url, auth=(user, password))"),
+        ("identifier", "req.SetBasicAuth(user, pass)"),
+        ("identifier", "words = tokenize(text)"),
+        ("identifier", "auth: { username, password },"),
+        ("identifier", "@Value(\"${app.password}\")"),
+        ("identifier", "private String password;"),
+        ("identifier", "func (c *Client) SetToken(token string) {"),
+        ("identifier", "def set_password(self, raw_password):"),
+        ("build_log", "kubectl create secret generic app --from-file=password=./pw.txt"),
+        ("build_log", "gh secret set NPM_TOKEN < token.txt"),
+        ("build_log", "aws ssm get-parameter --name /app/db_password --with-decryption"),
+        ("build_log", "vault kv get -field=password secret/app"),
+        ("build_log", "heroku config:get DATABASE_URL -a acme-api"),
+        ("build_log", "secret/app-db created"),
+        ("build_log", "Adding authorized_keys for deploy"),
+        ("prose", "Passenger boarding pass printed."),
+        ("prose", "The secretary scheduled the keynote for Monday."),
+        ("prose", "login with your SSO account and password manager"),
+        ("prose", "credentials for staging are in the vault"),
+        ("placeholder", "machine api.example.com login ci password $NETRC_PASSWORD"),
+        ("placeholder", "$env:API_TOKEN = \"$(Get-Secret ApiToken)\""),
+        ("placeholder", "heroku config:set API_KEY=$API_KEY -a acme-api"),
+        ("placeholder", "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\""),
+        ("placeholder", "| password | `<set in vault>` | prod |"),
     ]
 
 
@@ -848,8 +928,8 @@ def tune_only_cases(rng, keys, values, n_pos, n_neg):
     return cases
 
 
-TUNE_ONLY_POSITIVES = 800
-TUNE_ONLY_NEGATIVES = 600
+TUNE_ONLY_POSITIVES = 1400
+TUNE_ONLY_NEGATIVES = 1000
 
 
 # ---------------------------------------------------------------- split and assemble

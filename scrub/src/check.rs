@@ -135,6 +135,9 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
         return true;
     }
     // One repeated character (xxxxxxxx, ********, ........) or mostly masking stars.
+    if v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/") {
+        return true;
+    }
     if v.iter().all(|&b| b == first) || v.iter().filter(|&&b| b == b'*').count() * 2 >= v.len() {
         return true;
     }
@@ -183,9 +186,13 @@ fn is_reference(v: &[u8]) -> bool {
                 rest.get(n),
                 None | Some(b')' | b',' | b';' | b'.' | b' ' | b'\t' | b':' | b'[' | b']')
             );
-            (ident(&rest[..n]) && delimited) || rest.iter().all(|&b| b == b'*')
+            (ident(&rest[..n]) && reads_as_name(&rest[..n]) && delimited)
+                || rest.iter().all(|&b| b == b'*')
         }
-        [b'$', rest @ ..] => ident(rest.strip_suffix(b")").unwrap_or(rest)),
+        [b'$', rest @ ..] => {
+            let name = rest.strip_suffix(b")").unwrap_or(rest);
+            ident(name) && reads_as_name(name)
+        }
         [b'%', rest @ .., b'%'] => ident(rest),
         _ => false,
     }
@@ -256,6 +263,18 @@ fn is_code_name(v: &[u8], after: &[u8]) -> bool {
             ))
 }
 
+/// A variable name as people write them: `UPPER_SNAKE`, `lower_snake`,
+/// `camelCase`/`PascalCase` words; `$WUvTYR6_wNQ` is a password with a `$`.
+fn reads_as_name(v: &[u8]) -> bool {
+    let no_upper = !v.iter().any(u8::is_ascii_uppercase);
+    let no_lower = !v.iter().any(u8::is_ascii_lowercase);
+    no_upper
+        || no_lower
+        || v.split(|&b| b == b'_')
+            .filter(|p| !p.is_empty())
+            .all(|p| p.iter().all(u8::is_ascii_alphabetic) && is_word_humps(p))
+}
+
 /// `hashedPassword` reads as words: no two capitals in a row, and every
 /// hump has a vowel (`yqDVtkqPECriaLRi` does not).
 fn is_word_humps(v: &[u8]) -> bool {
@@ -315,17 +334,20 @@ pub(crate) fn strong_value(c: &Ctx<'_>) -> bool {
 }
 
 /// `crypt($1, …)`: a bare value cut at the comma between a call's arguments.
+/// `auth=(user, password)`: a tuple of names cut at its first comma, too.
 fn is_open_call(v: &[u8], after: &[u8]) -> bool {
     let Some(open) = v.iter().position(|&b| b == b'(') else {
         return false;
     };
     let head = &v[..open];
-    after.first() == Some(&b',')
-        && !head.is_empty()
-        && (head[0].is_ascii_alphabetic() || head[0] == b'_')
-        && head
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
+    let arg = &v[open + 1..];
+    let name = |s: &[u8]| {
+        !s.is_empty()
+            && (s[0].is_ascii_alphabetic() || s[0] == b'_')
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
+    };
+    after.first() == Some(&b',') && (name(head) || (head.is_empty() && name(arg)))
 }
 
 /// YAML tags whose value names something else: CloudFormation intrinsics

@@ -52,7 +52,9 @@ pub(crate) fn secretish(v: &[u8], min_len: usize) -> bool {
         return false;
     }
     let classes = [lower, upper, digit, symbol].iter().filter(|&&x| x).count();
-    classes >= 2 && entropy(v) >= 2.8
+    // Entropy of n distinct bytes is at most log2(n): short values get a lower bar.
+    let bar = 2.8_f64.min((v.len() as f64).log2() - 0.2);
+    classes >= 2 && entropy(v) >= bar
 }
 
 /// Type names that stand between a key and its value (`dbPassword: string = "…"`).
@@ -132,7 +134,15 @@ const CONNECTORS: &[&[u8]] = &[
 /// Text before the value ends in a connecting word (`… is `, `… reset to "`).
 fn after_connector(before: &[u8]) -> bool {
     let b = before.trim_ascii_end();
-    let b = b.strip_suffix(b"\"").or(b.strip_suffix(b"'")).unwrap_or(b);
+    let b = b
+        .strip_suffix(b"\"")
+        .or(b.strip_suffix(b"'"))
+        .or(b.strip_suffix(b"`"))
+        .unwrap_or(b)
+        .trim_ascii_end();
+    if b.ends_with(b"->") || b.ends_with(b"|") {
+        return true;
+    }
     let start = b
         .iter()
         .rposition(|x| !x.is_ascii_alphabetic())
@@ -192,11 +202,24 @@ fn key_of<'a>(c: &Ctx<'a>) -> &'a [u8] {
                 | b']'
                 | b'@'
                 | b'{'
+                | b'|'
+                | b'`'
+                | b'\\'
         )
     };
+    // After a connecting word, up to two plain words may stand between the
+    // key and it (`the db_key for prod is now …`).
+    let mut connected = false;
+    let mut fillers = 0;
     loop {
-        while end > 0 && skip(b[end - 1]) {
-            end -= 1;
+        loop {
+            if b[..end].ends_with(b"->") {
+                end -= 2;
+            } else if end > 0 && skip(b[end - 1]) {
+                end -= 1;
+            } else {
+                break;
+            }
         }
         let mut start = end;
         while start > 0 && is_key_byte(b[start - 1]) {
@@ -207,8 +230,25 @@ fn key_of<'a>(c: &Ctx<'a>) -> &'a [u8] {
             && (matches!(word, b"value" | b"use" | b"default")
                 || CONNECTORS.iter().any(|w| word.eq_ignore_ascii_case(w)))
         {
+            connected |= CONNECTORS.iter().any(|w| word.eq_ignore_ascii_case(w));
             end = start;
             continue;
+        }
+        if connected
+            && fillers < 2
+            && start > 0
+            && word.iter().all(u8::is_ascii_alphabetic)
+            && strength(word) == 0
+        {
+            fillers += 1;
+            end = start;
+            continue;
+        }
+        let start = crate::keys::spaced_qualifier(b, start, end);
+        let word = &b[start..end];
+        if fillers > 0 && strength(word) < 2 {
+            // Words between a weak key and its value: too loose to pair.
+            return &[];
         }
         let mut key = skip_type(c.line, start, word);
         while let [b'-' | b'.', rest @ ..] = key {

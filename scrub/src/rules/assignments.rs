@@ -362,13 +362,14 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "secret-assignment",
             placeholder: secret("secret:password"),
             pattern: concat!(
-                r#"(?i)[\w.\-]*(?:pass|pwd|secret|token|key|credential|auth|pin)[\w.\-]*"#,
+                r#"(?i)[\w.\-]*(?:pass|pw|psk|secret|token|key|credential|auth|pin)[\w.\-]*"#,
                 sep!(),
                 val!()
             ),
             anchors: &[
                 "pass",
-                "pwd",
+                "pw",
+                "psk",
                 "secret",
                 "token",
                 "key",
@@ -398,6 +399,11 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "signing_secret: !!binary c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
                     "c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
                 ),
+                (
+                    "db_bind_pw: CJL80W4GYIJUEKJ0JS1MCY",
+                    "CJL80W4GYIJUEKJ0JS1MCY",
+                ),
+                ("\"{\\\"dbPass\\\":\\\"Hunter2!x99\\\"}\"", "Hunter2!x99"),
             ],
             non_examples: &[
                 "secret_length = X25519.secret_length",
@@ -408,6 +414,9 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "private_key_path = \"keys/deploy.pem\"",
                 "fn verify_token(token: &str) -> Result<Claims, Error> {",
                 "docker-compose.yml:59:PuttyPassword=0",
+                "kubectl create secret generic app --from-file=password=./pw.txt",
+                "r = requests.get(url, auth=(user, password))",
+                "password: $DB_PASSWORD",
             ],
         },
         Builtin {

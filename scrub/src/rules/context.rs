@@ -11,7 +11,7 @@ use crate::context;
 /// Secret-ish words one of which every key name holds (any case).
 macro_rules! key_word {
     () => {
-        r"(?i:pass|pwd|secret|token|key|credential|auth|session)"
+        r"(?i:pass|pw|psk|secret|token|key|credential|auth|session)"
     };
 }
 
@@ -97,8 +97,9 @@ pub(super) fn rules() -> Vec<Builtin> {
             pattern: concat!(
                 r#"(?:^|[\s"'(\[{,;/*#])[\w.\-]*"#,
                 key_word!(),
-                r#"[\w.\-]*["']?(?:\s+(?i:is|was|are|to|as|be|been|now|reset|set|changed|updated)){0,3}[ \t]+"#,
-                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s"'`,;<>]+))"#
+                r#"[\w.\-]*["']?(?:\s*->|\s*\|)?"#,
+                r#"(?:(?:\s+[A-Za-z]{1,12}){0,2}?\s+(?i:is|was|are|to|as|be|been|now|reset|set|changed|updated)\b){0,3}[ \t]+"#,
+                r#"(?:"(?P<s>[^"\n]+)"|['`](?P<s2>[^'`\n]+)['`]|(?P<s3>[^\s"'`,;<>]+))"#
             ),
             anchors: &[
                 "pass",
@@ -128,6 +129,15 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "Password was reset to Riv*70x for the on-call account.",
                     "Riv*70x",
                 ),
+                (
+                    "the app_auth_key for prod is now Dv9AFZhY2HziX7cAl5HqROpc3RJ",
+                    "Dv9AFZhY2HziX7cAl5HqROpc3RJ",
+                ),
+                ("SAS_TOKEN -> B!5gv%#3T#XZ42vaD", "B!5gv%#3T#XZ42vaD"),
+                (
+                    "| APP_PASSWORD | `0994e1b14cf2227a4ceed9ea69da` | prod |",
+                    "0994e1b14cf2227a4ceed9ea69da",
+                ),
             ],
             non_examples: &[
                 "The token expired; please log in again.",
@@ -138,6 +148,9 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "  -p, --password <PASSWORD>   password to use when connecting",
                 "The password is incorrect.",
                 "Your password was reset to the default.",
+                "the token for this build is ready",
+                "password -> bcrypt",
+                "| password | `<set in vault>` | prod |",
             ],
         },
         Builtin {
