@@ -174,6 +174,20 @@ pub(crate) fn setter_call(c: &Ctx<'_>) -> bool {
     fits(strength(callee), &c.line[c.start..c.end])
 }
 
+/// `gh secret set DB_PASSWORD --body "…"`, `aws ssm put-parameter --name
+/// /app/db_password --value "…"`: the value flag names no key itself, so the
+/// strongest key-like word earlier on the line (split on spaces, `/`, `=`) decides.
+pub(crate) fn value_flag(c: &Ctx<'_>) -> bool {
+    let before = &c.line[..c.start];
+    let best = before
+        .split(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'=')
+        .filter(|w| !w.starts_with(b"-") && !w.is_empty())
+        .map(strength)
+        .max()
+        .unwrap_or(0);
+    fits(best, &c.line[c.start..c.end])
+}
+
 /// `{"Key", "value"}`, `setProperty("key", "value")`, `<key>value</key>`,
 /// `<add key="k" value="v">`: the key nearest before the value decides.
 pub(crate) fn keyed_pair(c: &Ctx<'_>) -> bool {

@@ -218,6 +218,69 @@ pub(super) fn rules() -> Vec<Builtin> {
             ],
         },
         Builtin {
+            name: "credential-call",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:\bauth\s*=\s*\(|\b\w*(?:basicauth|credential)\w*\s*\()\s*"#,
+                r#"["'][^"'\n]*["']\s*,\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
+            ),
+            anchors: &["auth", "credential"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "r = requests.get(url, auth=(\"svc\", \"Har(27x\"))",
+                    "Har(27x",
+                ),
+                ("req.SetBasicAuth(\"svc\", \"Cobal=77x\")", "Cobal=77x"),
+                (
+                    "var cred = new NetworkCredential(\"svc\", \"L:uoD8lp2GT?*#NF\");",
+                    "L:uoD8lp2GT?*#NF",
+                ),
+            ],
+            non_examples: &[
+                "r = requests.get(url, auth=(user, password))",
+                "req.SetBasicAuth(\"svc\", os.Getenv(\"PASS\"))",
+                "auth = HTTPBasicAuth('svc', '')",
+            ],
+        },
+        Builtin {
+            name: "netrc-password",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<s>\S+)"#,
+            anchors: &["machine"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "machine api.example.com login ci password Har=78!",
+                "Har=78!",
+            )],
+            non_examples: &["machine api.example.com login ci password $NETRC_PASSWORD"],
+        },
+        Builtin {
+            name: "credential-prose",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)\b(?:creds|credentials|login)\b[^:\n]{0,40}?(?::|->)\s*"#,
+                r#"[\w.\-]{2,32}\s*(?:/|:)\s*(?P<s>[^\s"']+)"#
+            ),
+            anchors: &["creds", "credentials", "login"],
+            check: Some(|c| {
+                let v = &c.line[c.start..c.end];
+                !v.ends_with(b":") && crate::context::secretish(v, 6)
+            }),
+            examples: &[
+                ("credentials for staging: admin / Tige(91", "Tige(91"),
+                (
+                    "creds for staging -> admin:EWjhZoQ3H3ukQJLcucQPRXU8A",
+                    "EWjhZoQ3H3ukQJLcucQPRXU8A",
+                ),
+            ],
+            non_examples: &[
+                "credentials for staging are in the vault",
+                "login: admin / password: <ask ops>",
+                "Login: https://sso.example.com/login",
+            ],
+        },
+        Builtin {
             name: "basic-auth-user",
             placeholder: secret("secret:password"),
             pattern: r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"'<\[]*:(?P<s>[^\s"']+)"#,

@@ -190,6 +190,31 @@ pub(super) fn rules() -> Vec<Builtin> {
             ],
         },
         Builtin {
+            name: "value-flag",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:^|\s)--(?:value|body|secret-string|secret-value)(?:=|\s+)"#,
+                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s"'`]+))"#
+            ),
+            anchors: &["--value", "--body", "--secret-"],
+            check: Some(context::value_flag),
+            examples: &[
+                (
+                    "gh secret set BECOME_PASS --body \"617882KMOCG7FNNAINS8\"",
+                    "617882KMOCG7FNNAINS8",
+                ),
+                (
+                    "aws ssm put-parameter --name /app/prod_hmac_key --value \"nj1cQubgv5mhRaugd9jrn4G=\" --type SecureString",
+                    "nj1cQubgv5mhRaugd9jrn4G=",
+                ),
+            ],
+            non_examples: &[
+                "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\"",
+                "aws ssm put-parameter --name /app/log_level --value debug",
+                "gh issue create --title x --body \"token refresh fails on 2.1\"",
+            ],
+        },
+        Builtin {
             name: "signing-call",
             placeholder: secret("secret:password"),
             pattern: concat!(
