@@ -536,6 +536,402 @@ def neg_cases(r):
     ]
 
 
+# ---------------------------------------------------------------- tune-only widening
+# A third group of templates, key names, value generators and negatives that
+# goes to tune only (TUNE_ONLY_* below). It is generated after both splits
+# with its own seed, so holdout.jsonl does not change when this group grows.
+# It covers real formats the split lists above do not: shell traces, docker
+# -e, CI YAML, Helm values, HCL, appsettings.json, PHP/Ruby/Go/Rust/Python
+# call syntax, SQL, curl/httpie/wget flags, credentialed URLs of many
+# schemes, npm UUID tokens, prose, nested JSON; key names in every style with
+# prefixes; values with punctuation; and the same shapes as negatives.
+PUNCT = "$@:!#%&*()/+="
+
+
+def v_punct(rng):
+    n = rng.randint(10, 22)
+    while True:
+        v = rstr(rng, ALNUM + PUNCT, n)
+        if sum(c in PUNCT for c in v) >= 3 and any(c.isdigit() for c in v) and any(c.isalpha() for c in v):
+            return v
+
+
+def v_short_password(rng):
+    w = rng.choice(WORDS)
+    return w[:rng.randint(3, 5)].capitalize() + rng.choice("&*(+=/") + str(rng.randint(1, 99)) + rng.choice(["", "!", "x"])
+
+
+def v_lower_digits(rng):
+    while True:
+        v = rstr(rng, string.ascii_lowercase + string.digits, rng.randint(16, 32))
+        if sum(c.isdigit() for c in v) >= 3 and sum(c.isalpha() for c in v) >= 3:
+            return v
+
+
+def v_upper_digits(rng):
+    while True:
+        v = rstr(rng, string.ascii_uppercase + string.digits, rng.randint(16, 32))
+        if sum(c.isdigit() for c in v) >= 3 and sum(c.isalpha() for c in v) >= 3:
+            return v
+
+
+def v_b64_long(rng):
+    return mixed(rng, rng.choice([43, 64, 88]), B64) + rng.choice(["", "=", "=="])
+
+
+def v_django(rng):
+    return "django-insecure-" + rstr(rng, string.ascii_lowercase + string.digits + "!@#$%^&*(-_=+)", 40)
+
+
+def v_words_dash(rng):
+    w = rng.sample(WORDS, 3)
+    return "-".join(w) + "-" + str(rng.randint(10, 99))
+
+
+TUNE_ONLY_VALUES = [v_punct, v_short_password, v_lower_digits, v_upper_digits, v_b64_long, v_django, v_words_dash]
+
+TUNE_ONLY_KEY_WORDS = [
+    ["database", "password"], ["pg", "password"], ["ldap", "bind", "password"], ["keystore", "password"],
+    ["truststore", "password"], ["login", "password"], ["mail", "password"], ["ftp", "password"],
+    ["sa", "password"], ["db", "pass"], ["admin", "pass"], ["app", "password"],
+    ["api", "access", "key"], ["secret", "access", "key"], ["client", "secret", "key"], ["private", "token"],
+    ["github", "token"], ["gitlab", "token"], ["auth", "secret"], ["token", "secret"], ["encryption", "secret"],
+    ["signing", "secret"], ["api", "secret", "token"], ["access", "secret"], ["secret", "token"],
+    ["become", "pass"], ["bind", "pw"], ["mongo", "initdb", "root", "password"], ["otp", "secret"],
+    ["totp", "secret"], ["id", "token"], ["upload", "token"], ["npm", "auth", "token"], ["twine", "password"],
+    ["sonar", "token"], ["smtp", "pass"], ["wifi", "psk"], ["stripe", "secret", "key"], ["aes", "key"],
+    ["cipher", "key"], ["secret", "key", "base"], ["cookie", "signing", "key"], ["oidc", "client", "secret"],
+]
+
+KEY_PREFIXES = ["", "", "", "db", "app", "spring_datasource", "prod", "my", "myapp", "service"]
+
+
+def prefixed_key(rng, words, how):
+    """A key in style `how`, sometimes behind a prefix (`db_`, `app.`, `SPRING_DATASOURCE_`, ...)."""
+    p = rng.choice(KEY_PREFIXES)
+    return style((p.split("_") if p else []) + list(words), how)
+
+
+def _hdr(k):
+    return "-".join(w.capitalize() for w in k.split("-"))
+
+
+TUNE_ONLY_KEYED = [
+    ("export-bare", ["upper"], lambda r, k, v: "export %s=%s" % (k, v if not any(c in v for c in "$&*()!#") else "'" + v + "'")),
+    ("export-single", ["upper"], lambda r, k, v: "export %s='%s'" % (k, v)),
+    ("set-x-trace", ["upper"], lambda r, k, v: "+ export %s='%s'" % (k, v)),
+    ("set-x-assign", ["upper"], lambda r, k, v: "++ %s='%s'" % (k, v)),
+    ("docker-run-e", ["upper"], lambda r, k, v: "docker run -d -e %s='%s' -p 8080:80 acme/api:1.4" % (k, v)),
+    ("docker-run-env", ["upper"], lambda r, k, v: 'docker run --rm --env %s="%s" acme/worker' % (k, v)),
+    ("compose-env-list", ["upper"], lambda r, k, v: "      - %s=%s" % (k, v)),
+    ("gha-env", ["upper"], lambda r, k, v: "        %s: '%s'" % (k, v)),
+    ("gha-with", ["kebab", "snake"], lambda r, k, v: "        with:\n          %s: %s" % (k, v)),
+    ("gitlab-variables", ["upper"], lambda r, k, v: "variables:\n  %s: \"%s\"" % (k, v)),
+    ("helm-values", ["camel"], lambda r, k, v: "auth:\n  enabled: true\n  %s: \"%s\"" % (k, v)),
+    ("hcl-attr", ["snake"], lambda r, k, v: '  %s = "%s"' % (k, v)),
+    ("hcl-default", ["snake"], lambda r, k, v: 'variable "%s" { default = "%s" }' % (k, v)),
+    ("tfvars", ["snake"], lambda r, k, v: '%s="%s"' % (k, v)),
+    ("java-properties-dotted", ["dotted"], lambda r, k, v: "%s=%s" % (k, v)),
+    ("java-properties-spaced", ["dotted", "camel"], lambda r, k, v: "%s = %s" % (k, v)),
+    ("appsettings", ["pascal"], lambda r, k, v: '  "Authentication": { "%s": "%s" },' % (k, v)),
+    ("appsettings-colon-env", ["pascal"], lambda r, k, v: "Smtp__%s=%s" % (k, v)),
+    ("php-array-double", ["snake"], lambda r, k, v: '    "%s" => "%s",' % (k, v)),
+    ("php-config", ["snake"], lambda r, k, v: "$config['%s'] = '%s';" % (k, v)),
+    ("ruby-symbol-hash", ["snake"], lambda r, k, v: "  %s: '%s'," % (k, v)),
+    ("ruby-config", ["snake"], lambda r, k, v: "  config.%s = '%s'" % (k, v)),
+    ("go-struct-literal", ["pascal"], lambda r, k, v: 'cfg := Config{Host: "db", %s: "%s"}' % (k, v)),
+    ("go-setenv", ["upper"], lambda r, k, v: 'os.Setenv("%s", "%s")' % (k, v)),
+    ("rust-let-semi", ["snake"], lambda r, k, v: '    let %s = "%s";' % (k, v)),
+    ("rust-builder", ["snake"], lambda r, k, v: '    .%s("%s")' % (k, v)),
+    ("rust-struct", ["snake"], lambda r, k, v: '    %s: "%s".to_string(),' % (k, v)),
+    ("python-kwargs", ["snake"], lambda r, k, v: 'conn = psycopg2.connect(host="db", user="app", %s="%s")' % (k, v)),
+    ("python-assign", ["snake"], lambda r, k, v: "%s = '%s'" % (k, v)),
+    ("js-object-quoted", ["camel"], lambda r, k, v: '  "%s": "%s",' % (k, v)),
+    ("js-assign-prop", ["camel"], lambda r, k, v: 'process.env.%s = "%s";' % (k.upper() if k.islower() else k, v)),
+    ("kotlin-val", ["camel"], lambda r, k, v: 'val %s = "%s"' % (k, v)),
+    ("swift-let", ["camel"], lambda r, k, v: 'let %s = "%s"' % (k, v)),
+    ("json-nested", ["camel", "snake"], lambda r, k, v: '{"db": {"host": "db1", "%s": "%s"}}' % (k, v)),
+    ("json-compact", ["camel", "snake"], lambda r, k, v: '{"auth":{"type":"basic","%s":"%s"}}' % (k, v)),
+    ("yaml-nested", ["snake", "camel"], lambda r, k, v: "spring:\n  datasource:\n    %s: %s" % (k, v)),
+    ("ini-colon", ["snake"], lambda r, k, v: "%s: %s" % (k, v)),
+    ("curl-header", ["kebab"], lambda r, k, v: 'curl -s --header "X-%s: %s" https://api.example.com/v1/me' % (_hdr(k), v)),
+    ("httpie-header", ["kebab"], lambda r, k, v: "http POST api.example.com/items X-%s:%s name=x" % (_hdr(k), v)),
+    ("cli-flag-quoted", ["kebab"], lambda r, k, v: "./manage.py createsuperuser --%s='%s' --noinput" % (k, v)),
+    ("comment-slash", ["snake", "camel"], lambda r, k, v: "// %s: %s" % (k, v)),
+    ("comment-todo", ["snake", "upper"], lambda r, k, v: "# TODO remove before release: %s=%s" % (k, v)),
+    ("log-json", ["camel", "snake"], lambda r, k, v: '{"level":"debug","msg":"config loaded","%s":"%s"}' % (k, v)),
+    ("log-equals-quoted", ["snake"], lambda r, k, v: 'level=debug msg="connecting" %s="%s" attempt=1' % (k, v)),
+    ("url-query-amp", ["snake", "camel"], lambda r, k, v: "https://api.example.com/v1/export?format=csv&%s=%s&limit=10" % (k, v)),
+    ("k8s-env-list", ["upper"], lambda r, k, v: "env:\n  - name: %s\n    value: '%s'" % (k, v)),
+    ("compose-environment", ["upper"], lambda r, k, v: "    environment:\n      %s: %s" % (k, v)),
+    ("systemd-env", ["upper"], lambda r, k, v: 'Environment="%s=%s"' % (k, v)),
+    ("windows-set", ["upper"], lambda r, k, v: "set %s=%s" % (k, v)),
+    ("windows-setx", ["upper"], lambda r, k, v: 'setx %s "%s"' % (k, v)),
+    ("powershell-env", ["upper"], lambda r, k, v: '$env:%s = "%s"' % (k, v)),
+    ("dotnet-setenv", ["upper"], lambda r, k, v: '[Environment]::SetEnvironmentVariable("%s", "%s", "User")' % (k, v)),
+    ("fish-set", ["upper"], lambda r, k, v: "set -gx %s %s" % (k, v)),
+    ("kubectl-literal", ["snake", "kebab"], lambda r, k, v: "kubectl create secret generic app --from-literal=%s='%s'" % (k, v)),
+    ("heroku-config", ["upper"], lambda r, k, v: "heroku config:set %s='%s' -a acme-api" % (k, v)),
+    ("gh-secret", ["upper"], lambda r, k, v: 'gh secret set %s --body "%s"' % (k, v)),
+    ("vault-put", ["snake"], lambda r, k, v: "vault kv put secret/app %s='%s'" % (k, v)),
+    ("ssm-put", ["snake"], lambda r, k, v: 'aws ssm put-parameter --name /app/%s --value "%s" --type SecureString' % (k, v)),
+    ("makefile-colon", ["upper"], lambda r, k, v: "%s := %s" % (k, v)),
+    ("logfmt", ["snake"], lambda r, k, v: "ts=2026-03-04T10:22:01Z level=info %s=%s user=app" % (k, v)),
+    ("java-sysprop", ["dotted"], lambda r, k, v: 'System.setProperty("%s", "%s");' % (k, v)),
+    ("toml-inline", ["snake"], lambda r, k, v: 'db = { user = "app", %s = "%s" }' % (k, v)),
+    ("yaml-flow", ["snake", "camel"], lambda r, k, v: "auth: {user: app, %s: '%s'}" % (k, v)),
+    ("js-nested-auth", ["camel"], lambda r, k, v: "  auth: { username: 'svc', %s: '%s' }," % (k, v)),
+    ("xml-attrs", ["camel", "snake"], lambda r, k, v: '<datasource user="app" %s="%s" pool="10"/>' % (k, v)),
+    ("xml-entry", ["dotted"], lambda r, k, v: '<entry key="%s">%s</entry>' % (k, v)),
+    ("markdown-table", ["snake", "upper"], lambda r, k, v: "| %s | `%s` | prod |" % (k, v)),
+    ("sql-comment", ["snake"], lambda r, k, v: "-- %s: %s" % (k, v)),
+    ("ini-comment", ["snake"], lambda r, k, v: "; %s = %s" % (k, v)),
+    ("form-body", ["snake"], lambda r, k, v: "username=app&%s=%s&grant_type=client_credentials" % (k, v)),
+    ("json-escaped", ["camel", "snake"], lambda r, k, v: '"{\\"%s\\":\\"%s\\"}"' % (k, v)),
+    ("prose-for-prod", ["snake", "flat"], lambda r, k, v: "the %s for prod is now %s" % (k, v)),
+    ("prose-arrow", ["snake", "upper"], lambda r, k, v: "%s -> %s" % (k, v)),
+    ("ansible-var", ["snake"], lambda r, k, v: "ansible_%s: '%s'" % (k, v)),
+]
+
+TUNE_ONLY_FIXED = [
+    # SQL
+    ("password", "CREATE USER app IDENTIFIED BY '{p}';"),
+    ("password", "ALTER USER 'root'@'localhost' IDENTIFIED BY '{p}';"),
+    ("password", "ALTER ROLE reporting WITH LOGIN PASSWORD '{p}';"),
+    ("password", "CREATE USER analyst WITH PASSWORD '{p}' VALID UNTIL '2027-01-01';"),
+    ("password", "SET PASSWORD FOR 'app'@'%' = '{p}';"),
+    ("password", "GRANT ALL ON app.* TO 'app'@'%' IDENTIFIED BY '{p}';"),
+    # curl / httpie / wget
+    ("password", "curl -u admin:{p} https://jenkins.example.com/api/json"),
+    ("password", "curl --user deploy:{p} -X POST https://nexus.example.com/service/rest/v1/components"),
+    ("password", "wget --user=ci --password={p} https://files.example.com/build.zip"),
+    ("password", "wget --http-user=ci --http-password='{p}' https://files.example.com/a.tgz"),
+    ("password", "http -a admin:{p} GET https://api.example.com/status"),
+    ("password", "lftp -u backup,{p} sftp://backup.example.com"),
+    ("password", "mysql -h db.example.com -u root -p'{p}' app"),
+    ("password", "PGPASSWORD='{p}' psql -h db.example.com -U app"),
+    ("password", "sshpass -p '{p}' ssh deploy@bastion"),
+    ("password", "docker login -u ci -p '{p}' registry.example.com"),
+    ("password", "echo '{p}' | sudo -S systemctl restart app"),
+    ("password", "net use Z: \\\\files\\share /user:ACME\\svc {p}"),
+    # prose
+    ("password", "the password is {p}"),
+    ("password", "FYI the new admin password is {p} (rotate after the demo)"),
+    ("password", "Password was reset to {p} for the on-call account."),
+    ("password", "login: admin / password: {p}"),
+    ("password", "creds for staging -> admin:{p}"),
+    ("generic_secret", "use token {p} for the staging API"),
+    ("generic_secret", "Here is the secret: {p} - keep it out of git."),
+    ("generic_secret", "My API key = {p}, can someone check why it fails?"),
+    ("generic_secret", "Authorization token: {p}"),
+    # code calls with a fixed credential position
+    ("password", "var cred = new NetworkCredential(\"svc\", \"{p}\");"),
+    ("password", "r = requests.get(url, auth=(\"svc\", \"{p}\"))"),
+    ("password", "auth = HTTPBasicAuth('svc', '{p}')"),
+    ("password", "req.SetBasicAuth(\"svc\", \"{p}\")"),
+    ("password", "machine api.example.com login ci password {p}"),
+    ("password", "credentials for staging: admin / {p}"),
+    ("password", "login with admin and password {p}"),
+]
+
+CRED_SCHEMES = ["ftp", "sftp", "smtp", "smtps", "ldap", "ldaps", "https", "http", "mysql", "postgresql", "redis",
+                "mongodb", "amqps", "git+https", "svn+ssh", "kafka", "nats", "mqtt", "ssh", "imap", "sqlserver",
+                "clickhouse", "cockroachdb", "neo4j", "couchdb"]
+
+TUNE_ONLY_NPM_FORMS = [
+    "export NPM_TOKEN={v}", "npm_token = \"{v}\"", "NPM_TOKEN: {v}", "//registry.npmjs.org/:_authToken=\"{v}\"",
+    "echo \"//registry.npmjs.org/:_authToken={v}\" > ~/.npmrc", "  npmAuthToken: {v}", "\"npm_token\": \"{v}\",",
+    "//npm.pkg.github.com/:_authToken={v}", "docker build --build-arg NPM_TOKEN={v} .", "env NPM_TOKEN='{v}' npm publish",
+    "_authToken = {v}", "npmToken: '{v}'",
+]
+
+
+def tune_only_negatives(r):
+    n = r.randint(1, 9)
+    return [
+        ("test_name", "test_password_reset_flow"),
+        ("test_name", "def test_api_key_rotation_%d(self):" % n),
+        ("test_name", "    it('rejects an expired token', async () => {"),
+        ("test_name", "=== RUN   TestSecretManager_Get/missing_secret"),
+        ("test_name", "test tokens::tests::refresh_token_is_single_use ... ok"),
+        ("test_name", "[ RUN      ] AuthTest.PasswordHashMatches"),
+        ("test_name", "  ✓ validates the client_secret length (3 ms)"),
+        ("test_name", "FAILED tests/test_auth.py::test_login_with_wrong_password - AssertionError"),
+        ("test_name", "test result: ok. %d passed; 0 failed; secret_store tests" % r.randint(2, 90)),
+        ("test_name", "PASS src/auth/__tests__/token.test.ts"),
+        ("test_name", "test session_secret_from_env ... ignored"),
+        ("test_name", "    @Test void passwordEncoderRejectsEmptyPassword() {"),
+        ("identifier", "tokenizer = AutoTokenizer.from_pretrained(\"bert-base-uncased\")"),
+        ("identifier", "let tokenizer = Tokenizer::from_file(\"tokenizer.json\")?;"),
+        ("identifier", "keyboard layout: us"),
+        ("identifier", "password = getpass.getpass(\"Password: \")"),
+        ("identifier", "let token = env::var(\"API_TOKEN\")?;"),
+        ("identifier", "token := r.Header.Get(\"Authorization\")"),
+        ("identifier", "const { password, ...rest } = user;"),
+        ("identifier", "secret = secrets_client.get_secret_value(SecretId=secret_name)"),
+        ("identifier", "if (password !== confirmPassword) return;"),
+        ("identifier", "self.api_key = api_key"),
+        ("identifier", "password: hashedPassword,"),
+        ("identifier", "token: accessToken,"),
+        ("identifier", "Password: cfg.Password,"),
+        ("identifier", "api_key = settings.API_KEY"),
+        ("config_value", "password_min_length: %d" % r.randint(8, 16)),
+        ("config_value", "token_ttl: %d" % r.choice([300, 900, 3600, 86400])),
+        ("config_value", "secret_name: db-creds"),
+        ("config_value", "password_reset_expiry = 24h"),
+        ("config_value", "auth_token_header: Authorization"),
+        ("config_value", "api_key_env: OPENAI_API_KEY"),
+        ("config_value", "token_endpoint: /oauth2/token"),
+        ("config_value", "key_id: %d" % n),
+        ("config_value", "grant_type=password"),
+        ("config_value", "auth_type: password"),
+        ("config_value", "password_hash_algorithm = \"argon2id\""),
+        ("config_value", "secret_ref: vault://kv/prod/db"),
+        ("config_value", "sort_key: created_at"),
+        ("config_value", "primary_key: id"),
+        ("config_value", "partition_key = \"tenant_id\""),
+        ("config_value", "ssh_key_name = \"deploy-2024\""),
+        ("config_value", "tokens_used=%d" % r.randint(100, 99999)),
+        ("config_value", "session_timeout: 30m"),
+        ("config_value", "token_expiry_seconds = %d" % r.randint(60, 99999)),
+        ("config_value", "PASSWORD_MIN_LENGTH=%d" % r.randint(8, 20)),
+        ("config_value", "secret_type: kubernetes.io/tls"),
+        ("config_value", "\"passwordPolicy\": \"strong\","),
+        ("config_value", "token_format = \"jwt\""),
+        ("placeholder", "password: <redacted>"),
+        ("placeholder", "api_key: ${API_KEY}"),
+        ("placeholder", "token: ***"),
+        ("placeholder", "DB_PASSWORD=changeme"),
+        ("placeholder", "password = \"<your password>\""),
+        ("placeholder", "secret: \"{{ .Values.secret }}\""),
+        ("placeholder", "password: !vault |"),
+        ("placeholder", "MasterUserPassword: !Ref DbPassword"),
+        ("placeholder", "password = var.db_password"),
+        ("placeholder", "password = random_password.db.result"),
+        ("placeholder", "token: $(System.AccessToken)"),
+        ("placeholder", "\"password\": \"<%= @db_password %>\","),
+        ("placeholder", "password: \"{{ db_password }}\""),
+        ("placeholder", "export GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}"),
+        ("placeholder", "docker run -e DB_PASSWORD=$DB_PASSWORD acme/api"),
+        ("placeholder", "curl -H \"X-Api-Key: $API_KEY\" https://api.example.com"),
+        ("placeholder", "api_key = \"xxxxxxxxxxxxxxxxxxxx\""),
+        ("placeholder", "password: REDACTED"),
+        ("placeholder", "token=[MASKED]"),
+        ("placeholder", "SECRET_KEY=your-secret-key"),
+        ("placeholder", "password = os.getenv(\"DB_PASSWORD\")"),
+        ("prose", "Reset your password from the account page."),
+        ("prose", "The secret is stored in Vault under kv/prod."),
+        ("prose", "use token authentication for the API"),
+        ("prose", "The password is incorrect."),
+        ("prose", "the token is invalid or expired"),
+        ("prose", "Your API key has been rotated."),
+        ("prose", "Please provide a secret for the webhook."),
+        ("cli_help", "      --password-stdin     Take the password from stdin"),
+        ("cli_help", "  -u, --user USER[:PASSWORD]  server user and password"),
+        ("cli_help", "  --api-key KEY          API key (env: ACME_API_KEY)"),
+        ("build_log", "echo \"$TOKEN\" | docker login ghcr.io -u ci --password-stdin"),
+        ("build_log", "Login Succeeded"),
+        ("build_log", "   Compiling secrecy v0.8.0"),
+        ("build_log", "   Compiling tokenizers v0.%d.0" % r.randint(10, 20)),
+        ("build_log", "Downloading keyring-24.3.1-py3-none-any.whl (38 kB)"),
+        ("sql", "CREATE TABLE users (id serial, password_hash text NOT NULL);"),
+        ("sql", "UPDATE users SET password = crypt($1, gen_salt('bf')) WHERE id = $2;"),
+        ("sql", "SELECT token, expires_at FROM sessions WHERE user_id = ?;"),
+        ("url", "https://example.com/reset-password?step=2"),
+        ("url", "GET /api/v1/tokens/refresh 200 %dms" % r.randint(1, 999)),
+        ("url", "https://github.com/acme/api-key-rotator/pull/%d" % r.randint(1, 999)),
+        ("k8s", "    secretName: %s-tls" % r.choice(WORDS)),
+        ("k8s", "  serviceAccountToken: true"),
+        ("k8s", "      automountServiceAccountToken: false"),
+        ("config_value", 'Environment="LOG_LEVEL=debug"'),
+        ("config_value", "keyspace: analytics"),
+        ("config_value", "passthrough: true"),
+        ("config_value", "password_confirmation: \"\""),
+        ("config_value", "auth_provider: github"),
+        ("config_value", "session_affinity: ClientIP"),
+        ("config_value", "pass_through = false"),
+        ("config_value", "password_changed_at: 2026-01-%02dT00:00:00Z" % n),
+        ("config_value", "TokenType: \"Bearer\""),
+        ("config_value", "keychain: login"),
+        ("config_value", "token_bucket_size=%d" % r.randint(10, 999)),
+        ("config_value", "set -gx EDITOR vim"),
+        ("config_value", "setx JAVA_HOME \"C:\\Program Files\\Java\\jdk-21\""),
+        ("identifier", "System.getProperty(\"db.password\")"),
+        ("identifier", "var cred = new NetworkCredential(user, password);"),
+        ("identifier", "r = requests.get(url, auth=(user, password))"),
+        ("identifier", "req.SetBasicAuth(user, pass)"),
+        ("identifier", "words = tokenize(text)"),
+        ("identifier", "auth: { username, password },"),
+        ("identifier", "@Value(\"${app.password}\")"),
+        ("identifier", "private String password;"),
+        ("identifier", "func (c *Client) SetToken(token string) {"),
+        ("identifier", "def set_password(self, raw_password):"),
+        ("build_log", "kubectl create secret generic app --from-file=password=./pw.txt"),
+        ("build_log", "gh secret set NPM_TOKEN < token.txt"),
+        ("build_log", "aws ssm get-parameter --name /app/db_password --with-decryption"),
+        ("build_log", "vault kv get -field=password secret/app"),
+        ("build_log", "heroku config:get DATABASE_URL -a acme-api"),
+        ("build_log", "secret/app-db created"),
+        ("build_log", "Adding authorized_keys for deploy"),
+        ("prose", "Passenger boarding pass printed."),
+        ("prose", "The secretary scheduled the keynote for Monday."),
+        ("prose", "login with your SSO account and password manager"),
+        ("prose", "credentials for staging are in the vault"),
+        ("placeholder", "machine api.example.com login ci password $NETRC_PASSWORD"),
+        ("placeholder", "$env:API_TOKEN = \"$(Get-Secret ApiToken)\""),
+        ("placeholder", "heroku config:set API_KEY=$API_KEY -a acme-api"),
+        ("placeholder", "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\""),
+        ("placeholder", "| password | `<set in vault>` | prod |"),
+    ]
+
+
+def tune_only_cases(rng, keys, values, n_pos, n_neg):
+    """Tune-only positives and negatives from the third group (plus tune's own keys and values)."""
+    keys = list(keys) + TUNE_ONLY_KEY_WORDS
+    values = list(values) + TUNE_ONLY_VALUES
+    cases = []
+    for i in range(n_pos):
+        x = rng.random()
+        if x < 0.62:
+            name, styles, fn = rng.choice(TUNE_ONLY_KEYED)
+            words = rng.choice(keys)
+            how = rng.choice(styles)
+            k = prefixed_key(rng, words, how) if name not in ("curl-header", "httpie-header") else style(words, "kebab")
+            v = rng.choice(values)(rng)
+            text, secrets = fn(rng, k, v), [v]
+            kind = "password" if any(w in ("password", "passwd", "pwd", "pass", "passphrase") for w in words) else "generic_secret"
+        elif x < 0.80:
+            kind, form = rng.choice(TUNE_ONLY_FIXED)
+            p = rng.choice([v_punct, v_short_password, v_password_words, v_password_symbols, v_alnum])(rng)
+            if "'{p}'" not in form and '"{p}"' not in form:
+                p = p.replace("'", "").replace('"', "")
+            if "{p}" in form and ("-u " in form or "--user " in form or "-a " in form or "creds" in form):
+                p = p.replace(":", "").replace("@", "")
+            if form.startswith("curl -u") or "http -a" in form:
+                p = p.replace("(", "").replace(")", "").replace("&", "")
+            text, secrets = form.format(p=p), [p]
+        elif x < 0.90:
+            scheme = rng.choice(CRED_SCHEMES)
+            p = v_url_password(rng)
+            user = rng.choice(["admin", "svc", "deploy", "backup", "app"])
+            text = rng.choice(["%s://%s:%s@%s/path", "url = \"%s://%s:%s@%s\"", "Connecting to %s://%s:%s@%s ...",
+                               "SOURCE_URL=%s://%s:%s@%s/repo"]) % (scheme, user, p, _host(rng))
+            secrets, kind = [p], "url_credentials"
+        else:
+            v = t_npm_uuid(rng)
+            text, secrets, kind = rng.choice(TUNE_ONLY_NPM_FORMS).format(v=v), [v], "npm_token"
+        assert all(s in text for s in secrets), text
+        cases.append({"id": "tune-x%04d" % i, "text": text, "secrets": secrets, "kind": kind})
+    for i in range(n_neg):
+        kind, text = rng.choice(tune_only_negatives(rng))
+        cases.append({"id": "tune-xn%04d" % i, "text": text, "secrets": [], "kind": "negative:" + kind})
+    return cases
+
+
+TUNE_ONLY_POSITIVES = 1400
+TUNE_ONLY_NEGATIVES = 1000
+
+
 # ---------------------------------------------------------------- split and assemble
 def split(items, rng):
     items = list(items)
@@ -627,6 +1023,10 @@ def main():
     for name, args, seed in [("tune", (tune_tpl, tune_keys, tune_vals, tune_conn, tune_vendor, tune_cards, tune_seps, tune_neg), 1),
                              ("holdout", (hold_tpl, hold_keys, hold_vals, hold_conn, hold_vendor, hold_cards, hold_seps, hold_neg), 2)]:
         cases = build(name, *args, random.Random(SPLIT_SEED + seed))
+        if name == "tune":
+            extra = tune_only_cases(random.Random(SPLIT_SEED + 3), tune_keys, tune_vals,
+                                    TUNE_ONLY_POSITIVES, TUNE_ONLY_NEGATIVES)
+            cases = cases + extra
         with open(os.path.join(here, name + ".jsonl"), "w", encoding="utf-8") as f:
             for c in cases:
                 f.write(json.dumps(c, ensure_ascii=False) + "\n")

@@ -123,7 +123,8 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
     }
     let first = v[0];
     let last = v[v.len() - 1];
-    if matches!(first, b'(' | b'`')
+    if first == b'`'
+        || (first == b'(' && last == b')')
         || is_reference(v)
         || (first == b'{' && (last == b'}' || v.get(1) == Some(&b'{')))
         || (first == b'<' && last == b'>')
@@ -134,6 +135,9 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
         return true;
     }
     // One repeated character (xxxxxxxx, ********, ........) or mostly masking stars.
+    if v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/") {
+        return true;
+    }
     if v.iter().all(|&b| b == first) || v.iter().filter(|&&b| b == b'*').count() * 2 >= v.len() {
         return true;
     }
@@ -155,7 +159,7 @@ pub(crate) fn is_stand_in(v: &[u8]) -> bool {
     {
         return true;
     }
-    if contains(&l, b"xxxx") {
+    if contains(&l, b"xxxx") && is_mostly_x(&l) {
         return true;
     }
     is_code_reference(v) || is_constant_name(v)
@@ -172,20 +176,31 @@ fn is_reference(v: &[u8]) -> bool {
     match v {
         [b'$', b'{' | b'(', ..] | [b'%', b'(' | b'{', ..] => true,
         // `&str)`, `*ptr`, `&mut x`: a reference or dereference in code.
+        // A password that starts with `*` and goes on with symbols (`*YU4*V=!`) is not one.
         [b'&' | b'*', rest @ ..] => {
             let n = rest
                 .iter()
                 .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
                 .count();
-            ident(&rest[..n]) || rest.iter().all(|&b| b == b'*')
+            let delimited = matches!(
+                rest.get(n),
+                None | Some(b')' | b',' | b';' | b'.' | b' ' | b'\t' | b':' | b'[' | b']')
+            );
+            (ident(&rest[..n]) && reads_as_name(&rest[..n]) && delimited)
+                || rest.iter().all(|&b| b == b'*')
         }
-        [b'$', rest @ ..] => ident(rest.strip_suffix(b")").unwrap_or(rest)),
+        [b'$', rest @ ..] => {
+            let name = rest.strip_suffix(b")").unwrap_or(rest);
+            ident(name) && reads_as_name(name)
+        }
         [b'%', rest @ .., b'%'] => ident(rest),
         _ => false,
     }
 }
 
-/// `os.environ["X"]`, `var.db_password`, `X25519.secret_length`, `getenv(`.
+/// `os.environ["X"]`, `var.db_password`, `X25519.secret_length`, `getenv(`,
+/// `env::var(`. A call is a reference only when it is closed (`f(x)`) or cut
+/// at its quoted argument (`getenv(`); `Tige(24!` is a password.
 fn is_code_reference(v: &[u8]) -> bool {
     let ident = |s: &[u8]| {
         !s.is_empty()
@@ -197,10 +212,19 @@ fn is_code_reference(v: &[u8]) -> bool {
         .position(|&b| b == b'(' || b == b'[')
         .unwrap_or(v.len());
     let head = &v[..head_end];
-    if head_end < v.len()
-        && ident(head.split(|&b| b == b'.').next().unwrap_or_default())
-        && head.split(|&b| b == b'.').all(ident)
-    {
+    let path_ok = |h: &[u8]| {
+        h.split(|&b| b == b'.')
+            .flat_map(|p| p.split(|&b| b == b':'))
+            .enumerate()
+            .all(|(i, p)| ident(p) || (i > 0 && p.is_empty() && contains(h, b"::")))
+    };
+    let call = &v[head_end.min(v.len())..];
+    let closed_or_cut = call.len() == 1
+        || call.ends_with(b")")
+        || call.ends_with(b"]")
+        || call.ends_with(b")?")
+        || call.ends_with(b");");
+    if head_end < v.len() && closed_or_cut && path_ok(head) {
         return true;
     }
     let parts: Vec<&[u8]> = head.split(|&b| b == b'.').collect();
@@ -211,6 +235,66 @@ fn is_code_reference(v: &[u8]) -> bool {
             .iter()
             .skip(1)
             .all(|p| !p.iter().any(u8::is_ascii_digit))
+}
+
+/// `xxxxxxxx`, `sk_live_xxxxxxxxxxxx`: x's make up half the letters and digits at least.
+fn is_mostly_x(l: &[u8]) -> bool {
+    let alnum = l.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    l.iter().filter(|&&b| b == b'x').count() * 2 >= alnum
+}
+
+/// `hashedPassword`, `accessToken`: a camelCase name (letters only, a hump)
+/// followed by `,`, `)`, `;` or `}` or the end of the line is a variable, not its value.
+fn is_code_name(v: &[u8], after: &[u8]) -> bool {
+    let (v, closed) = match v.strip_suffix(b")") {
+        Some(rest) => (rest, true),
+        None => (v, false),
+    };
+    v.len() >= 4
+        && v[0].is_ascii_lowercase()
+        && v.iter().all(u8::is_ascii_alphabetic)
+        && v.windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        && is_word_humps(v)
+        && (closed
+            || matches!(
+                after.trim_ascii_start().first(),
+                None | Some(b',' | b')' | b';' | b'}')
+            ))
+}
+
+/// A variable name as people write them: `UPPER_SNAKE`, `lower_snake`,
+/// `camelCase`/`PascalCase` words; `$WUvTYR6_wNQ` is a password with a `$`.
+fn reads_as_name(v: &[u8]) -> bool {
+    let no_upper = !v.iter().any(u8::is_ascii_uppercase);
+    let no_lower = !v.iter().any(u8::is_ascii_lowercase);
+    no_upper
+        || no_lower
+        || v.split(|&b| b == b'_')
+            .filter(|p| !p.is_empty())
+            .all(|p| p.iter().all(u8::is_ascii_alphabetic) && is_word_humps(p))
+}
+
+/// `hashedPassword` reads as words: no two capitals in a row, and every
+/// hump has a vowel (`yqDVtkqPECriaLRi` does not).
+fn is_word_humps(v: &[u8]) -> bool {
+    let vowel = |b: &u8| {
+        matches!(
+            b.to_ascii_lowercase(),
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+        )
+    };
+    !v.windows(2)
+        .any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+        && humps(v).all(|h| h.len() >= 2 && h.iter().any(vowel))
+}
+
+/// `hashedPassword` -> `hashed`, `Password`.
+fn humps(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts: Vec<usize> = vec![0];
+    starts.extend((1..v.len()).filter(|&i| v[i].is_ascii_uppercase()));
+    let ends: Vec<usize> = starts.iter().skip(1).copied().chain([v.len()]).collect();
+    starts.into_iter().zip(ends).map(move |(a, b)| &v[a..b])
 }
 
 /// `IBM_IAM_API_KEY_ENV`, `K8S_CRED`: an upper-case constant name with an underscore.
@@ -241,7 +325,52 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Value of a strong secret key (`password=`, `token:`): anything real of 3+ bytes.
 pub(crate) fn strong_value(c: &Ctx<'_>) -> bool {
     let v = c.value();
-    v.len() >= 4 && !is_stand_in(v) && !is_kebab_name(v)
+    v.len() >= 4
+        && !is_stand_in(v)
+        && !is_kebab_name(v)
+        && !is_code_name(v, c.after())
+        && !is_open_call(v, c.after())
+        && !after_reference_tag(c.before())
+}
+
+/// `crypt($1, …)`: a bare value cut at the comma between a call's arguments.
+/// `auth=(user, password)`: a tuple of names cut at its first comma, too.
+fn is_open_call(v: &[u8], after: &[u8]) -> bool {
+    let Some(open) = v.iter().position(|&b| b == b'(') else {
+        return false;
+    };
+    let head = &v[..open];
+    let arg = &v[open + 1..];
+    let name = |s: &[u8]| {
+        !s.is_empty()
+            && (s[0].is_ascii_alphabetic() || s[0] == b'_')
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
+    };
+    after.first() == Some(&b',') && (name(head) || (head.is_empty() && name(arg)))
+}
+
+/// YAML tags whose value names something else: CloudFormation intrinsics
+/// (`!Ref DbPassword`, `!GetAtt`, `!Sub`, `!ImportValue`) and Ansible `!vault`.
+const REFERENCE_TAGS: &[&[u8]] = &[
+    b"!Ref",
+    b"!GetAtt",
+    b"!Sub",
+    b"!ImportValue",
+    b"!FindInMap",
+    b"!Join",
+    b"!Select",
+    b"!If",
+    b"!vault",
+    b"!unsafe",
+];
+
+/// The value stands right after a reference tag such as `!Ref `.
+fn after_reference_tag(before: &[u8]) -> bool {
+    let b = before.trim_ascii_end();
+    REFERENCE_TAGS.iter().any(|t| {
+        b.ends_with(t) && (b.len() == t.len() || b[b.len() - t.len() - 1].is_ascii_whitespace())
+    })
 }
 
 /// `api-key`, `db-credentials`: lower-case words joined by dashes name a secret, they are not one.

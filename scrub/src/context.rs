@@ -52,7 +52,9 @@ pub(crate) fn secretish(v: &[u8], min_len: usize) -> bool {
         return false;
     }
     let classes = [lower, upper, digit, symbol].iter().filter(|&&x| x).count();
-    classes >= 2 && entropy(v) >= 2.8
+    // Entropy of n distinct bytes is at most log2(n): short values get a lower bar.
+    let bar = 2.8_f64.min((v.len() as f64).log2() - 0.2);
+    classes >= 2 && entropy(v) >= bar
 }
 
 /// Type names that stand between a key and its value (`dbPassword: string = "…"`).
@@ -110,11 +112,80 @@ fn fits(strength: u8, v: &[u8]) -> bool {
 pub(crate) fn spaced_pair(c: &Ctx<'_>) -> bool {
     let key = key_of(c);
     let v = &c.line[c.start..c.end];
+    // `password is X`, `was reset to X`: a connecting word says what follows is the value.
+    let min_strong = if after_connector(&c.line[..c.start]) {
+        6
+    } else {
+        8
+    };
     match strength(key) {
-        2 => secretish(v, 8),
+        2 => secretish(v, min_strong),
         1 => secretish(v, 16) && entropy(v) >= 3.2,
         _ => false,
     }
+}
+
+/// Words between a key and its value that say "this is the value".
+const CONNECTORS: &[&[u8]] = &[
+    b"is", b"was", b"are", b"to", b"as", b"be", b"been", b"now", b"reset", b"set", b"changed",
+    b"updated",
+];
+
+/// Text before the value ends in a connecting word (`… is `, `… reset to "`).
+fn after_connector(before: &[u8]) -> bool {
+    let b = before.trim_ascii_end();
+    let b = b
+        .strip_suffix(b"\"")
+        .or(b.strip_suffix(b"'"))
+        .or(b.strip_suffix(b"`"))
+        .unwrap_or(b)
+        .trim_ascii_end();
+    if b.ends_with(b"->") || b.ends_with(b"|") {
+        return true;
+    }
+    let start = b
+        .iter()
+        .rposition(|x| !x.is_ascii_alphabetic())
+        .map_or(0, |i| i + 1);
+    start > 0
+        && CONNECTORS
+            .iter()
+            .any(|w| b[start..].eq_ignore_ascii_case(w))
+}
+
+/// Verbs that make a call read or manage a secret by name, not set its value
+/// (`get_secret("prod/db")`, `deleteToken("ci")`).
+const READ_VERBS: &[&str] = &[
+    "get", "read", "load", "fetch", "lookup", "find", "delete", "remove", "has", "is", "describe",
+    "rotate", "create", "list", "parse", "revoke", "refresh", "new", "generate", "name", "require",
+    "expect", "resolve",
+];
+
+/// `.password("…")`, `setApiKey('…')`, `.with_token("…")`: a call named after a
+/// secret key whose single argument is a literal; the callee decides like a key.
+pub(crate) fn setter_call(c: &Ctx<'_>) -> bool {
+    let key = key_of(c);
+    // `client.get_secret(…)`: the method name, not the receiver.
+    let callee = key.rsplit(|&b| b == b'.').next().unwrap_or(key);
+    let w = words(callee);
+    if w.first().is_some_and(|f| READ_VERBS.contains(&f.as_str())) {
+        return false;
+    }
+    fits(strength(callee), &c.line[c.start..c.end])
+}
+
+/// `gh secret set DB_PASSWORD --body "…"`, `aws ssm put-parameter --name
+/// /app/db_password --value "…"`: the value flag names no key itself, so the
+/// strongest key-like word earlier on the line (split on spaces, `/`, `=`) decides.
+pub(crate) fn value_flag(c: &Ctx<'_>) -> bool {
+    let before = &c.line[..c.start];
+    let best = before
+        .split(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'=')
+        .filter(|w| !w.starts_with(b"-") && !w.is_empty())
+        .map(strength)
+        .max()
+        .unwrap_or(0);
+    fits(best, &c.line[c.start..c.end])
 }
 
 /// `{"Key", "value"}`, `setProperty("key", "value")`, `<key>value</key>`,
@@ -124,29 +195,74 @@ pub(crate) fn keyed_pair(c: &Ctx<'_>) -> bool {
 }
 
 /// The key for a match: the nearest run of key bytes before the value,
-/// skipping separators, quotes, `>`, `,`, brackets, the words `is`/`was`/
-/// `to`/`as`/`value`/`use`, a type annotation and leading dashes.
+/// skipping separators, quotes, `>`, `,`, brackets and braces, the connecting
+/// words (`is`, `was reset to`), `value`/`use`/`default`, a type annotation
+/// and leading dashes.
 fn key_of<'a>(c: &Ctx<'a>) -> &'a [u8] {
     let b = &c.line[..c.start];
     let mut end = b.len();
     let skip = |x: u8| {
         matches!(
             x,
-            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b',' | b'>' | b'(' | b'[' | b']' | b'@'
+            b' ' | b'\t'
+                | b'"'
+                | b'\''
+                | b'='
+                | b':'
+                | b','
+                | b'>'
+                | b'('
+                | b'['
+                | b']'
+                | b'@'
+                | b'{'
+                | b'|'
+                | b'`'
+                | b'\\'
         )
     };
+    // After a connecting word, up to two plain words may stand between the
+    // key and it (`the db_key for prod is now …`).
+    let mut connected = false;
+    let mut fillers = 0;
     loop {
-        while end > 0 && skip(b[end - 1]) {
-            end -= 1;
+        loop {
+            if b[..end].ends_with(b"->") {
+                end -= 2;
+            } else if end > 0 && skip(b[end - 1]) {
+                end -= 1;
+            } else {
+                break;
+            }
         }
         let mut start = end;
         while start > 0 && is_key_byte(b[start - 1]) {
             start -= 1;
         }
         let word = &b[start..end];
-        if start > 0 && matches!(word, b"is" | b"was" | b"to" | b"as" | b"value" | b"use") {
+        if start > 0
+            && (matches!(word, b"value" | b"use" | b"default")
+                || CONNECTORS.iter().any(|w| word.eq_ignore_ascii_case(w)))
+        {
+            connected |= CONNECTORS.iter().any(|w| word.eq_ignore_ascii_case(w));
             end = start;
             continue;
+        }
+        if connected
+            && fillers < 2
+            && start > 0
+            && word.iter().all(u8::is_ascii_alphabetic)
+            && strength(word) == 0
+        {
+            fillers += 1;
+            end = start;
+            continue;
+        }
+        let start = crate::keys::spaced_qualifier(b, start, end);
+        let word = &b[start..end];
+        if fillers > 0 && strength(word) < 2 {
+            // Words between a weak key and its value: too loose to pair.
+            return &[];
         }
         let mut key = skip_type(c.line, start, word);
         while let [b'-' | b'.', rest @ ..] = key {

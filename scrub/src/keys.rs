@@ -35,6 +35,8 @@ const STRONG: &[&str] = &[
     "accesstoken",
     "authkey",
     "apisecret",
+    "psk",
+    "pw",
 ];
 
 /// Qualifiers that make a following `key` a secret (`api_key`, `ENCRYPTION_KEY`).
@@ -65,22 +67,79 @@ const KEY_QUALIFIERS: &[&str] = &[
     "root",
     "shared",
     "storage",
+    "cipher",
+    "aes",
+    "crypto",
+    "otp",
 ];
 
 /// Words allowed after the secret word (`password_super_secure`, `VERY_SECRET_TOO`).
 const BENIGN_TAIL: &[&str] = &[
     "super", "secure", "value", "str", "string", "plain", "text", "too", "raw", "b64", "base64",
-    "hex", "data", "enc", "key", "access", "word",
+    "hex", "data", "enc", "key", "access", "word", "base",
 ];
 
 /// Words that make a key describe a secret rather than hold one (`secret_name`, `token_type`).
 const DESCRIPTIVE: &[&str] = &[
-    "name", "path", "file", "dir", "type", "url", "uri", "length", "len", "size", "count",
-    "version", "format", "mode", "method", "field", "hint", "prefix", "policy", "region", "store",
-    "vault", "header", "param", "enabled", "expiry", "expires", "ttl", "timeout", "hashers",
-    "hasher", "id", "ids", "kind", "ref", "env", "var", "manager", "provider", "rotation", "reset",
-    "hash", "endpoint", "bucket", "length", "label", "policy", "required", "selector", "pressed",
-    "sequence", "schema", "mapping", "stdin", "file", "location", "regex", "pattern",
+    "name",
+    "path",
+    "file",
+    "dir",
+    "type",
+    "url",
+    "uri",
+    "length",
+    "len",
+    "size",
+    "count",
+    "version",
+    "format",
+    "mode",
+    "method",
+    "field",
+    "hint",
+    "prefix",
+    "policy",
+    "region",
+    "store",
+    "vault",
+    "header",
+    "param",
+    "enabled",
+    "expiry",
+    "expires",
+    "ttl",
+    "timeout",
+    "hashers",
+    "hasher",
+    "id",
+    "ids",
+    "kind",
+    "ref",
+    "env",
+    "var",
+    "manager",
+    "provider",
+    "rotation",
+    "reset",
+    "hash",
+    "endpoint",
+    "bucket",
+    "length",
+    "label",
+    "policy",
+    "required",
+    "selector",
+    "pressed",
+    "sequence",
+    "schema",
+    "mapping",
+    "stdin",
+    "file",
+    "location",
+    "regex",
+    "pattern",
+    "fingerprint",
 ];
 
 /// Lower-case words of a key: split on `_ - . space`, camelCase and digits.
@@ -174,7 +233,7 @@ pub(crate) fn is_weak_key(key: &[u8]) -> bool {
 fn skip_separators(b: &[u8], mut end: usize) -> usize {
     while end > 0 {
         let skip = match b[end - 1] {
-            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b'!' | b'@' | b',' | b']' => true,
+            b' ' | b'\t' | b'"' | b'\'' | b'=' | b':' | b'!' | b'@' | b',' | b']' | b'\\' => true,
             // `=>` only; a lone `>` ends a placeholder such as `<secret:password>`.
             b'>' => end >= 2 && b[end - 2] == b'=',
             _ => false,
@@ -192,7 +251,7 @@ fn is_key_byte(b: u8) -> bool {
 }
 
 /// The key text just before the value at `c.start` (skipping quotes, spaces,
-/// `,`, `=:>!`, and a YAML tag such as `!!binary`).
+/// `,`, `=:>!`, and a YAML tag such as `!!binary` or `!Ref`).
 fn key_before<'a>(c: &Ctx<'a>) -> &'a [u8] {
     let b = &c.line[..c.start];
     let mut end = skip_separators(b, b.len());
@@ -200,14 +259,41 @@ fn key_before<'a>(c: &Ctx<'a>) -> &'a [u8] {
         .iter()
         .rposition(|x| x.is_ascii_whitespace())
         .map_or(0, |i| i + 1);
-    if b[word_start..end].starts_with(b"!!") {
+    if b[word_start..end].starts_with(b"!") {
         end = skip_separators(b, word_start);
     }
     let mut start = end;
     while start > 0 && is_key_byte(b[start - 1]) {
         start -= 1;
     }
+    let start = spaced_qualifier(b, start, end);
     crate::context::skip_type(c.line, start, &b[start..end])
+}
+
+/// Start of a key written as two words in prose (`API key`, `access token`):
+/// a bare `key`/`token`/`secret` with a qualifier one space before it is
+/// widened to include the qualifier; any other key keeps `start`.
+pub(crate) fn spaced_qualifier(b: &[u8], start: usize, end: usize) -> usize {
+    let word = &b[start..end];
+    if !(word.eq_ignore_ascii_case(b"key")
+        || word.eq_ignore_ascii_case(b"token")
+        || word.eq_ignore_ascii_case(b"secret"))
+        || start < 2
+        || b[start - 1] != b' '
+    {
+        return start;
+    }
+    let q_end = start - 1;
+    let q_start = b[..q_end]
+        .iter()
+        .rposition(|x| !x.is_ascii_alphabetic())
+        .map_or(0, |i| i + 1);
+    let q = b[q_start..q_end].to_ascii_lowercase();
+    if KEY_QUALIFIERS.iter().any(|k| k.as_bytes() == q.as_slice()) {
+        q_start
+    } else {
+        start
+    }
 }
 
 /// `password = VALUE` style: strong key and a real value.

@@ -12,8 +12,9 @@
 //! [`MAX_CONTINUATION_LINES`] of them; a nested `secure: VALUE` there is
 //! taken the same way. And inside a manifest's `data:` block (a Kubernetes
 //! Secret's entries carry harmless key names), values shaped like base64
-//! material become `<secret:data>`. It never drops or merges lines: one
-//! line in, one line out.
+//! material become `<secret:data>`. After a `- name: DB_PASSWORD` env entry
+//! (Kubernetes, ECS), the next line's `value: …` is that secret's value. It
+//! never drops or merges lines: one line in, one line out.
 
 use std::borrow::Cow;
 
@@ -54,6 +55,9 @@ pub struct LineScrubber<'s> {
     continuation: Option<Continuation>,
     /// Inside a manifest's `data:` block (indentation of the `data:` line).
     data_block: Option<usize>,
+    /// The last line was `- name: DB_PASSWORD` (a Kubernetes/ECS env entry):
+    /// its indentation, so a following `value: …` is that secret's value.
+    named_entry: Option<usize>,
 }
 
 impl<'s> LineScrubber<'s> {
@@ -64,6 +68,7 @@ impl<'s> LineScrubber<'s> {
             in_key: None,
             continuation: None,
             data_block: None,
+            named_entry: None,
         }
     }
 
@@ -123,6 +128,17 @@ impl<'s> LineScrubber<'s> {
             out.push_str(&line[start + value.len()..]);
             return Cow::Owned(out);
         }
+        if let Some(indent) = self.named_entry.take()
+            && let Some(value) = entry_value(line, indent)
+        {
+            let start = value.as_ptr() as usize - line.as_ptr() as usize;
+            let mut out = String::with_capacity(line.len() + 24);
+            out.push_str(&line[..start]);
+            self.scrubber
+                .write_placeholder(CONTINUATION_LABEL, value, &mut out);
+            out.push_str(&line[start + value.len()..]);
+            return Cow::Owned(out);
+        }
         if let Some(block) = self.data_block {
             match data_value(line, block) {
                 DataLine::Value(value) => {
@@ -143,6 +159,9 @@ impl<'s> LineScrubber<'s> {
         }
         if self.scrubber.pem_enabled() && opens_key_block(line) {
             self.in_key = Some(0);
+        }
+        if names_secret_entry(line) {
+            self.named_entry = Some(indent_of(line));
         }
         if opens_continuation(line) {
             self.continuation = Some(Continuation {
@@ -168,6 +187,33 @@ impl Scrubber {
         }
         out
     }
+}
+
+/// `- name: DB_PASSWORD` / `name: "API_TOKEN"`: an env entry named after a secret.
+fn names_secret_entry(line: &str) -> bool {
+    let t = line.trim().trim_start_matches("- ");
+    t.strip_prefix("name:").is_some_and(|k| {
+        let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
+        !k.is_empty()
+            && !k.contains(char::is_whitespace)
+            && crate::keys::is_strong_key(k.as_bytes())
+    })
+}
+
+/// `value: VALUE` right after a secret-named entry (at its indentation or
+/// deeper): the value, unless it is a stand-in (`$(VAR)`, `${X}`, empty).
+fn entry_value(line: &str, name_indent: usize) -> Option<&str> {
+    if indent_of(line) < name_indent {
+        return None;
+    }
+    let t = line.trim_start();
+    let rest = t.strip_prefix("value:")?.trim();
+    let value = rest
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+        .unwrap_or(rest);
+    (value.len() >= 4 && !crate::check::is_stand_in(value.as_bytes())).then_some(value)
 }
 
 fn indent_of(line: &str) -> usize {
@@ -283,6 +329,16 @@ mod data_block_tests {
             out.contains("name: web-tls"),
             "the block ends at its own level: {out}"
         );
+        assert_eq!(out.lines().count(), text.lines().count());
+    }
+
+    #[test]
+    fn a_value_after_a_secret_named_env_entry_is_hidden() {
+        let text = "env:\n  - name: DB_PASSWORD\n    value: 'Mapl&3x'\n  - name: LOG_LEVEL\n    value: debug\n  - name: API_TOKEN\n    value: \"$(API_TOKEN)\"";
+        let out = scrub_all(text);
+        assert!(!out.contains("Mapl&3x"), "{out}");
+        assert!(out.contains("value: debug"), "{out}");
+        assert!(out.contains("$(API_TOKEN)"), "{out}");
         assert_eq!(out.lines().count(), text.lines().count());
     }
 

@@ -45,13 +45,19 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "api-key-header",
             placeholder: secret("secret:auth"),
-            pattern: r#"(?i)\b(?:x-[a-z0-9\-]*(?:key|token|auth|secret)[a-z0-9\-]*|api-?key|private-token|x-auth)["']?\s*:\s*["']?(?P<s>[A-Za-z0-9_\-.~+/=]{8,})"#,
-            anchors: &["key", "token", "auth", "secret"],
+            pattern: r#"(?i)\b(?:x-[a-z0-9\-]*(?:key|token|auth|secret|pass|pwd)[a-z0-9\-]*|api-?key|private-token|x-auth)["']?\s*:\s*["']?(?P<s>[^\s"'<>]{8,})"#,
+            anchors: &["key", "token", "auth", "secret", "pass", "pwd"],
             check: Some(check::strong_value),
-            examples: &[(
-                "X-Api-Key: gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
-                "gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
-            )],
+            examples: &[
+                (
+                    "X-Api-Key: gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
+                    "gMYPLgx5BZHlPoPRKEfxUQG0IZ0bTwd2KyJJ7UAWqRmmjjfY",
+                ),
+                (
+                    "http POST api.example.com/items X-Db-Password:Nr=N8!DS!/3$I=:(!Du name=x",
+                    "Nr=N8!DS!/3$I=:(!Du",
+                ),
+            ],
             non_examples: &["#10 3.816 X-JFrog-Art-Api: $API_KEY"],
         },
         Builtin {
@@ -135,9 +141,149 @@ pub(super) fn rules() -> Vec<Builtin> {
             non_examples: &["redis-cli -h cache PING"],
         },
         Builtin {
+            name: "user-pass-args",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)\bhttps?\s(?:[^|;&\n]*?\s)?(?:-a|--auth)[\s=]+["']?[^\s:"'\[]+:(?P<s>[^\s"']+)"#,
+                r#"|\blftp\b[^|;&\n]*?\s-u\s+["']?[^\s,"']+,(?P<s2>[^\s"']+)"#,
+                r#"|\bnet\s+use\b[^|;&\n]*?/user:\S+\s+(?P<s3>[^\s/"'][^\s"']*)"#
+            ),
+            anchors: &["http ", "https ", "lftp", "/user:"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "http -a admin:Summi=18! GET https://api.example.com/status",
+                    "Summi=18!",
+                ),
+                (
+                    "lftp -u backup,Cw0/VOF#OeI#(DP sftp://backup.example.com",
+                    "Cw0/VOF#OeI#(DP",
+                ),
+                (
+                    "net use Z: \\\\files\\share /user:ACME\\svc 7AxS$r(+=yuecf",
+                    "7AxS$r(+=yuecf",
+                ),
+            ],
+            non_examples: &[
+                "http -a \"$USER:$PASS\" GET https://api.example.com",
+                "lftp -u backup sftp://backup.example.com",
+                "net use Z: \\\\files\\share /user:ACME\\svc /persistent:no",
+            ],
+        },
+        Builtin {
+            name: "piped-password",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)\becho\s+(?:-n\s+)?(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s|'"]+))\s*\|\s*"#,
+                r#"(?:sudo\s+(?:-\w+\s+)*-S\b|[^|;&\n]*?--password-stdin\b|passwd\s+--stdin\b|chpasswd\b)"#
+            ),
+            anchors: &["sudo", "stdin", "chpasswd"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "echo 'dF3tMsa#d.ceOYTx_rjo' | sudo -S systemctl restart app",
+                    "dF3tMsa#d.ceOYTx_rjo",
+                ),
+                (
+                    "echo Hunter2x99 | docker login -u ci --password-stdin ghcr.io",
+                    "Hunter2x99",
+                ),
+            ],
+            non_examples: &[
+                "echo \"$TOKEN\" | docker login ghcr.io -u ci --password-stdin",
+                "echo done | tee log.txt",
+            ],
+        },
+        Builtin {
+            name: "sql-password",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)\b(?:identified\s+by|(?:with|login|encrypted|unencrypted)\s+password)\s+'(?P<s>[^'\n]+)'"#,
+                r#"|\bset\s+password\b[^=\n]{0,60}=\s*(?:password\s*\(\s*)?'(?P<s2>[^'\n]+)'"#
+            ),
+            anchors: &["identified", "password"],
+            check: Some(check::strong_value),
+            examples: &[
+                ("CREATE USER app IDENTIFIED BY 'Coba(60!';", "Coba(60!"),
+                (
+                    "ALTER ROLE reporting WITH LOGIN PASSWORD 'Riv=23x';",
+                    "Riv=23x",
+                ),
+                ("SET PASSWORD FOR 'app'@'%' = 'River(36x';", "River(36x"),
+            ],
+            non_examples: &[
+                "ALTER USER app IDENTIFIED BY '${APP_PASSWORD}';",
+                "ALTER ROLE app WITH PASSWORD NULL;",
+                "UPDATE users SET password = crypt($1, gen_salt('bf')) WHERE id = $2;",
+            ],
+        },
+        Builtin {
+            name: "credential-call",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:\bauth\s*=\s*\(|\b\w*(?:basicauth|credential)\w*\s*\()\s*"#,
+                r#"["'][^"'\n]*["']\s*,\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
+            ),
+            anchors: &["auth", "credential"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "r = requests.get(url, auth=(\"svc\", \"Har(27x\"))",
+                    "Har(27x",
+                ),
+                ("req.SetBasicAuth(\"svc\", \"Cobal=77x\")", "Cobal=77x"),
+                (
+                    "var cred = new NetworkCredential(\"svc\", \"L:uoD8lp2GT?*#NF\");",
+                    "L:uoD8lp2GT?*#NF",
+                ),
+            ],
+            non_examples: &[
+                "r = requests.get(url, auth=(user, password))",
+                "req.SetBasicAuth(\"svc\", os.Getenv(\"PASS\"))",
+                "auth = HTTPBasicAuth('svc', '')",
+            ],
+        },
+        Builtin {
+            name: "netrc-password",
+            placeholder: secret("secret:password"),
+            pattern: r#"(?i)\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<s>\S+)"#,
+            anchors: &["machine"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "machine api.example.com login ci password Har=78!",
+                "Har=78!",
+            )],
+            non_examples: &["machine api.example.com login ci password $NETRC_PASSWORD"],
+        },
+        Builtin {
+            name: "credential-prose",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)\b(?:creds|credentials|login)\b[^:\n]{0,40}?(?::|->)\s*"#,
+                r#"[\w.\-]{2,32}\s*(?:/|:)\s*(?P<s>[^\s"']+)"#
+            ),
+            anchors: &["creds", "credentials", "login"],
+            check: Some(|c| {
+                let v = &c.line[c.start..c.end];
+                !v.ends_with(b":") && crate::context::secretish(v, 6)
+            }),
+            examples: &[
+                ("credentials for staging: admin / Tige(91", "Tige(91"),
+                (
+                    "creds for staging -> admin:EWjhZoQ3H3ukQJLcucQPRXU8A",
+                    "EWjhZoQ3H3ukQJLcucQPRXU8A",
+                ),
+            ],
+            non_examples: &[
+                "credentials for staging are in the vault",
+                "login: admin / password: <ask ops>",
+                "Login: https://sso.example.com/login",
+            ],
+        },
+        Builtin {
             name: "basic-auth-user",
             placeholder: secret("secret:password"),
-            pattern: r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"'<]*:(?P<s>[^\s"']+)"#,
+            pattern: r#"(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"'<\[]*:(?P<s>[^\s"']+)"#,
             anchors: &["-u", "--user"],
             check: Some(check::strong_value),
             examples: &[(
@@ -148,12 +294,13 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "curl -u username:token",
                 "curl --user \"$GITHUB_USERNAME:$GITHUB_PASSWORD\" x",
                 "curl -u \":\" https://localhost:9200",
+                "  -u, --user USER[:PASSWORD]  server user and password",
             ],
         },
         Builtin {
             name: "password-phrase",
             placeholder: secret("secret:password"),
-            pattern: r#"(?i)(?:^|[^:A-Za-z0-9_])password\b[^:=\n]{0,60}?(?:\bto\s+["'](?P<s>[^"'\s]+)["']|:\s+(?P<s2>\S+)\s*$)"#,
+            pattern: r#"(?i)(?:^|[^:A-Za-z0-9_])password\b[^:=\n]{0,60}?(?:\bto\s+["'](?P<s>[^"'\s]+)["']|:\s+(?P<s2>[^\s,;]+)[,;]?\s*$)"#,
             anchors: &["password"],
             check: Some(check::strong_value),
             examples: &[
@@ -166,7 +313,12 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "h6%lvfD3jFU-kVouw4",
                 ),
             ],
-            non_examples: &["Password for user postgres: ", "Password: [MASKED]"],
+            non_examples: &[
+                "Password for user postgres: ",
+                "Password: [MASKED]",
+                "password: hashedPassword,",
+                "Password: cfg.Password,",
+            ],
         },
         Builtin {
             name: "secret-comparison",
@@ -273,13 +425,14 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "secret-assignment",
             placeholder: secret("secret:password"),
             pattern: concat!(
-                r#"(?i)[\w.\-]*(?:pass|pwd|secret|token|key|credential|auth|pin)[\w.\-]*"#,
+                r#"(?i)[\w.\-]*(?:pass|pw|psk|secret|token|key|credential|auth|pin)[\w.\-]*"#,
                 sep!(),
                 val!()
             ),
             anchors: &[
                 "pass",
-                "pwd",
+                "pw",
+                "psk",
                 "secret",
                 "token",
                 "key",
@@ -309,6 +462,11 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "signing_secret: !!binary c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
                     "c2lnbmluZy1zZWNyZXQtdmFsdWUtOTk=",
                 ),
+                (
+                    "db_bind_pw: CJL80W4GYIJUEKJ0JS1MCY",
+                    "CJL80W4GYIJUEKJ0JS1MCY",
+                ),
+                ("\"{\\\"dbPass\\\":\\\"Hunter2!x99\\\"}\"", "Hunter2!x99"),
             ],
             non_examples: &[
                 "secret_length = X25519.secret_length",
@@ -319,6 +477,9 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "private_key_path = \"keys/deploy.pem\"",
                 "fn verify_token(token: &str) -> Result<Claims, Error> {",
                 "docker-compose.yml:59:PuttyPassword=0",
+                "kubectl create secret generic app --from-file=password=./pw.txt",
+                "r = requests.get(url, auth=(user, password))",
+                "password: $DB_PASSWORD",
             ],
         },
         Builtin {

@@ -11,7 +11,7 @@ use crate::context;
 /// Secret-ish words one of which every key name holds (any case).
 macro_rules! key_word {
     () => {
-        r"(?i:pass|pwd|secret|token|key|credential|auth|session)"
+        r"(?i:pass|pw|psk|secret|token|key|credential|auth|session)"
     };
 }
 
@@ -57,7 +57,7 @@ pub(super) fn rules() -> Vec<Builtin> {
             pattern: concat!(
                 r#"["'][\w.\-]*"#,
                 key_word!(),
-                r#"[\w.\-]*["']\s*,\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
+                r#"[\w.\-]*["']\s*(?:,|\{\s*default\s*=)\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')"#
             ),
             anchors: &[
                 "pass",
@@ -79,11 +79,16 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "props.setProperty(\"mail.smtp.password\", \"Hunter2!x\");",
                     "Hunter2!x",
                 ),
+                (
+                    "variable \"shared_secret\" { default = \"HOX8DIZSJSP1KAEKANGQZJH3IT\" }",
+                    "HOX8DIZSJSP1KAEKANGQZJH3IT",
+                ),
             ],
             non_examples: &[
                 "fields = [\"password\", \"email\"]",
                 "os.getenv(\"API_TOKEN\", \"\")",
                 "headers.set(\"X-Api-Key\", apiKey)",
+                "variable \"db_password\" { default = \"\" }",
             ],
         },
         Builtin {
@@ -92,8 +97,9 @@ pub(super) fn rules() -> Vec<Builtin> {
             pattern: concat!(
                 r#"(?:^|[\s"'(\[{,;/*#])[\w.\-]*"#,
                 key_word!(),
-                r#"[\w.\-]*["']?(?:\s+(?i:is|was|to|as))?[ \t]+"#,
-                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s"'`,;<>]+))"#
+                r#"[\w.\-]*["']?(?:\s*->|\s*\|)?"#,
+                r#"(?:(?:\s+[A-Za-z]{1,12}){0,2}?\s+(?i:is|was|are|to|as|be|been|now|reset|set|changed|updated)\b){0,3}[ \t]+"#,
+                r#"(?:"(?P<s>[^"\n]+)"|['`](?P<s2>[^'`\n]+)['`]|(?P<s3>[^\s"'`,;<>]+))"#
             ),
             anchors: &[
                 "pass",
@@ -119,6 +125,19 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "// the jwt_secret is \"pM9GPRnTSTvjFevIepPYV\"",
                     "pM9GPRnTSTvjFevIepPYV",
                 ),
+                (
+                    "Password was reset to Riv*70x for the on-call account.",
+                    "Riv*70x",
+                ),
+                (
+                    "the app_auth_key for prod is now Dv9AFZhY2HziX7cAl5HqROpc3RJ",
+                    "Dv9AFZhY2HziX7cAl5HqROpc3RJ",
+                ),
+                ("SAS_TOKEN -> B!5gv%#3T#XZ42vaD", "B!5gv%#3T#XZ42vaD"),
+                (
+                    "| APP_PASSWORD | `0994e1b14cf2227a4ceed9ea69da` | prod |",
+                    "0994e1b14cf2227a4ceed9ea69da",
+                ),
             ],
             non_examples: &[
                 "The token expired; please log in again.",
@@ -127,6 +146,72 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "test auth::tests::rejects_expired_token ... ok",
                 "ssh -i ~/.ssh/id_ed25519 deploy@bastion",
                 "  -p, --password <PASSWORD>   password to use when connecting",
+                "The password is incorrect.",
+                "Your password was reset to the default.",
+                "the token for this build is ready",
+                "password -> bcrypt",
+                "| password | `<set in vault>` | prod |",
+            ],
+        },
+        Builtin {
+            name: "setter-call",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"\b\w*"#,
+                key_word!(),
+                r#"\w*\s*\(\s*(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)')\s*\)"#
+            ),
+            anchors: &[
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "auth",
+                "session",
+            ],
+            check: Some(context::setter_call),
+            examples: &[
+                (
+                    "    .db_password(\"9d51726f7b22229ec57a96484f956f450ea9c37c\")",
+                    "9d51726f7b22229ec57a96484f956f450ea9c37c",
+                ),
+                (
+                    "client.setApiKey('Zq8Lm2Xv0Tr4Pw6Ny');",
+                    "Zq8Lm2Xv0Tr4Pw6Ny",
+                ),
+            ],
+            non_examples: &[
+                "secret = client.get_secret(\"prod/db-password-2024\")",
+                "password_field(\"Password\")",
+                "t.Run(\"rejects_expired_token\", func(t *testing.T) {",
+                ".with_token(\"${{ secrets.TOKEN }}\")",
+            ],
+        },
+        Builtin {
+            name: "value-flag",
+            placeholder: secret("secret:password"),
+            pattern: concat!(
+                r#"(?i)(?:^|\s)--(?:value|body|secret-string|secret-value)(?:=|\s+)"#,
+                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s"'`]+))"#
+            ),
+            anchors: &["--value", "--body", "--secret-"],
+            check: Some(context::value_flag),
+            examples: &[
+                (
+                    "gh secret set BECOME_PASS --body \"617882KMOCG7FNNAINS8\"",
+                    "617882KMOCG7FNNAINS8",
+                ),
+                (
+                    "aws ssm put-parameter --name /app/prod_hmac_key --value \"nj1cQubgv5mhRaugd9jrn4G=\" --type SecureString",
+                    "nj1cQubgv5mhRaugd9jrn4G=",
+                ),
+            ],
+            non_examples: &[
+                "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\"",
+                "aws ssm put-parameter --name /app/log_level --value debug",
+                "gh issue create --title x --body \"token refresh fails on 2.1\"",
             ],
         },
         Builtin {

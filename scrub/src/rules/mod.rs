@@ -41,18 +41,19 @@ pub(super) const fn secret(label: &'static str) -> Placeholder {
     Placeholder::Typed(label)
 }
 
-/// A quoted or bare value after `=`/`:`; three alternative secret groups.
+/// A quoted or bare value after `=`/`:` (also `\"…\"` inside an escaped JSON
+/// string); three alternative secret groups.
 macro_rules! val {
     () => {
-        r#"(?:"(?P<s>[^"\n]*)"|'(?P<s2>[^'\n]*)'|(?P<s3>[^\s"'`,;]+))"#
+        r#"(?:\\?"(?P<s>[^"\n]*?)\\?"|'(?P<s2>[^'\n]*)'|(?P<s3>[^\s"'`,;]+))"#
     };
 }
 
 /// Separator between key and value (after `]` in `config["key"] =`, and past
-/// a type annotation such as `: string =`).
+/// a type annotation such as `: string =`, and past a YAML tag: `!!binary`, `!Ref`).
 macro_rules! sep {
     () => {
-        r#"["']?\]?\s*(?::\s*&?(?:'static\s+)?(?:string|str|String)\s*)?(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!\w+\s+)?"#
+        r#"\\?["']?\]?\s*(?::\s*&?(?:'static\s+)?(?:string|str|String)\s*)?(?:=>|:=|!==?|===?|=|:)\s*@?(?:!!?\w+\s+)?"#
     };
 }
 
