@@ -609,10 +609,10 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
         max_db_size_mb: config.max_db_size_mb,
         verbose: args.verbose,
         local_scrubber: if config.anonymize_local && telemetry != TelemetryLevel::Off {
-            Some(std::sync::Arc::new(crate::privacy::Outbound::new(
+            Some(std::sync::Arc::new(crate::privacy::outbound(
+                config,
                 TelemetryLevel::Full,
-                crate::privacy::scrubber(config)?,
-            )))
+            )?))
         } else {
             None
         },

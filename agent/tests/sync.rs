@@ -514,6 +514,76 @@ fn a_run_with_100000_long_matching_lines_reaches_the_collector_shaped_to_the_bud
 }
 
 #[test]
+fn a_secret_seen_once_is_hidden_everywhere_and_no_hash_sent_is_a_plain_sha256() {
+    let secret = "Pz7-qLm2-Rt9x-Vw4k";
+    // Five places: the command line, an environment variable, a matched
+    // line, its context, and the tail sample.
+    let script = format!(
+        "echo \"PGPASSWORD={secret}\"; echo \"login as {secret}\"; echo \"error: auth with {secret} refused\"; echo done {secret}"
+    );
+    for level in ["full", "anonymous"] {
+        let collector = Collector::start();
+        let env = Env::new();
+        configure(
+            &env,
+            &collector.url(),
+            &collector.token,
+            &format!("telemetry: {level}\n"),
+        );
+        let (out, _) = env.run(
+            &[
+                "--json", "-m", "0", "error", "--", "sh", "-c", &script, secret,
+            ],
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let execution_id = json_summary(&out.stderr)["execution_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (out, _) = env.run(&["sync"], LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let (agent_id, _) = collector.keys().into_iter().next().unwrap();
+        let record = collector.record(&agent_id, &execution_id);
+        let sent = format!("{record:?}");
+        assert!(
+            !sent.contains(secret),
+            "{level}: the secret left the machine: {sent}"
+        );
+        assert!(
+            !sent.contains("Pz7-qLm2"),
+            "{level}: part of it did: {sent}"
+        );
+
+        // No hash in the record is the plain SHA-256 of anything the run saw
+        // or sent: the raw command line, directory, lines, or the sent text.
+        let e = record.execution.as_ref().unwrap();
+        let mut inputs = vec![
+            format!("sh -c {script} {secret}"),
+            env.home.path().to_string_lossy().into_owned(),
+        ];
+        inputs.extend(
+            script
+                .split("; ")
+                .map(|c| c.replace("echo ", "").replace('"', "")),
+        );
+        inputs.extend([e.command.clone(), e.working_directory.clone()]);
+        inputs.extend(record.matches.iter().map(|m| m.line_content.clone()));
+        inputs.extend(record.samples.iter().map(|s| s.content.clone()));
+        for input in &inputs {
+            let plain = sha256_hex(input.as_bytes());
+            assert!(
+                !sent.contains(&plain[..12]),
+                "{level}: the plain SHA-256 of {input:?} was sent"
+            );
+        }
+        if level == "anonymous" {
+            assert!(e.command.starts_with("sh <args:"), "{}", e.command);
+        }
+    }
+}
+
+#[test]
 fn dry_run_prints_the_as_sent_records_and_sends_nothing() {
     let collector = Collector::start();
     let relay = collector.relay(ReplyFault::None);

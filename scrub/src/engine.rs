@@ -421,6 +421,18 @@ impl Scrubber {
         Cow::Owned(out)
     }
 
+    /// The placeholder rule `rule` writes for `value`, or `None` when the
+    /// rule rewrites a prefix rather than hiding a value (home directories).
+    pub(crate) fn placeholder_for(&self, rule: usize, value: &str) -> Option<String> {
+        let placeholder = &self.rules[rule].placeholder;
+        if matches!(placeholder, Placeholder::Home) {
+            return None;
+        }
+        let mut out = String::new();
+        placeholder.write(value, self.key(), &mut out);
+        Some(out)
+    }
+
     pub(crate) fn write_placeholder(&self, label: &'static str, value: &str, out: &mut String) {
         Placeholder::Typed(label).write(value, self.key(), out);
     }
@@ -470,7 +482,7 @@ impl Scrubber {
     /// line is rendered and searched again until nothing new appears (bounded
     /// by [`MAX_PASSES`]); later findings are mapped back to `line`. This is
     /// what makes scrubbing idempotent: scrubbed output finds nothing more.
-    fn find(&self, line: &str) -> Vec<(usize, usize, usize)> {
+    pub(crate) fn find(&self, line: &str) -> Vec<(usize, usize, usize)> {
         let mut found = self.find_once(line);
         for _ in 1..MAX_PASSES {
             if found.is_empty() {

@@ -33,11 +33,13 @@ mod context;
 mod engine;
 mod error;
 mod keys;
+mod known;
 mod placeholder;
 mod rules;
 mod stream;
 
 pub use engine::{Finding, MIN_NAME_LEN, Scrubber, ScrubberBuilder};
 pub use error::Error;
+pub use known::{KnownSecrets, MIN_KNOWN_SECRET_LEN};
 pub use placeholder::{KEYED_HASH_BYTES, MAX_PLACEHOLDER_LEN};
 pub use stream::{LineScrubber, MAX_PEM_LINE_LEN, MAX_PEM_LINES};

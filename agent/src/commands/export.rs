@@ -103,10 +103,7 @@ pub fn run(
                 level.as_str()
             );
         }
-        Some(crate::privacy::Outbound::new(
-            level,
-            crate::privacy::scrubber(config)?,
-        ))
+        Some(crate::privacy::outbound(config, level)?)
     } else {
         None
     };
@@ -524,7 +521,11 @@ mod tests {
         run.matches[0].line_content = "login failed for carol@corp.io from 10.9.8.7".into();
         let db = database(dir.path(), std::slice::from_ref(&run));
         let export_as = |level| {
-            let outbound = Outbound::new(level, earlyexit_scrub::Scrubber::default());
+            let outbound = Outbound::new(
+                level,
+                earlyexit_scrub::Scrubber::default(),
+                crate::privacy::test_key(),
+            );
             let mut out = Vec::new();
             let n = block_on(export(&db, Format::Jsonl, None, Some(&outbound), &mut out)).unwrap();
             (n, String::from_utf8(out).unwrap())
@@ -538,9 +539,13 @@ mod tests {
             "login failed for <email> from <ipv4>"
         );
         // What the export shows is what Outbound::as_sent makes of the stored run.
-        let direct = Outbound::new(TelemetryLevel::Full, earlyexit_scrub::Scrubber::default())
-            .as_sent(&run)
-            .unwrap();
+        let direct = Outbound::new(
+            TelemetryLevel::Full,
+            earlyexit_scrub::Scrubber::default(),
+            crate::privacy::test_key(),
+        )
+        .as_sent(&run)
+        .unwrap();
         assert_eq!(sent.matches[0].line_content, direct.matches[0].line_content);
         assert_eq!(sent.execution.command, direct.execution.command);
         assert!(!run.samples.is_empty() && !run.metrics.is_empty());

@@ -111,6 +111,11 @@ pub const KEYS: &[KeyDoc] = &[
         description: "true: placeholders carry a keyed hash (<email:3f9a1c>); the key stays in scrub.key beside the database",
         when_unset: "",
     },
+    KeyDoc {
+        name: "scrub_key_file",
+        description: "the key (16+ bytes, mode 0600) of every hash that leaves the machine: <args:…>, <dir:…>, command and content hashes, scrub_keyed placeholders; give an org's agents the same file to group their runs together",
+        when_unset: "scrub.key beside the database, made on first use",
+    },
 ];
 
 /// The documentation of `name`, if it is a key.

@@ -140,6 +140,7 @@ impl LoadedConfig {
             scrub_disable,
             scrub_rules,
             scrub_keyed,
+            scrub_key_file,
             collector,
             sync_on_exit,
             sync_on_exit_timeout,
@@ -206,6 +207,19 @@ impl LoadedConfig {
             }
             config.collector = Some(collector);
             set.push("collector");
+        }
+        if let Some(key_file) = scrub_key_file {
+            let file = source.path().unwrap_or(Path::new(""));
+            config.scrub_key_file =
+                Some(resolve_path(&key_file, file, user_home).map_err(|detail| {
+                    ConfigError::InvalidValue {
+                        key: "scrub_key_file".to_string(),
+                        path: file.to_path_buf(),
+                        line: None,
+                        detail,
+                    }
+                })?);
+            set.push("scrub_key_file");
         }
         if let Some(db) = db {
             let file = source.path().unwrap_or(Path::new(""));
@@ -353,7 +367,7 @@ mod tests {
              delay_exit: 3s\ntimeout: 2m\nidle_timeout: 45\nfirst_output_timeout: 1.5s\n\
              kill_grace: 250ms\ndb: runs/t.db\ncolor: never\nanonymize_local: true\n\
              scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n\
-             scrub_keyed: false\ncollector: {url: 'https://collector.internal:7700', token: abc}\n\
+             scrub_keyed: false\nscrub_key_file: keys/org.key\ncollector: {url: 'https://collector.internal:7700', token: abc}\n\
              sync_on_exit: true\nsync_on_exit_timeout: 500ms\n",
         );
         let loaded = tree.load().unwrap();
@@ -372,6 +386,7 @@ mod tests {
         assert!(c.anonymize_local);
         assert_eq!(c.scrub_disable, ["email"]);
         assert_eq!(c.scrub_rules[0].name, "ticket");
+        assert_eq!(c.scrub_key_file, Some(tree.home().join("keys/org.key")));
         assert!(c.sync_on_exit);
         assert_eq!(c.sync_on_exit_timeout, Duration::from_millis(500));
         for key in KEYS {

@@ -50,6 +50,7 @@ pub(super) struct RawConfig {
     pub(super) scrub_disable: Option<Vec<String>>,
     pub(super) scrub_rules: Option<Vec<ScrubRule>>,
     pub(super) scrub_keyed: Option<bool>,
+    pub(super) scrub_key_file: Option<String>,
     pub(super) collector: Option<CollectorConfig>,
     pub(super) sync_on_exit: Option<bool>,
     #[serde(deserialize_with = "de_duration")]

@@ -162,6 +162,12 @@ pub struct Config {
     /// `scrub_keyed`: placeholders carry a short keyed hash of the value
     /// (`<email:3f9a1c>`), so equal values correlate without being revealed.
     pub scrub_keyed: bool,
+    /// `scrub_key_file`: the key of every keyed hash that leaves the
+    /// machine (placeholders with `scrub_keyed`, `<args:…>`, `<dir:…>`,
+    /// command and content hashes); `None` = `scrub.key` beside `db`, made
+    /// on first use. Give every agent of an org the same file to keep
+    /// grouping across agents.
+    pub scrub_key_file: Option<PathBuf>,
     /// `collector`: where runs are synced; `None` keeps everything local.
     pub collector: Option<CollectorConfig>,
     /// `sync_on_exit`: every run pushes the pending records to the
@@ -233,6 +239,7 @@ impl Config {
             scrub_disable: Vec::new(),
             scrub_rules: Vec::new(),
             scrub_keyed: false,
+            scrub_key_file: None,
             collector: None,
             sync_on_exit: DEFAULT_SYNC_ON_EXIT,
             sync_on_exit_timeout: DEFAULT_SYNC_ON_EXIT_TIMEOUT,

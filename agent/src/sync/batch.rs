@@ -67,7 +67,11 @@ mod tests {
     use crate::record::tests_support::sample_run;
 
     fn records(n: usize, content_bytes: usize) -> Vec<Sendable> {
-        let outbound = Outbound::new(TelemetryLevel::Full, earlyexit_scrub::Scrubber::default());
+        let outbound = Outbound::new(
+            TelemetryLevel::Full,
+            earlyexit_scrub::Scrubber::default(),
+            crate::privacy::test_key(),
+        );
         (0..n)
             .map(|i| {
                 let mut run = sample_run(i as i64);

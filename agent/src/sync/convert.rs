@@ -170,7 +170,11 @@ mod tests {
     #[test]
     fn every_field_is_copied() {
         let run = sample_run(1_700_000_000_000);
-        let outbound = Outbound::new(TelemetryLevel::Full, Scrubber::default());
+        let outbound = Outbound::new(
+            TelemetryLevel::Full,
+            Scrubber::default(),
+            crate::privacy::test_key(),
+        );
         let sent = outbound.as_sent(&run).unwrap();
         let wire = Sendable::shape(&outbound, &run).unwrap();
         let e = wire.record().execution.as_ref().unwrap();
@@ -236,7 +240,13 @@ mod tests {
     fn local_and_off_runs_have_no_wire_form() {
         let run = sample_run(1);
         for level in [TelemetryLevel::Off, TelemetryLevel::Local] {
-            assert!(Sendable::shape(&Outbound::new(level, Scrubber::default()), &run).is_none());
+            assert!(
+                Sendable::shape(
+                    &Outbound::new(level, Scrubber::default(), crate::privacy::test_key()),
+                    &run
+                )
+                .is_none()
+            );
         }
     }
 
@@ -273,8 +283,11 @@ mod tests {
                     .contains(CANARIES[0]),
                 "the local copy keeps raw content, so the test means something"
             );
-            let wire =
-                Sendable::shape(&Outbound::new(level, Scrubber::default()), &stored[0]).unwrap();
+            let wire = Sendable::shape(
+                &Outbound::new(level, Scrubber::default(), crate::privacy::test_key()),
+                &stored[0],
+            )
+            .unwrap();
             let request = v1::PushRequest {
                 agent_id: "a".into(),
                 batch_seq: 1,

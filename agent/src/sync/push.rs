@@ -45,13 +45,10 @@ impl Shapers {
         let full = match config.telemetry {
             TelemetryLevel::Off | TelemetryLevel::Local => return Ok(None),
             TelemetryLevel::Anonymous => None,
-            TelemetryLevel::Full => Some(Outbound::new(
-                TelemetryLevel::Full,
-                crate::privacy::scrubber(config)?,
-            )),
+            TelemetryLevel::Full => Some(crate::privacy::outbound(config, TelemetryLevel::Full)?),
         };
         Ok(Some(Shapers {
-            anonymous: Outbound::new(TelemetryLevel::Anonymous, crate::privacy::scrubber(config)?),
+            anonymous: crate::privacy::outbound(config, TelemetryLevel::Anonymous)?,
             full,
         }))
     }
