@@ -37,6 +37,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "patterns",
     "sync",
     "agent",
+    "bundles",
     "improve",
 ];
 
@@ -269,6 +270,11 @@ enum Sub {
     Sync(crate::commands::sync_cmd::Args),
     /// Keep syncing to the collector and receive its updates, until SIGTERM or SIGINT.
     Agent(crate::commands::agent_cmd::Args),
+    /// The pattern and model bundles received from the collector.
+    Bundles {
+        #[command(subcommand)]
+        command: crate::commands::bundles_cmd::BundlesCommand,
+    },
     /// Show the effective configuration and where it comes from.
     Config {
         #[command(subcommand)]
@@ -395,6 +401,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),
                     Sub::Sync(args) => crate::commands::sync_cmd::run(args, &loaded),
                     Sub::Agent(args) => crate::commands::agent_cmd::run(args, &loaded),
+                    Sub::Bundles { command } => crate::commands::bundles_cmd::run(command, &db),
                     Sub::Config { .. } => unreachable!("handled above"),
                 }
             }

@@ -186,12 +186,16 @@ enum TokenCommand {
 #[derive(Debug, Subcommand)]
 enum BundleCommand {
     /// Publish FILE as the next version of KIND for an org; subscribed
-    /// agents receive it.
+    /// agents receive it. FILE must be a valid bundle of KIND (a JSON
+    /// document `{"format": 1, "kind": KIND, …}`: every pattern's regex
+    /// compiles, ids are unique, models name their feature schema); anything
+    /// else is refused, naming the entry and what is wrong, and nothing is
+    /// published.
     Publish {
         /// The org whose agents get it.
         #[arg(long)]
         org: String,
-        /// What it holds: patterns, models, … (lowercase, digits, '-').
+        /// What it holds: patterns or models.
         #[arg(long)]
         kind: String,
         /// The artifact.
@@ -200,6 +204,60 @@ enum BundleCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Every bundle of an org: kind, version, size, SHA-256, when it was
+    /// published and whether it is retired.
+    List {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One bundle: its facts and what it holds; `--output FILE` writes its
+    /// data (never overwriting a file).
+    Show {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        /// The bundle's kind.
+        #[arg(long)]
+        kind: String,
+        /// The bundle's version.
+        #[arg(long)]
+        version: i64,
+        /// Write the bundle's data to FILE.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Stop sending a bundle to agents that do not have it yet: they get the
+    /// newest bundle of its kind that is not retired. Agents that already
+    /// hold it keep it until a newer version is published (publish the
+    /// previous content again to move them back).
+    Retire {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        /// The bundle's kind.
+        #[arg(long)]
+        kind: String,
+        /// The bundle's version.
+        #[arg(long)]
+        version: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `ms` since the epoch as RFC 3339, seconds precision.
+fn rfc3339(ms: i64) -> String {
+    let at =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// Runs the command line; the binary's whole `main`.
@@ -341,16 +399,119 @@ async fn dispatch(command: Command) -> Result<()> {
         }) => {
             let data =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let summary = earlyexit_proto::bundle::validate(&kind, &data)
+                .with_context(|| format!("{} is not published", file.display()))?;
             let store = open(&store).await?;
             let org = store.org(&org).await?;
             let version = store.publish_bundle(org.id, &kind, &data).await?;
             println!("{version}");
             eprintln!(
-                "published {kind} version {version} for org '{}' ({} bytes)",
+                "published {kind} version {version} for org '{}' ({summary}, {} bytes)",
                 org.name,
                 data.len()
             );
             Ok(())
+        }
+        Command::Bundle(BundleCommand::List { org, json, store }) => {
+            let store = open(&store).await?;
+            let org = store.org(&org).await?;
+            let bundles = store.list_bundles(org.id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&bundles)?);
+            } else if bundles.is_empty() {
+                eprintln!(
+                    "org '{}' has no bundles (publish one with `earlyexit-collector bundle publish`)",
+                    org.name
+                );
+            } else {
+                println!(
+                    "{:<12} {:>8} {:>10}  {:<12}  {:<20}  STATE",
+                    "KIND", "VERSION", "BYTES", "SHA256", "PUBLISHED"
+                );
+                for b in bundles {
+                    println!(
+                        "{:<12} {:>8} {:>10}  {:<12}  {:<20}  {}",
+                        b.kind,
+                        b.version,
+                        b.bytes,
+                        &b.sha256[..b.sha256.len().min(12)],
+                        rfc3339(b.published_at_ms),
+                        b.retired_at_ms.map_or_else(
+                            || "served".to_string(),
+                            |at| format!("retired {}", rfc3339(at))
+                        )
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Bundle(BundleCommand::Show {
+            org,
+            kind,
+            version,
+            output,
+            store,
+        }) => {
+            let store = open(&store).await?;
+            let org = store.org(&org).await?;
+            let Some((info, data)) = store.bundle(org.id, &kind, version).await? else {
+                anyhow::bail!(
+                    "org '{}' has no {kind} bundle version {version} (see `earlyexit-collector bundle list --org {}`)",
+                    org.name,
+                    org.name
+                );
+            };
+            let holds = earlyexit_proto::bundle::validate(&kind, &data)
+                .map_or_else(|e| format!("not valid: {e}"), |s| s.to_string());
+            println!("kind       {}", info.kind);
+            println!("version    {}", info.version);
+            println!("bytes      {}", info.bytes);
+            println!("sha256     {}", info.sha256);
+            println!("published  {}", rfc3339(info.published_at_ms));
+            println!(
+                "state      {}",
+                info.retired_at_ms.map_or_else(
+                    || "served".to_string(),
+                    |at| format!("retired {}", rfc3339(at))
+                )
+            );
+            println!("holds      {holds}");
+            if let Some(path) = output {
+                use std::io::Write;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .with_context(|| {
+                        format!("cannot create {} (it is never overwritten)", path.display())
+                    })?;
+                file.write_all(&data)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("wrote {} bytes to {}", data.len(), path.display());
+            }
+            Ok(())
+        }
+        Command::Bundle(BundleCommand::Retire {
+            org,
+            kind,
+            version,
+            store,
+        }) => {
+            let store = open(&store).await?;
+            let org = store.org(&org).await?;
+            if store.retire_bundle(org.id, &kind, version).await? {
+                eprintln!(
+                    "retired {kind} version {version} of org '{}': agents that do not have it get the newest {kind} bundle not retired; agents holding it keep it until a newer version is published",
+                    org.name
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "org '{}' has no served {kind} bundle version {version} (see `earlyexit-collector bundle list --org {}`)",
+                    org.name,
+                    org.name
+                )
+            }
         }
     }
 }

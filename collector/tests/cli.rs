@@ -273,3 +273,144 @@ async fn push_one(url: &str, cert: &Path, token: &str) -> Result<u64, tonic::Sta
     let response = IngestClient::new(channel).push(request).await?;
     Ok(u64::from(response.into_inner().accepted))
 }
+
+#[test]
+fn bundles_are_checked_on_publish_then_listed_shown_and_retired() {
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        admin(home.path(), &["org", "create", "acme"])
+            .status
+            .success()
+    );
+    let file = |name: &str, data: &[u8]| {
+        let path = home.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let publish = |path: &str| {
+        admin(
+            home.path(),
+            &[
+                "bundle", "publish", "--org", "acme", "--kind", "patterns", "--file", path,
+            ],
+        )
+    };
+    // Random bytes, an empty file, a regex that does not compile: refused,
+    // each saying why, and nothing is published.
+    let random: Vec<u8> = (0..100u32).map(|i| (i * 89 % 256) as u8).collect();
+    let bad_regex =
+        br#"{"format": 1, "kind": "patterns", "patterns": [{"id": "p", "regex": "a(", "severity": "error"}]}"#;
+    for (name, data, says) in [
+        ("random.bin", &random[..], "not a patterns bundle"),
+        ("empty.json", &b""[..], "not a patterns bundle"),
+        (
+            "bad.json",
+            &bad_regex[..],
+            "entry 0 (p): the regex 'a(' does not compile",
+        ),
+    ] {
+        let out = publish(&file(name, data));
+        assert!(!out.status.success(), "{name} was published");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(says) && stderr.contains("not published"),
+            "{name}: {stderr}"
+        );
+    }
+    let out = admin(home.path(), &["bundle", "list", "--org", "acme", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]", "{}", text(&out.stderr));
+
+    let one = earlyexit_proto::bundle::sample("patterns", "first");
+    let two = earlyexit_proto::bundle::sample("patterns", "second");
+    for (name, data, version) in [("one.json", &one, "1"), ("two.json", &two, "2")] {
+        let out = publish(&file(name, data));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), version);
+        assert!(
+            text(&out.stderr).contains("1 pattern"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = admin(home.path(), &["bundle", "list", "--org", "acme"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("KIND") && table.lines().count() == 3,
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .all(|l| l.starts_with("KIND") || l.ends_with("served")),
+        "{table}"
+    );
+
+    let copy = home.path().join("copy.json");
+    let out = admin(
+        home.path(),
+        &[
+            "bundle",
+            "show",
+            "--org",
+            "acme",
+            "--kind",
+            "patterns",
+            "--version",
+            "2",
+            "--output",
+            copy.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("holds      1 pattern") && shown.contains("state      served"),
+        "{shown}"
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), two);
+
+    let retire = || {
+        admin(
+            home.path(),
+            &[
+                "bundle",
+                "retire",
+                "--org",
+                "acme",
+                "--kind",
+                "patterns",
+                "--version",
+                "2",
+            ],
+        )
+    };
+    let out = retire();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = retire();
+    assert!(!out.status.success(), "retired twice");
+    assert!(text(&out.stderr).contains("no served patterns bundle version 2"));
+    let out = admin(home.path(), &["bundle", "list", "--org", "acme", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["version"], 2);
+    assert!(listed[0]["retired_at_ms"].is_number());
+    assert!(listed[1]["retired_at_ms"].is_null());
+    let out = admin(
+        home.path(),
+        &[
+            "bundle",
+            "show",
+            "--org",
+            "acme",
+            "--kind",
+            "patterns",
+            "--version",
+            "9",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("bundle list --org acme"),
+        "{}",
+        text(&out.stderr)
+    );
+}

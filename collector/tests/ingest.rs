@@ -183,26 +183,46 @@ each_backend!(one_org_cannot_read_or_overwrite_another, |db| {
 
     // Bundles: each org's agents see only their own.
     f.store
-        .publish_bundle(f.org.id, "patterns", b"acme patterns")
+        .publish_bundle(
+            f.org.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "acme patterns"),
+        )
         .await
         .unwrap();
     f.store
-        .publish_bundle(other.id, "patterns", b"globex v1")
+        .publish_bundle(
+            other.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "globex v1"),
+        )
         .await
         .unwrap();
     f.store
-        .publish_bundle(other.id, "patterns", b"globex v2")
+        .publish_bundle(
+            other.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "globex v2"),
+        )
         .await
         .unwrap();
     let mine = common_fetch(&f, &f.token).await;
     assert_eq!(
         mine,
-        vec![("patterns".to_owned(), 1, b"acme patterns".to_vec())]
+        vec![(
+            "patterns".to_owned(),
+            1,
+            earlyexit_proto::bundle::sample("patterns", "acme patterns")
+        )]
     );
     let theirs = common_fetch(&f, &other_token).await;
     assert_eq!(
         theirs,
-        vec![("patterns".to_owned(), 2, b"globex v2".to_vec())]
+        vec![(
+            "patterns".to_owned(),
+            2,
+            earlyexit_proto::bundle::sample("patterns", "globex v2")
+        )]
     );
     f.stop().await;
 });

@@ -192,7 +192,11 @@ async fn a_subscriber_gets_each_new_bundle_as_it_is_published() {
     let dir = tempfile::tempdir().unwrap();
     let f = Fixture::start(&TestDb::sqlite(dir.path())).await;
     f.store
-        .publish_bundle(f.org.id, "patterns", b"v1")
+        .publish_bundle(
+            f.org.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "v1"),
+        )
         .await
         .unwrap();
     let mut client = UpdatesClient::connect(f.running.url()).await.unwrap();
@@ -208,9 +212,16 @@ async fn a_subscriber_gets_each_new_bundle_as_it_is_published() {
     let first = stream.message().await.unwrap().unwrap();
     assert_eq!(
         (first.kind.as_str(), first.version, &first.data[..]),
-        ("patterns", 1, &b"v1"[..])
+        (
+            "patterns",
+            1,
+            &earlyexit_proto::bundle::sample("patterns", "v1")[..]
+        )
     );
-    assert_eq!(first.sha256, earlyexit_collector::store::sha256_hex(b"v1"));
+    assert_eq!(
+        first.sha256,
+        earlyexit_collector::store::sha256_hex(&earlyexit_proto::bundle::sample("patterns", "v1"))
+    );
 
     // Published later (as by another replica or the aggregator): arrives on
     // the open stream; of models, only version 5 is newer than the 4 the
@@ -218,13 +229,24 @@ async fn a_subscriber_gets_each_new_bundle_as_it_is_published() {
     for fill in 1..=5u8 {
         let version = f
             .store
-            .publish_bundle(f.org.id, "models", &vec![fill; 3 << 20])
+            .publish_bundle(
+                f.org.id,
+                "models",
+                &earlyexit_proto::bundle::sample(
+                    "models",
+                    &char::from(b'a' + fill).to_string().repeat((3 << 20) - 256),
+                ),
+            )
             .await
             .unwrap();
         assert_eq!(version, i64::from(fill));
     }
     f.store
-        .publish_bundle(f.org.id, "patterns", b"v2")
+        .publish_bundle(
+            f.org.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "v2"),
+        )
         .await
         .unwrap();
     let mut got = Vec::new();
@@ -432,7 +454,11 @@ async fn an_update_stream_ends_unauthenticated_once_its_token_is_revoked() {
     assert!(f.store.revoke_token(&tokens[0].token_id).await.unwrap());
     // Published after the revocation: must never reach the stream.
     f.store
-        .publish_bundle(f.org.id, "patterns", b"after revocation")
+        .publish_bundle(
+            f.org.id,
+            "patterns",
+            &earlyexit_proto::bundle::sample("patterns", "after revocation"),
+        )
         .await
         .unwrap();
     let end = tokio::time::timeout(Duration::from_secs(10), stream.message())

@@ -3,7 +3,11 @@
 //! (protox, so no `protoc` binary is needed). The compatibility rules are
 //! written at the top of `records.proto`.
 //!
-//! This crate holds generated code only: no I/O, no policy.
+//! Beside the generated code it holds the shared limits of the protocol
+//! ([`MAX_RECORD_BYTES`]) and the format of bundles ([`bundle`]): no I/O,
+//! no policy.
+
+pub mod bundle;
 
 /// Package `earlyexit.v1`.
 pub mod v1 {

@@ -1,6 +1,7 @@
 //! Subcommands: each module defines its clap `Args` and a `run` function.
 
 pub mod agent_cmd;
+pub mod bundles_cmd;
 pub mod clear;
 pub mod config_cmd;
 pub mod export;

@@ -2,7 +2,9 @@
 //! reassembled in order, bounded in size, checked against their SHA-256,
 //! and kept in the `bundles` table.
 //!
-//! Bundles are stored, never applied here: applying one is the job of the
+//! A bundle is kept only when it is valid for its kind
+//! (`earlyexit_proto::bundle::validate`, the check the collector made
+//! before publishing it). Bundles are stored, never applied here: applying one is the job of the
 //! learning side, which reads the table. This module owns that table and
 //! the reassembly; it opens no connection.
 
@@ -54,6 +56,16 @@ pub enum BundleError {
         kind: String,
         /// The version.
         version: u64,
+    },
+    /// Whole and undamaged, but not a valid bundle of its kind.
+    #[error("bundle {kind} v{version} is not valid: {detail}; it is not kept")]
+    Invalid {
+        /// The kind.
+        kind: String,
+        /// The version.
+        version: u64,
+        /// What is wrong with it.
+        detail: String,
     },
     /// The data does not hash to the announced SHA-256.
     #[error(
@@ -142,6 +154,13 @@ impl Assembler {
                 actual,
             });
         }
+        if let Err(e) = earlyexit_proto::bundle::validate(&done.kind, &done.data) {
+            return Err(BundleError::Invalid {
+                kind: done.kind,
+                version: done.version,
+                detail: e.to_string(),
+            });
+        }
         Ok(Some(Bundle {
             kind: done.kind,
             version: done.version,
@@ -186,6 +205,44 @@ pub async fn have_versions(store: &Store) -> Result<HashMap<String, u64>, StoreE
         .collect())
 }
 
+/// A bundle kept on this machine, as `earlyexit bundles list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeptBundle {
+    /// What it holds.
+    pub kind: String,
+    /// Its version.
+    pub version: i64,
+    /// SHA-256 of the data, hex.
+    pub sha256: String,
+    /// Size of the data.
+    pub bytes: i64,
+    /// When it arrived, milliseconds since the epoch.
+    pub received_at_ms: i64,
+}
+
+/// Every bundle kept, by kind then newest version first.
+pub async fn list_bundles(store: &Store) -> Result<Vec<KeptBundle>, StoreError> {
+    let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT kind, version, sha256, length(data), received_at_ms FROM bundles \
+         ORDER BY kind, version DESC",
+    )
+    .fetch_all(store.pool())
+    .await
+    .map_err(|e| store.error(e))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(kind, version, sha256, bytes, received_at_ms)| KeptBundle {
+                kind,
+                version,
+                sha256,
+                bytes,
+                received_at_ms,
+            },
+        )
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +266,7 @@ mod tests {
 
     #[test]
     fn chunks_are_reassembled_and_checked() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let data = earlyexit_proto::bundle::sample("patterns", &"x".repeat(10_000));
         let mut a = Assembler::default();
         let mut done = None;
         for chunk in chunks("patterns", 3, &data, 4096) {
@@ -223,7 +280,7 @@ mod tests {
 
     #[test]
     fn damaged_or_disordered_bundles_are_refused() {
-        let data = vec![7u8; 9000];
+        let data = earlyexit_proto::bundle::sample("models", &"y".repeat(9000));
         let mut parts = chunks("models", 1, &data, 4000);
         parts[1].data[0] ^= 1;
         let mut a = Assembler::default();
@@ -243,10 +300,30 @@ mod tests {
         ));
         // A new bundle starting at chunk 0 is accepted after an error.
         let mut done = None;
-        for chunk in chunks("models", 3, b"ok", 1) {
+        let ok = earlyexit_proto::bundle::sample("models", "ok");
+        for chunk in chunks("models", 3, &ok, 16) {
             done = a.feed(chunk).unwrap();
         }
-        assert_eq!(done.unwrap().data, b"ok");
+        assert_eq!(done.unwrap().data, ok);
+    }
+
+    #[test]
+    fn a_whole_bundle_that_is_not_valid_for_its_kind_is_refused() {
+        for (kind, data) in [
+            ("patterns", &b"error|FAILED"[..]),
+            ("patterns", &br#"{"format": 1, "kind": "patterns", "patterns": [{"id": "a", "regex": "(", "severity": "error"}]}"#[..]),
+            ("weights", &earlyexit_proto::bundle::sample("patterns", "x")[..]),
+        ] {
+            let mut a = Assembler::default();
+            let mut last = Ok(None);
+            for chunk in chunks(kind, 1, data, 64) {
+                last = a.feed(chunk);
+            }
+            match last {
+                Err(BundleError::Invalid { detail, .. }) => assert!(!detail.is_empty()),
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
     }
 
     #[tokio::test]
@@ -255,7 +332,8 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let mut a = Assembler::default();
         let mut bundle = None;
-        for chunk in chunks("patterns", 4, b"rules", 2) {
+        let rules = earlyexit_proto::bundle::sample("patterns", "rules");
+        for chunk in chunks("patterns", 4, &rules, 20) {
             bundle = a.feed(chunk).unwrap();
         }
         let bundle = bundle.unwrap();
@@ -263,5 +341,9 @@ mod tests {
         assert!(!store_bundle(&store, &bundle).await.unwrap());
         let have = have_versions(&store).await.unwrap();
         assert_eq!(have.get("patterns"), Some(&4));
+        let kept = list_bundles(&store).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].version, kept[0].bytes), (4, rules.len() as i64));
+        assert_eq!(kept[0].sha256, bundle.sha256);
     }
 }

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A bundle kind outside the allowed characters.
     #[error("invalid bundle kind '{0}': use 1-32 lowercase letters, digits or '-'")]
     BadBundleKind(String),
+    /// The bundle is not valid for its kind (nothing was published).
+    #[error("{0}; nothing was published")]
+    BadBundle(#[from] earlyexit_proto::bundle::BundleSchemaError),
     /// Publishing kept colliding with concurrent publishers.
     #[error("another publisher kept taking the next bundle version; try again")]
     Conflict,

@@ -24,6 +24,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use bundles::BundleInfo;
 pub use error::StoreError;
 pub use records::{RecordRow, RecordWriter};
 
@@ -158,6 +159,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After the macro: it uses `on_pool!`.
+mod bundles;
 
 /// A connection pool to the collector's database.
 #[derive(Debug, Clone)]
@@ -475,6 +479,7 @@ impl Store {
         data: &[u8],
     ) -> Result<i64, StoreError> {
         validate_bundle_kind(kind)?;
+        earlyexit_proto::bundle::validate(kind, data)?;
         let sha = sha256_hex(data);
         let sql = "INSERT INTO bundles (org_id, kind, version, sha256, data, published_at_ms) \
                    SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 \
@@ -499,8 +504,8 @@ impl Store {
         Err(last_err.map_or(StoreError::Conflict, StoreError::from))
     }
 
-    /// The newest bundle of each kind of an org that is newer than what the
-    /// caller has (`have`: kind → version; a missing kind counts as 0).
+    /// The newest bundle of each kind of an org that is not retired and is
+    /// newer than what the caller has (`have`: kind → version; a missing kind counts as 0).
     pub async fn bundles_newer(
         &self,
         org_id: i64,
@@ -508,7 +513,8 @@ impl Store {
     ) -> Result<Vec<Bundle>, StoreError> {
         let sql = "SELECT b.kind, b.version, b.sha256, b.data FROM bundles b \
                    WHERE b.org_id = $1 AND b.version = \
-                   (SELECT MAX(version) FROM bundles WHERE org_id = b.org_id AND kind = b.kind) \
+                   (SELECT MAX(version) FROM bundles \
+                    WHERE org_id = b.org_id AND kind = b.kind AND retired_at_ms IS NULL) \
                    ORDER BY b.kind";
         let rows: Vec<(String, i64, String, Vec<u8>)> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(org_id)
