@@ -72,6 +72,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         catches: "mocha's total: `  3 failing`",
     },
     Entry {
+        id: "mocha-failure-item",
+        tool: "mocha",
+        severity: Severity::Error,
+        regex: r"^\s+[0-9]+\) \S",
+        excludes: &[],
+        commands: TEST,
+        catches: "a failed test in mocha's spec listing and failure report: `  1) Check challenges`",
+    },
+    Entry {
         id: "tap-not-ok",
         tool: "TAP (node --test, tape)",
         severity: Severity::Error,
@@ -120,10 +129,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "node-uncaught-error",
         tool: "node",
         severity: Severity::Error,
-        regex: r"^(Uncaught )?([A-Z]\w*)?(Error|Exception)( \[[A-Z0-9_]+\])?: \S",
+        regex: r"^\s*(Uncaught )?([A-Z]\w*)?(Error|Exception)( \[[A-Z0-9_]+\])?: \S",
         excludes: &[],
         commands: NODE,
-        catches: "an uncaught error as Node prints it: `TypeError: Cannot read properties of null`, `Error: Cannot find module './x'`, `AssertionError [ERR_ASSERTION]: …`",
+        catches: "an error as Node, mocha and jest print it (indented inside a report): `TypeError: Cannot read properties of null`, `Error: Cannot find module './x'`, `AssertionError [ERR_ASSERTION]: …`",
     },
     Entry {
         id: "tsc-error",
@@ -163,6 +172,7 @@ mod tests {
                     "      11 |   expect.assertions(2);",
                 ),
                 ("mocha-failing", "  1 failing", "  12 passing (3s)"),
+                ("mocha-failure-item", "  1) Check challenges", "  2109 passing (1m)"),
                 ("tap-not-ok", "not ok 2 - fails", "not ok 3 - flaky network # TODO fix"),
                 ("tap-fail-count", "# fail 1", "# fail 0"),
                 (

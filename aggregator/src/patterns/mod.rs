@@ -165,6 +165,13 @@ impl Library {
         }
     }
 
+    /// This set without the entries of one tool.
+    pub fn without_tool(&self, tool: &str) -> Library {
+        Library {
+            entries: self.entries.iter().copied().filter(|e| e.tool != tool).collect(),
+        }
+    }
+
     /// Compiles this set into a [`Matcher`].
     pub fn matcher(&self) -> Result<Matcher, PatternError> {
         Matcher::new(self.entries.iter().copied())

@@ -75,7 +75,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "pytest-failure-location",
         tool: "pytest",
         severity: Severity::Error,
-        regex: r"^\s*\S+\.py:[0-9]+: ([A-Za-z_][\w.]*\.)?[A-Z]\w*(Error|Exception|Failed|Exit|Interrupt|Warning)$",
+        regex: r"^\s*\S+\.py:[0-9]+: ([A-Za-z_][\w.]*\.)?([A-Z]\w*)?(Error|Exception|Failed|Exit|Interrupt|Warning)$",
         excludes: &[],
         commands: PYTEST,
         catches: "the location line closing a failure: `failure_demo.py:21: AssertionError`",
@@ -111,7 +111,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "python-exception",
         tool: "python",
         severity: Severity::Error,
-        regex: r"^([a-z_][\w]*\.)*[A-Z]\w*(Error|Exception|Exit|Interrupt)(: .*)?$",
+        regex: r"^([a-z_][\w]*\.)*([A-Z]\w*)?(Error|Exception|Exit|Interrupt)(: .*)?$",
         excludes: &[],
         commands: PYTHON,
         catches: "the exception line closing a traceback: `ValueError: boom`, `json.decoder.JSONDecodeError: …`, `KeyboardInterrupt`",
@@ -185,6 +185,7 @@ mod tests {
                     "failure_demo.py:21: AssertionError",
                     "failure_demo.py:35: ",
                 ),
+                ("pytest-failure-location", "tests/test_lib.py:32: Exception", "tests/test_lib.py:32: in test_error"),
                 (
                     "unittest-failure-header",
                     "FAIL: test_fail (test_x.T.test_fail)",
@@ -206,6 +207,7 @@ mod tests {
                     "    raise ValueError(\"boom\")",
                 ),
                 ("python-exception", "AssertionError: 1 != 2", "ErrorCount: 0"),
+                ("python-exception", "Exception: error", "    except Exception:"),
                 (
                     "python-warning",
                     "<string>:1: DeprecationWarning: old",

@@ -79,10 +79,19 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "cargo-could-not-compile",
         tool: "cargo",
         severity: Severity::FailureSummary,
-        regex: r"^error: could not compile `",
+        regex: r"^error: [Cc]ould not compile `",
         excludes: &[],
         commands: BUILD,
-        catches: "``error: could not compile `foo` (lib) due to 2 previous errors``",
+        catches: "``error: could not compile `foo` (lib) due to 2 previous errors`` (older cargo: ``error: Could not compile `foo`.``)",
+    },
+    Entry {
+        id: "cargo-build-failed-waiting",
+        tool: "cargo",
+        severity: Severity::FailureSummary,
+        regex: r"^warning: build failed, waiting for other jobs to finish",
+        excludes: &[],
+        commands: BUILD,
+        catches: "cargo's note that a parallel build already failed: `warning: build failed, waiting for other jobs to finish...`",
     },
     Entry {
         id: "rustc-aborting",
@@ -161,6 +170,16 @@ mod tests {
                     "cargo-could-not-compile",
                     "error: could not compile `rs` (lib) due to 1 previous error",
                     "   Compiling rs v0.1.0 (/tmp/rs)",
+                ),
+                (
+                    "cargo-build-failed-waiting",
+                    "warning: build failed, waiting for other jobs to finish...",
+                    "   Compiling build-failed-handler v0.1.0",
+                ),
+                (
+                    "cargo-could-not-compile",
+                    "error: Could not compile `alacritty_terminal`.",
+                    "    Finished dev [unoptimized + debuginfo] target(s) in 5m 49s",
                 ),
                 (
                     "rustc-aborting",
