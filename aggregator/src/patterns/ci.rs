@@ -1,6 +1,6 @@
 //! Generic entries: CI-runner markers (GitHub Actions, Azure Pipelines,
-//! GitLab, Travis, Jenkins) and the shell's own failure messages. They apply
-//! to every command.
+//! GitLab, Travis, Jenkins) and the shell's own failure messages, which
+//! apply to every command; and git's `fatal:`, since every CI job runs git.
 //!
 //! Owns only entries that are safe everywhere: markers a runner or a shell
 //! prints, never a tool's wording that could appear in another tool's
@@ -65,6 +65,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         catches: "the last line of a failed Jenkins build: `Finished: FAILURE`",
     },
     Entry {
+        id: "git-fatal",
+        tool: "git",
+        severity: Severity::Error,
+        regex: r"^fatal: \S",
+        excludes: &[r"^fatal: No names found, cannot describe anything\.", r"^fatal: no tag exactly matches "],
+        commands: &["git"],
+        catches: "`fatal: repository 'https://…' not found`, `fatal: not a git repository` (not `git describe` finding no tag, which version scripts expect)",
+    },
+    Entry {
         id: "shell-command-not-found",
         tool: "shell",
         severity: Severity::Error,
@@ -117,6 +126,11 @@ mod tests {
                     "The command \"ci/script.sh\" exited with 0.",
                 ),
                 ("jenkins-finished-failure", "Finished: FAILURE", "Finished: SUCCESS"),
+                (
+                    "git-fatal",
+                    "fatal: could not read Username for 'https://github.com': No such device or address",
+                    "fatal: No names found, cannot describe anything.",
+                ),
                 (
                     "shell-command-not-found",
                     "./ci.sh: line 3: jq: command not found",

@@ -33,7 +33,7 @@ const KNOWN: &[&str] = &[
     "py.test", "python", "unittest", "pip", "go", "gotestsum", "golangci-lint", "node", "npm",
     "yarn", "pnpm", "jest", "mocha", "tsc", "mvn", "gradle", "java", "javac", "kotlinc", "gcc",
     "g++", "cc", "c++", "clang", "clang++", "ld", "cmake", "ninja", "terraform", "terragrunt",
-    "docker", "kubectl", "helm",
+    "docker", "kubectl", "helm", "git",
 ];
 
 /// A command's canonical words, one list per simple command (`sh -c 'a &&

@@ -205,12 +205,7 @@ pub enum PatternError {
 pub(crate) mod test_support {
     //! Helpers shared by the families' fixture tests.
 
-    use super::{Library, Matcher};
-
-    /// The compiled matcher over every built-in entry.
-    pub fn all() -> Matcher {
-        Library::builtin().matcher().expect("the built-in library compiles")
-    }
+    use super::Library;
 
     /// Checks a family's fixtures: every entry of `family` has at least one
     /// row; each positive line is hit by that entry (as the first hit of the
