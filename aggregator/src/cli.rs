@@ -114,7 +114,11 @@ fn patterns(what: PatternsCommand) -> anyhow::Result<()> {
                 if json {
                     writeln!(out, "{}", serde_json::to_string(e)?)?;
                 } else {
-                    writeln!(out, "{:<28} {:<16} {:<24} {}", e.id, e.severity, e.tool, e.regex)?;
+                    writeln!(
+                        out,
+                        "{:<28} {:<16} {:<24} {}",
+                        e.id, e.severity, e.tool, e.regex
+                    )?;
                 }
             }
         }
@@ -122,15 +126,25 @@ fn patterns(what: PatternsCommand) -> anyhow::Result<()> {
             let m = select(&command).matcher()?;
             let input: Box<dyn BufRead> = match &file {
                 Some(p) => Box::new(std::io::BufReader::new(
-                    std::fs::File::open(p).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?,
+                    std::fs::File::open(p)
+                        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?,
                 )),
                 None => Box::new(std::io::stdin().lock()),
             };
             for (n, line) in input.split(b'\n').enumerate() {
                 let line = line?;
                 let line = String::from_utf8_lossy(&line);
-                if let Some((e, part)) = line.split('\r').find_map(|part| m.first_hit(part).map(|e| (e, part))) {
-                    writeln!(out, "{}:{}: {}", n + 1, e.id, crate::patterns::clean_line(part))?;
+                if let Some((e, part)) = line
+                    .split('\r')
+                    .find_map(|part| m.first_hit(part).map(|e| (e, part)))
+                {
+                    writeln!(
+                        out,
+                        "{}:{}: {}",
+                        n + 1,
+                        e.id,
+                        crate::patterns::clean_line(part)
+                    )?;
                 }
             }
         }

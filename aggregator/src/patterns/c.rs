@@ -109,7 +109,11 @@ mod tests {
         check_fixtures(
             ENTRIES,
             &[
-                ("cc-error", "a.c:2:45: error: 'y' undeclared (first use in this function)", "a.c: In function 'main':"),
+                (
+                    "cc-error",
+                    "a.c:2:45: error: 'y' undeclared (first use in this function)",
+                    "a.c: In function 'main':",
+                ),
                 (
                     "cc-error",
                     "cc1: fatal error: nofile.c: No such file or directory",
@@ -135,10 +139,26 @@ mod tests {
                     "make: *** [Makefile:2: all] Error 1",
                     "make: [Makefile:5: clean] Error 1 (ignored)",
                 ),
-                ("make-error", "make[2]: *** No rule to make target 'nosuch'.  Stop.", "make[1]: Leaving directory '/src'"),
-                ("cmake-error", "CMake Error at CMakeLists.txt:3 (find_package):", "-- Check for working C compiler: /usr/bin/cc - skipped"),
-                ("cmake-warning", "CMake Warning (dev) at CMakeLists.txt:9 (message):", "-- Configuring done"),
-                ("ninja-failed", "FAILED: CMakeFiles/app.dir/main.c.o", "[3/4] Building C object CMakeFiles/app.dir/error.c.o"),
+                (
+                    "make-error",
+                    "make[2]: *** No rule to make target 'nosuch'.  Stop.",
+                    "make[1]: Leaving directory '/src'",
+                ),
+                (
+                    "cmake-error",
+                    "CMake Error at CMakeLists.txt:3 (find_package):",
+                    "-- Check for working C compiler: /usr/bin/cc - skipped",
+                ),
+                (
+                    "cmake-warning",
+                    "CMake Warning (dev) at CMakeLists.txt:9 (message):",
+                    "-- Configuring done",
+                ),
+                (
+                    "ninja-failed",
+                    "FAILED: CMakeFiles/app.dir/main.c.o",
+                    "[3/4] Building C object CMakeFiles/app.dir/error.c.o",
+                ),
                 (
                     "sanitizer-report",
                     "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010",

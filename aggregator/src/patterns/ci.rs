@@ -69,7 +69,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         tool: "git",
         severity: Severity::Error,
         regex: r"^fatal: \S",
-        excludes: &[r"^fatal: No names found, cannot describe anything\.", r"^fatal: no tag exactly matches "],
+        excludes: &[
+            r"^fatal: No names found, cannot describe anything\.",
+            r"^fatal: no tag exactly matches ",
+        ],
         commands: &["git"],
         catches: "`fatal: repository 'https://…' not found`, `fatal: not a git repository` (not `git describe` finding no tag, which version scripts expect)",
     },
@@ -113,8 +116,16 @@ mod tests {
                     "::error file=src/main.rs,line=3::missing semicolon",
                     "echo \"::group::error handling tests\"",
                 ),
-                ("gha-error", "##[error]The operation was canceled.", "[error] is a tag in this log"),
-                ("gha-warning", "##[warning]Node.js 16 actions are deprecated.", "##[group]Run cargo test"),
+                (
+                    "gha-error",
+                    "##[error]The operation was canceled.",
+                    "[error] is a tag in this log",
+                ),
+                (
+                    "gha-warning",
+                    "##[warning]Node.js 16 actions are deprecated.",
+                    "##[group]Run cargo test",
+                ),
                 (
                     "gitlab-job-failed",
                     "ERROR: Job failed: exit code 1",
@@ -125,7 +136,11 @@ mod tests {
                     "The command \"ci/script.sh\" exited with 101.",
                     "The command \"ci/script.sh\" exited with 0.",
                 ),
-                ("jenkins-finished-failure", "Finished: FAILURE", "Finished: SUCCESS"),
+                (
+                    "jenkins-finished-failure",
+                    "Finished: FAILURE",
+                    "Finished: SUCCESS",
+                ),
                 (
                     "git-fatal",
                     "fatal: could not read Username for 'https://github.com': No such device or address",
@@ -136,7 +151,11 @@ mod tests {
                     "./ci.sh: line 3: jq: command not found",
                     "checking whether a command not found handler exists... no",
                 ),
-                ("shell-command-not-found", "sh: 1: jq: not found", "Test not found: skipping"),
+                (
+                    "shell-command-not-found",
+                    "sh: 1: jq: not found",
+                    "Test not found: skipping",
+                ),
                 (
                     "shell-killed-by-signal",
                     "Segmentation fault (core dumped)",

@@ -16,8 +16,27 @@
 
 /// Programs whose output can come from any tool: every entry applies.
 const RUNS_ANYTHING: &[&str] = &[
-    "make", "just", "task", "bash", "sh", "zsh", "dash", "ksh", "fish", "tox", "nox", "earthly",
-    "act", "nix", "nix-shell", "bazel", "bazelisk", "buck2", "pants", "rake", "invoke",
+    "make",
+    "just",
+    "task",
+    "bash",
+    "sh",
+    "zsh",
+    "dash",
+    "ksh",
+    "fish",
+    "tox",
+    "nox",
+    "earthly",
+    "act",
+    "nix",
+    "nix-shell",
+    "bazel",
+    "bazelisk",
+    "buck2",
+    "pants",
+    "rake",
+    "invoke",
 ];
 
 /// Shell built-ins and file tools that print nothing a pattern is for; they
@@ -25,15 +44,6 @@ const RUNS_ANYTHING: &[&str] = &[
 const NEUTRAL: &[&str] = &[
     "cd", "pushd", "popd", "export", "set", "unset", "source", ".", "echo", "printf", "true",
     "false", "mkdir", "rm", "cp", "mv", "ls", "cat", "touch", "chmod", "test", "[",
-];
-
-/// Programs the library knows; any other program may run anything.
-const KNOWN: &[&str] = &[
-    "cargo", "rustc", "rustdoc", "clippy-driver", "cargo-clippy", "cargo-nextest", "pytest",
-    "py.test", "python", "unittest", "pip", "go", "gotestsum", "golangci-lint", "node", "npm",
-    "yarn", "pnpm", "jest", "mocha", "tsc", "mvn", "gradle", "java", "javac", "kotlinc", "gcc",
-    "g++", "cc", "c++", "clang", "clang++", "ld", "cmake", "ninja", "terraform", "terragrunt",
-    "docker", "kubectl", "helm", "git",
 ];
 
 /// A command's canonical words, one list per simple command (`sh -c 'a &&
@@ -57,12 +67,36 @@ impl CommandWords {
         &self.segments
     }
 
-    /// True when some simple command may run any tool (a shell script, a
-    /// task runner, a program the library does not know) or there is no
-    /// command at all.
-    pub fn runs_anything(&self) -> bool {
-        let mut tools = self.segments.iter().map(|s| s[0].as_str()).filter(|p| !NEUTRAL.contains(p)).peekable();
-        tools.peek().is_none() || tools.any(|p| RUNS_ANYTHING.contains(&p) || !KNOWN.contains(&p))
+    /// The programs of the simple commands, shell built-ins and file tools
+    /// (`cd`, `echo`, `mkdir`, …) left out.
+    pub fn programs(&self) -> impl Iterator<Item = &str> {
+        self.segments
+            .iter()
+            .map(|s| s[0].as_str())
+            .filter(|p| !NEUTRAL.contains(p))
+    }
+
+    /// True when some simple command may run any tool — a shell script, a
+    /// task runner, or a program `known` says the library has no entries
+    /// for — or there is no command at all.
+    pub fn runs_anything(&self, known: impl Fn(&str) -> bool) -> bool {
+        let mut programs = self.programs().peekable();
+        programs.peek().is_none()
+            || programs.any(|p| {
+                RUNS_ANYTHING.contains(&p)
+                    || p.ends_with(".sh")
+                    || p.ends_with(".bash")
+                    || !known(p)
+            })
+    }
+
+    /// The program a shape names, canonical (`"python -m pytest"` →
+    /// `pytest`, `"./gradlew"` → `gradle`).
+    pub fn shape_program(shape: &str) -> Option<String> {
+        let words: Vec<&str> = shape.split_whitespace().collect();
+        let mut canon = Vec::new();
+        canonical_into(&words, &mut canon, 0);
+        canon.into_iter().next().map(|mut s| s.swap_remove(0))
     }
 
     /// True when `shape` (e.g. `"cargo test"`, `"python -m pytest"`)
@@ -71,8 +105,12 @@ impl CommandWords {
         let shape_words: Vec<&str> = shape.split_whitespace().collect();
         let mut canon = Vec::new();
         canonical_into(&shape_words, &mut canon, 0);
-        let Some(shape) = canon.first() else { return false };
-        self.segments.iter().any(|s| s.len() >= shape.len() && s[..shape.len()] == shape[..])
+        let Some(shape) = canon.first() else {
+            return false;
+        };
+        self.segments
+            .iter()
+            .any(|s| s.len() >= shape.len() && s[..shape.len()] == shape[..])
     }
 }
 
@@ -98,24 +136,28 @@ fn canonical(words: &[&str], out: &mut Vec<Vec<String>>, depth: usize) -> Option
     let first = *rest.first()?;
     let mut program = base_name(first);
     rest = &rest[1..];
-    if matches!(program.as_str(), "sh" | "bash" | "zsh" | "dash") && depth < 4 {
-        if let Some(i) = rest.iter().position(|w| *w == "-c" || *w == "-lc" || *w == "-ec") {
-            if let Some(script) = rest.get(i + 1) {
-                // Split on blanks, keeping separators glued to words apart.
-                let spaced = script.replace(';', " ; ").replace("&&", " && ").replace("||", " || ");
-                let inner: Vec<&str> = spaced.split_whitespace().collect();
-                canonical_into(&inner, out, depth + 1);
-                return None;
-            }
-        }
+    let is_shell = matches!(program.as_str(), "sh" | "bash" | "zsh" | "dash");
+    let script = rest
+        .iter()
+        .position(|w| matches!(*w, "-c" | "-lc" | "-ec"))
+        .and_then(|i| rest.get(i + 1));
+    if let Some(script) = script.filter(|_| is_shell && depth < 4) {
+        // Split on blanks, with separators set apart from the words they touch.
+        let spaced = script
+            .replace(';', " ; ")
+            .replace("&&", " && ")
+            .replace("||", " || ");
+        let inner: Vec<&str> = spaced.split_whitespace().collect();
+        canonical_into(&inner, out, depth + 1);
+        return None;
     }
-    if program == "python" {
-        if let Some(i) = rest.iter().position(|w| *w == "-m") {
-            if let Some(module) = rest.get(i + 1) {
-                program = base_name(module);
-                rest = &rest[i + 2..];
-            }
-        }
+    let module = rest
+        .iter()
+        .position(|w| *w == "-m")
+        .filter(|_| program == "python");
+    if let Some((i, m)) = module.and_then(|i| rest.get(i + 1).map(|m| (i, m))) {
+        program = base_name(m);
+        rest = &rest[i + 2..];
     }
     let mut seg = vec![program];
     seg.extend(
@@ -155,12 +197,18 @@ fn strip_wrappers<'a, 'b>(mut w: &'b [&'a str]) -> &'b [&'a str] {
                     // Options, some with a value (-s SIG, -k DUR), then the duration.
                     let mut i = 1;
                     while i < w.len() && w[i].starts_with('-') {
-                        i += if matches!(w[i], "-s" | "-k" | "--signal" | "--kill-after") { 2 } else { 1 };
+                        i += if matches!(w[i], "-s" | "-k" | "--signal" | "--kill-after") {
+                            2
+                        } else {
+                            1
+                        };
                     }
                     (i + 1).min(w.len())
                 }
                 "npm" | "pnpm" | "yarn" | "bundle" if w.get(1) == Some(&"exec") => 2,
-                "poetry" | "uv" | "pipenv" | "pdm" | "hatch" | "pipx" | "rye" if w.get(1) == Some(&"run") => {
+                "poetry" | "uv" | "pipenv" | "pdm" | "hatch" | "pipx" | "rye"
+                    if w.get(1) == Some(&"run") =>
+                {
                     skip_opts(w, 2)
                 }
                 _ => return w,
@@ -174,7 +222,9 @@ fn strip_wrappers<'a, 'b>(mut w: &'b [&'a str]) -> &'b [&'a str] {
 fn is_assignment(w: &str) -> bool {
     match w.split_once('=') {
         Some((k, _)) => {
-            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.starts_with(|c: char| c.is_ascii_digit())
+            !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !k.starts_with(|c: char| c.is_ascii_digit())
         }
         None => false,
     }
@@ -229,10 +279,22 @@ mod tests {
 
     #[test]
     fn wrappers_and_options_are_looked_through() {
-        assert_eq!(segs(&["cargo", "+nightly", "-q", "test", "--lib"]), [["cargo", "test"]]);
-        assert_eq!(segs(&["RUST_LOG=1", "sudo", "-E", "cargo", "test"]), [["cargo", "test"]]);
-        assert_eq!(segs(&["timeout", "-s", "KILL", "5m", "go", "test"]), [["go", "test"]]);
-        assert_eq!(segs(&["python3", "-u", "-m", "pytest", "-x", "t"]), [["pytest", "t"]]);
+        assert_eq!(
+            segs(&["cargo", "+nightly", "-q", "test", "--lib"]),
+            [["cargo", "test"]]
+        );
+        assert_eq!(
+            segs(&["RUST_LOG=1", "sudo", "-E", "cargo", "test"]),
+            [["cargo", "test"]]
+        );
+        assert_eq!(
+            segs(&["timeout", "-s", "KILL", "5m", "go", "test"]),
+            [["go", "test"]]
+        );
+        assert_eq!(
+            segs(&["python3", "-u", "-m", "pytest", "-x", "t"]),
+            [["pytest", "t"]]
+        );
         assert_eq!(segs(&["npx", "--yes", "jest"]), [["jest"]]);
         assert_eq!(segs(&["yarn", "exec", "jest"]), [["jest"]]);
         assert_eq!(
@@ -250,8 +312,20 @@ mod tests {
         let w = CommandWords::parse(&["cargo", "build"]);
         assert!(w.matches_shape("cargo"));
         assert!(!w.matches_shape("cargo test"));
-        assert!(!w.runs_anything());
-        assert!(CommandWords::parse(&["./run-tests.sh"]).runs_anything());
-        assert!(CommandWords::parse::<&str>(&[]).runs_anything());
+        let known = |p: &str| p == "cargo";
+        assert!(!w.runs_anything(known));
+        assert!(CommandWords::parse(&["go", "test"]).runs_anything(known));
+        assert!(CommandWords::parse(&["./run-tests.sh"]).runs_anything(|_| true));
+        assert!(CommandWords::parse(&["make", "test"]).runs_anything(|_| true));
+        assert!(CommandWords::parse::<&str>(&[]).runs_anything(known));
+        assert!(!CommandWords::parse(&["sh", "-c", "cd x && cargo test"]).runs_anything(known));
+        assert_eq!(
+            CommandWords::shape_program("python -m pytest").as_deref(),
+            Some("pytest")
+        );
+        assert_eq!(
+            CommandWords::shape_program("./gradlew build").as_deref(),
+            Some("gradle")
+        );
     }
 }

@@ -127,13 +127,21 @@ mod tests {
                     "ok  \tgithub.com/x/failover\t0.011s",
                 ),
                 ("go-test-pkg-fail", "FAIL", "FAILOVER=1 is set"),
-                ("go-panic", "panic: test timed out after 1s", "    panics_test.go:12: recovered: boom"),
+                (
+                    "go-panic",
+                    "panic: test timed out after 1s",
+                    "    panics_test.go:12: recovered: boom",
+                ),
                 (
                     "go-panic",
                     "fatal error: all goroutines are asleep - deadlock!",
                     "goroutine 1 [chan receive]:",
                 ),
-                ("go-race", "WARNING: DATA RACE", "Write at 0x00c000012345 by goroutine 7:"),
+                (
+                    "go-race",
+                    "WARNING: DATA RACE",
+                    "Write at 0x00c000012345 by goroutine 7:",
+                ),
                 (
                     "go-compile-error",
                     "./directory_test.go:321:10: undefined: assert.foo",

@@ -9,8 +9,18 @@ use super::{Entry, Severity};
 
 /// Commands that run a JS test runner (directly or as a package script).
 const TEST: &[&str] = &[
-    "jest", "mocha", "vitest", "node", "npm test", "npm t", "npm run", "npm run-script", "yarn",
-    "pnpm test", "pnpm run", "pnpm t",
+    "jest",
+    "mocha",
+    "vitest",
+    "node",
+    "npm test",
+    "npm t",
+    "npm run",
+    "npm run-script",
+    "yarn",
+    "pnpm test",
+    "pnpm run",
+    "pnpm t",
 ];
 /// Anything that runs Node.js code or a package manager.
 const NODE: &[&str] = &["node", "npm", "yarn", "pnpm", "jest", "mocha", "tsc"];
@@ -31,7 +41,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         tool: "jest",
         severity: Severity::Error,
         regex: r"^\s*● \S",
-        excludes: &[r"^\s*● Console$", r"^\s*● (Validation|Deprecation) Warning:"],
+        excludes: &[
+            r"^\s*● Console$",
+            r"^\s*● (Validation|Deprecation) Warning:",
+        ],
         commands: TEST,
         catches: "the head of one failure: `  ● suite › test name`, `  ● Test suite failed to run` (not `● Console` blocks)",
     },
@@ -157,31 +170,63 @@ mod tests {
         check_fixtures(
             ENTRIES,
             &[
-                ("jest-suite-fail", "FAIL __tests__/throwNumber.test.js", "PASS __tests__/failing-input.test.js"),
-                ("jest-failure-header", "  ● .assertions() › throws", "  ● Console"),
-                ("jest-failure-header", "  ● Test suite failed to run", "● Validation Warning:"),
+                (
+                    "jest-suite-fail",
+                    "FAIL __tests__/throwNumber.test.js",
+                    "PASS __tests__/failing-input.test.js",
+                ),
+                (
+                    "jest-failure-header",
+                    "  ● .assertions() › throws",
+                    "  ● Console",
+                ),
+                (
+                    "jest-failure-header",
+                    "  ● Test suite failed to run",
+                    "● Validation Warning:",
+                ),
                 (
                     "jest-summary-failed",
                     "Tests:       1 failed, 1 total",
                     "Tests:       4 passed, 4 total",
                 ),
-                ("jest-test-failed-mark", "    ✕ throws on assertion (3 ms)", "    ✓ handles error input (2 ms)"),
+                (
+                    "jest-test-failed-mark",
+                    "    ✕ throws on assertion (3 ms)",
+                    "    ✓ handles error input (2 ms)",
+                ),
                 (
                     "jest-code-frame",
                     "    > 12 |   expect(false).toBeTruthy();",
                     "      11 |   expect.assertions(2);",
                 ),
                 ("mocha-failing", "  1 failing", "  12 passing (3s)"),
-                ("mocha-failure-item", "  1) Check challenges", "  2109 passing (1m)"),
-                ("tap-not-ok", "not ok 2 - fails", "not ok 3 - flaky network # TODO fix"),
+                (
+                    "mocha-failure-item",
+                    "  1) Check challenges",
+                    "  2109 passing (1m)",
+                ),
+                (
+                    "tap-not-ok",
+                    "not ok 2 - fails",
+                    "not ok 3 - flaky network # TODO fix",
+                ),
                 ("tap-fail-count", "# fail 1", "# fail 0"),
                 (
                     "npm-err",
                     "npm error Missing script: \"nope\"",
                     "> node -e \"require('assert').strictEqual(1,2)\"",
                 ),
-                ("npm-err", "npm ERR! Test failed.  See above for more details.", "npm notice New major version of npm available!"),
-                ("npm-warn", "npm WARN deprecated request@2.88.2: request has been deprecated", "added 12 packages in 3s"),
+                (
+                    "npm-err",
+                    "npm ERR! Test failed.  See above for more details.",
+                    "npm notice New major version of npm available!",
+                ),
+                (
+                    "npm-warn",
+                    "npm WARN deprecated request@2.88.2: request has been deprecated",
+                    "added 12 packages in 3s",
+                ),
                 (
                     "yarn-pnpm-failed",
                     "error Command failed with exit code 1.",
@@ -192,7 +237,11 @@ mod tests {
                     "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:",
                     "    at Module._compile (node:internal/modules/cjs/loader:1521:14)",
                 ),
-                ("node-uncaught-error", "Error: Cannot find module './nope'", "  code: 'MODULE_NOT_FOUND',"),
+                (
+                    "node-uncaught-error",
+                    "Error: Cannot find module './nope'",
+                    "  code: 'MODULE_NOT_FOUND',",
+                ),
                 (
                     "tsc-error",
                     "tsconfig.json:13:3 - error TS6258: 'typeRoots' should be set inside the 'compilerOptions' object",

@@ -173,7 +173,11 @@ mod tests {
         check_fixtures(
             ENTRIES,
             &[
-                ("maven-build-failure", "[INFO] BUILD FAILURE", "[INFO] BUILD SUCCESS"),
+                (
+                    "maven-build-failure",
+                    "[INFO] BUILD FAILURE",
+                    "[INFO] BUILD SUCCESS",
+                ),
                 (
                     "maven-failed-goal",
                     "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-surefire-plugin:2.22.2:test (default-test) on project x: There are test failures.",
@@ -200,9 +204,21 @@ mod tests {
                     "[ERROR] There are test failures.",
                     "[INFO] error_count=0",
                 ),
-                ("maven-warning", "[WARNING] Using platform encoding (UTF-8 actually) to copy filtered resources", "[INFO] Scanning for projects..."),
-                ("gradle-build-failed", "BUILD FAILED in 12s", "BUILD SUCCESSFUL in 3s"),
-                ("gradle-task-failed", "> Task :app:test FAILED", "> Task :app:compileJava UP-TO-DATE"),
+                (
+                    "maven-warning",
+                    "[WARNING] Using platform encoding (UTF-8 actually) to copy filtered resources",
+                    "[INFO] Scanning for projects...",
+                ),
+                (
+                    "gradle-build-failed",
+                    "BUILD FAILED in 12s",
+                    "BUILD SUCCESSFUL in 3s",
+                ),
+                (
+                    "gradle-task-failed",
+                    "> Task :app:test FAILED",
+                    "> Task :app:compileJava UP-TO-DATE",
+                ),
                 (
                     "gradle-test-failed",
                     "FooTest > addsNumbers() FAILED",

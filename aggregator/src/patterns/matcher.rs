@@ -46,10 +46,12 @@ impl Matcher {
             }
             excludes.push(xs);
         }
-        let set = RegexSet::new(entries.iter().map(|e| e.regex)).map_err(|err| PatternError::BadRegex {
-            id: "(the set)".to_string(),
-            regex: String::new(),
-            reason: err.to_string(),
+        let set = RegexSet::new(entries.iter().map(|e| e.regex)).map_err(|err| {
+            PatternError::BadRegex {
+                id: "(the set)".to_string(),
+                regex: String::new(),
+                reason: err.to_string(),
+            }
         })?;
         Ok(Matcher {
             entries,
@@ -116,7 +118,8 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 /// Removes a leading `YYYY-MM-DDTHH:MM:SS[.fff]Z ` timestamp.
 fn strip_ci_timestamp(line: &str) -> &str {
     let b = line.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     let shape = b.len() > 20
         && digits(0..4)
         && b[4] == b'-'
@@ -199,13 +202,21 @@ mod tests {
             "test result: FAILED. 92 passed; 1 failed"
         );
         assert_eq!(
-            clean_line("2024-05-01T12:00:00.1234567Z ##[error]Process completed with exit code 1.\r\n"),
+            clean_line(
+                "2024-05-01T12:00:00.1234567Z ##[error]Process completed with exit code 1.\r\n"
+            ),
             "##[error]Process completed with exit code 1."
         );
-        assert_eq!(clean_line("\x1b]8;;http://x\x07link\x1b]8;;\x07 ok"), "link ok");
+        assert_eq!(
+            clean_line("\x1b]8;;http://x\x07link\x1b]8;;\x07 ok"),
+            "link ok"
+        );
         assert!(matches!(clean_line("plain"), Cow::Borrowed("plain")));
         // A date that is not a CI prefix stays.
-        assert_eq!(clean_line("2024-05-01 12:00:00 started"), "2024-05-01 12:00:00 started");
+        assert_eq!(
+            clean_line("2024-05-01 12:00:00 started"),
+            "2024-05-01 12:00:00 started"
+        );
     }
 
     #[test]
@@ -214,8 +225,15 @@ mod tests {
         let m = lib.matcher().unwrap();
         let hit = m.first_hit("\x1b[1m\x1b[31merror:\x1b[0m test failed, to rerun pass '--lib'");
         assert_eq!(hit.map(|e| e.id), Some("cargo-test-rerun"));
-        assert!(m.hits("error: test failed, to rerun pass `--lib`").iter().any(|e| e.id == "rustc-error"));
-        assert_eq!(m.first_hit("test result: ok. 3 passed; 0 failed; 0 ignored"), None);
+        assert!(
+            m.hits("error: test failed, to rerun pass `--lib`")
+                .iter()
+                .any(|e| e.id == "rustc-error")
+        );
+        assert_eq!(
+            m.first_hit("test result: ok. 3 passed; 0 failed; 0 ignored"),
+            None
+        );
         assert_eq!(m.first_hit("test parser::error_recovery ... ok"), None);
         assert!(m.hits("").is_empty());
     }

@@ -28,6 +28,9 @@ mod terraform;
 pub use command::CommandWords;
 pub use matcher::{Matcher, clean_line};
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use serde::Serialize;
 
 /// How bad a line is when an entry hits it.
@@ -135,7 +138,7 @@ impl Library {
     /// anything.
     pub fn for_command<S: AsRef<str>>(&self, argv: &[S]) -> Library {
         let words = CommandWords::parse(argv);
-        if words.runs_anything() {
+        if words.runs_anything(|p| known_programs().contains(p)) {
             return self.clone();
         }
         Library {
@@ -161,14 +164,24 @@ impl Library {
     /// The entries for one tool (as in [`Entry::tool`]).
     pub fn by_tool(&self, tool: &str) -> Library {
         Library {
-            entries: self.entries.iter().copied().filter(|e| e.tool == tool).collect(),
+            entries: self
+                .entries
+                .iter()
+                .copied()
+                .filter(|e| e.tool == tool)
+                .collect(),
         }
     }
 
     /// This set without the entries of one tool.
     pub fn without_tool(&self, tool: &str) -> Library {
         Library {
-            entries: self.entries.iter().copied().filter(|e| e.tool != tool).collect(),
+            entries: self
+                .entries
+                .iter()
+                .copied()
+                .filter(|e| e.tool != tool)
+                .collect(),
         }
     }
 
@@ -176,6 +189,19 @@ impl Library {
     pub fn matcher(&self) -> Result<Matcher, PatternError> {
         Matcher::new(self.entries.iter().copied())
     }
+}
+
+/// The programs some built-in entry's shapes name (canonical).
+fn known_programs() -> &'static HashSet<String> {
+    static KNOWN: LazyLock<HashSet<String>> = LazyLock::new(|| {
+        FAMILIES
+            .iter()
+            .flat_map(|f| f.iter())
+            .flat_map(|e| e.commands.iter())
+            .filter_map(|s| CommandWords::shape_program(s))
+            .collect()
+    });
+    &KNOWN
 }
 
 /// Why a set of entries could not be compiled.
@@ -235,7 +261,10 @@ pub(crate) mod test_support {
                 .filter(|e| e.id == *id || e.severity != super::Severity::Warning)
                 .map(|e| e.id)
                 .collect();
-            assert!(bad.is_empty(), "noise line {noise:?} (for {id}) is hit by {bad:?}");
+            assert!(
+                bad.is_empty(),
+                "noise line {noise:?} (for {id}) is hit by {bad:?}"
+            );
         }
     }
 }
@@ -243,7 +272,6 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     #[test]
     fn every_builtin_entry_compiles_and_is_anchored() {
@@ -255,7 +283,11 @@ mod tests {
             for x in e.excludes {
                 regex::Regex::new(x).unwrap_or_else(|err| panic!("{} exclude: {err}", e.id));
             }
-            assert!(!e.catches.is_empty() && !e.tool.is_empty(), "{} undocumented", e.id);
+            assert!(
+                !e.catches.is_empty() && !e.tool.is_empty(),
+                "{} undocumented",
+                e.id
+            );
         }
         lib.matcher().unwrap();
     }
@@ -266,7 +298,8 @@ mod tests {
         for e in Library::builtin().entries() {
             assert!(seen.insert(e.id), "duplicate id {}", e.id);
             assert!(
-                e.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                e.id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
                 "{}",
                 e.id
             );
@@ -299,10 +332,17 @@ mod tests {
         let lib = Library::builtin().for_command(&["cargo", "test", "--lib"]);
         assert!(lib.get("cargo-test-failed").is_some());
         assert!(lib.get("rustc-error").is_some());
-        assert!(lib.get("gha-error").is_some(), "generic entries are always included");
+        assert!(
+            lib.get("gha-error").is_some(),
+            "generic entries are always included"
+        );
         assert!(lib.get("pytest-failed-test").is_none());
         assert!(lib.get("maven-error").is_none());
-        assert!(lib.entries().iter().all(|e| e.is_generic() || e.tool.contains("cargo") || e.tool.contains("rust")));
+        assert!(
+            lib.entries()
+                .iter()
+                .all(|e| e.is_generic() || e.tool.contains("cargo") || e.tool.contains("rust"))
+        );
     }
 
     #[test]
@@ -339,10 +379,39 @@ mod tests {
     }
 
     #[test]
+    fn every_shape_names_a_program_that_selects_its_entry() {
+        for e in Library::builtin().entries() {
+            for shape in e.commands {
+                let argv: Vec<&str> = shape.split_whitespace().collect();
+                let lib = Library::builtin().for_command(&argv);
+                assert!(
+                    lib.get(e.id).is_some(),
+                    "{} not selected by its shape {shape:?}",
+                    e.id
+                );
+                assert!(
+                    lib.entries().len() < Library::builtin().entries().len() || argv[0] == "make",
+                    "shape {shape:?} of {} selects every entry: its program is unknown",
+                    e.id
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_command_that_can_run_anything_gets_every_entry() {
         let all = Library::builtin().entries().len();
-        for argv in [&["make", "test"][..], &["./ci.sh"], &["bash", "build.sh"], &["some-unknown-tool"]] {
-            assert_eq!(Library::builtin().for_command(argv).entries().len(), all, "{argv:?}");
+        for argv in [
+            &["make", "test"][..],
+            &["./ci.sh"],
+            &["bash", "build.sh"],
+            &["some-unknown-tool"],
+        ] {
+            assert_eq!(
+                Library::builtin().for_command(argv).entries().len(),
+                all,
+                "{argv:?}"
+            );
         }
     }
 }

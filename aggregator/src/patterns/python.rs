@@ -153,7 +153,11 @@ mod tests {
                     "FAILED tests/test_x.py::test_a - assert 1 == 2",
                     "PASSED tests/test_x.py::test_error_message_is_clear",
                 ),
-                ("pytest-failed-test", "ERROR tests/test_db.py", "tests/test_db.py ....   [100%]"),
+                (
+                    "pytest-failed-test",
+                    "ERROR tests/test_db.py",
+                    "tests/test_db.py ....   [100%]",
+                ),
                 (
                     "pytest-verbose-failed",
                     "tests/test_x.py::test_a FAILED                                    [ 50%]",
@@ -179,13 +183,21 @@ mod tests {
                     "_____________ ERROR collecting tests/test_x.py _____________",
                     "collecting ... collected 44 items",
                 ),
-                ("pytest-assert-detail", "E       assert (3 * 2) < 6", "    assert param1 * 2 < param2"),
+                (
+                    "pytest-assert-detail",
+                    "E       assert (3 * 2) < 6",
+                    "    assert param1 * 2 < param2",
+                ),
                 (
                     "pytest-failure-location",
                     "failure_demo.py:21: AssertionError",
                     "failure_demo.py:35: ",
                 ),
-                ("pytest-failure-location", "tests/test_lib.py:32: Exception", "tests/test_lib.py:32: in test_error"),
+                (
+                    "pytest-failure-location",
+                    "tests/test_lib.py:32: Exception",
+                    "tests/test_lib.py:32: in test_error",
+                ),
                 (
                     "unittest-failure-header",
                     "FAIL: test_fail (test_x.T.test_fail)",
@@ -206,8 +218,16 @@ mod tests {
                     "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
                     "    raise ValueError(\"boom\")",
                 ),
-                ("python-exception", "AssertionError: 1 != 2", "ErrorCount: 0"),
-                ("python-exception", "Exception: error", "    except Exception:"),
+                (
+                    "python-exception",
+                    "AssertionError: 1 != 2",
+                    "ErrorCount: 0",
+                ),
+                (
+                    "python-exception",
+                    "Exception: error",
+                    "    except Exception:",
+                ),
                 (
                     "python-warning",
                     "<string>:1: DeprecationWarning: old",

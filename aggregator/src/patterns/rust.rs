@@ -134,7 +134,11 @@ mod tests {
         check_fixtures(
             ENTRIES,
             &[
-                ("cargo-test-failed", "test tests::fails ... FAILED", "test tests::error_is_reported ... ok"),
+                (
+                    "cargo-test-failed",
+                    "test tests::fails ... FAILED",
+                    "test tests::error_is_reported ... ok",
+                ),
                 (
                     "cargo-test-failed",
                     "test src/lib.rs - add (line 3) ... FAILED",
@@ -145,7 +149,11 @@ mod tests {
                     "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.18s",
                     "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
                 ),
-                ("cargo-test-failures-header", "failures:", "    tests::failures_are_counted"),
+                (
+                    "cargo-test-failures-header",
+                    "failures:",
+                    "    tests::failures_are_counted",
+                ),
                 (
                     "cargo-test-rerun",
                     "error: test failed, to rerun pass `--lib`",
@@ -191,7 +199,11 @@ mod tests {
                     "error[E0425]: cannot find value `b` in this scope",
                     "  = note: `#[warn(unused_variables)]` on by default",
                 ),
-                ("rustc-error", "error: unused variable: `x`", "warning: unused variable: `x`"),
+                (
+                    "rustc-error",
+                    "error: unused variable: `x`",
+                    "warning: unused variable: `x`",
+                ),
                 (
                     "rustc-warning",
                     "warning: unused variable: `unused`",

@@ -62,14 +62,26 @@ mod tests {
         check_fixtures(
             ENTRIES,
             &[
-                ("terraform-test-failure", "Failure! 0 passed, 1 failed.", "Success! 2 passed, 0 failed."),
+                (
+                    "terraform-test-failure",
+                    "Failure! 0 passed, 1 failed.",
+                    "Success! 2 passed, 0 failed.",
+                ),
                 (
                     "terraform-test-run-fail",
                     "  run \"failing_assertion\"... fail",
                     "  run \"fail_on_purpose\"... pass",
                 ),
-                ("terraform-error", "│ Error: Missing required provider", "│ The CLI configuration file at \"/root/.terraformrc\" does not exist."),
-                ("terraform-error", "Error: Error refreshing state: 4 error(s) occurred:", "  # aws_instance.error_reporter will be created"),
+                (
+                    "terraform-error",
+                    "│ Error: Missing required provider",
+                    "│ The CLI configuration file at \"/root/.terraformrc\" does not exist.",
+                ),
+                (
+                    "terraform-error",
+                    "Error: Error refreshing state: 4 error(s) occurred:",
+                    "  # aws_instance.error_reporter will be created",
+                ),
                 (
                     "terraform-warning",
                     "│ Warning: Unable to open CLI configuration file",

@@ -64,7 +64,10 @@ pub fn parse_groundtruth(text: &str, path: &Path) -> Result<Vec<usize>, EvalErro
             if l.is_empty() || l.starts_with("C ") {
                 continue;
             }
-            return Err(bad(format!("line {}: expected 'E a-b', 'E a' or 'C …', found {l:?}", n + 1)));
+            return Err(bad(format!(
+                "line {}: expected 'E a-b', 'E a' or 'C …', found {l:?}",
+                n + 1
+            )));
         };
         let num = |s: &str| {
             s.trim()
@@ -134,8 +137,13 @@ mod tests {
     #[test]
     fn groundtruth_ranges_are_expanded_and_bad_lines_named() {
         let p = Path::new("gt");
-        assert_eq!(parse_groundtruth("DEFAULT\nE 3-5\nC 2\nE 9\n", p).unwrap(), [3, 4, 5, 9]);
-        let e = parse_groundtruth("DEFAULT\nE x\n", p).unwrap_err().to_string();
+        assert_eq!(
+            parse_groundtruth("DEFAULT\nE 3-5\nC 2\nE 9\n", p).unwrap(),
+            [3, 4, 5, 9]
+        );
+        let e = parse_groundtruth("DEFAULT\nE x\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("gt"), "{e}");
     }
 }

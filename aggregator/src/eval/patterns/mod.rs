@@ -140,7 +140,12 @@ impl PatternsReport {
     /// Failure units in all samples, and how many were caught.
     pub fn failures(&self) -> (usize, usize) {
         let all = self.samples.iter().map(|s| s.failures.len()).sum();
-        let caught = self.samples.iter().flat_map(|s| &s.failures).filter(|f| f.caught_by.is_some()).count();
+        let caught = self
+            .samples
+            .iter()
+            .flat_map(|s| &s.failures)
+            .filter(|f| f.caught_by.is_some())
+            .count();
         (all, caught)
     }
 
@@ -152,7 +157,12 @@ impl PatternsReport {
     /// The one-object JSON summary.
     pub fn to_json(&self) -> serde_json::Value {
         let (failures, caught) = self.failures();
-        let bodies: Vec<&Option<&str>> = self.samples.iter().flat_map(|s| &s.failures).filter_map(|f| f.body_caught_by.as_ref()).collect();
+        let bodies: Vec<&Option<&str>> = self
+            .samples
+            .iter()
+            .flat_map(|s| &s.failures)
+            .filter_map(|f| f.body_caught_by.as_ref())
+            .collect();
         let c = &self.cidiff;
         let per_sample: serde_json::Map<String, serde_json::Value> = self
             .samples
@@ -211,7 +221,10 @@ impl fmt::Display for PatternsReport {
                 s.flagged,
                 s.lines,
                 if s.passing_units > 0 {
-                    format!("; passing runs {} with {} flagged lines", s.passing_units, s.passing_flags)
+                    format!(
+                        "; passing runs {} with {} flagged lines",
+                        s.passing_units, s.passing_flags
+                    )
                 } else {
                     String::new()
                 }
@@ -219,9 +232,11 @@ impl fmt::Display for PatternsReport {
             for x in &s.failures {
                 match x.caught_by {
                     None => writeln!(f, "       MISSED line {}: {}", x.line, x.label)?,
-                    Some(_) if matches!(x.body_caught_by, Some(None)) => {
-                        writeln!(f, "       line {}: {}: body not caught by the tool's log entries", x.line, x.label)?
-                    }
+                    Some(_) if matches!(x.body_caught_by, Some(None)) => writeln!(
+                        f,
+                        "       line {}: {}: body not caught by the tool's log entries",
+                        x.line, x.label
+                    )?,
                     Some(_) => {}
                 }
             }
@@ -230,13 +245,24 @@ impl fmt::Display for PatternsReport {
             writeln!(f, "  ??   {u}: not in the sample table, not checked")?;
         }
         let (failures, caught) = self.failures();
-        writeln!(f, "failures caught: {caught}/{failures}; samples with every failure caught: {}/{}", self.samples_caught(), self.samples.len())?;
+        writeln!(
+            f,
+            "failures caught: {caught}/{failures}; samples with every failure caught: {}/{}",
+            self.samples_caught(),
+            self.samples.len()
+        )?;
         let c = &self.cidiff;
         writeln!(f, "CiDiff ({} pairs), whole library:", c.cases)?;
         writeln!(
             f,
             "  passing logs: {} of {} lines flagged ({} by error/failure-summary entries), in {} of {} logs; naive regex: {} in {} logs",
-            c.pass_flags, c.pass_lines, c.pass_flags_errors, c.pass_logs_flagged, c.cases, c.naive_pass_flags, c.naive_pass_logs_flagged
+            c.pass_flags,
+            c.pass_lines,
+            c.pass_flags_errors,
+            c.pass_logs_flagged,
+            c.cases,
+            c.naive_pass_flags,
+            c.naive_pass_logs_flagged
         )?;
         writeln!(
             f,
@@ -260,7 +286,11 @@ fn flag(m: &Matcher, line: &str) -> Option<&'static Entry> {
 
 /// Runs both measures on `data`.
 pub fn run(data: &Path) -> Result<PatternsReport, EvalError> {
-    let dir = require_dir(data, "runner_samples", "runner samples (real failing tool output)")?;
+    let dir = require_dir(
+        data,
+        "runner_samples",
+        "runner samples (real failing tool output)",
+    )?;
     let breakages = require_dir(data, "cidiff/data/breakages", "CiDiff breakage pairs")?;
     let lib = Library::builtin();
     let compile = |l: &Library| {
@@ -283,7 +313,8 @@ pub fn run(data: &Path) -> Result<PatternsReport, EvalError> {
                 label: u.label.clone(),
                 line: u.line,
                 caught_by: caught(&u.text),
-                body_caught_by: (!u.body.is_empty()).then(|| u.body.iter().find_map(|l| flag(&body_m, l)).map(|e| e.id)),
+                body_caught_by: (!u.body.is_empty())
+                    .then(|| u.body.iter().find_map(|l| flag(&body_m, l)).map(|e| e.id)),
             })
             .collect();
         results.push(SampleResult {
@@ -291,10 +322,19 @@ pub fn run(data: &Path) -> Result<PatternsReport, EvalError> {
             command: sample.command.join(" "),
             entries: selection.entries().len(),
             lines: decoded.lines.len(),
-            flagged: decoded.lines.iter().filter(|(_, l)| flag(&m, l).is_some()).count(),
+            flagged: decoded
+                .lines
+                .iter()
+                .filter(|(_, l)| flag(&m, l).is_some())
+                .count(),
             failures,
             passing_units: decoded.passing.len(),
-            passing_flags: decoded.passing.iter().flat_map(|u| &u.text).filter(|l| flag(&m, l).is_some()).count(),
+            passing_flags: decoded
+                .passing
+                .iter()
+                .flat_map(|u| &u.text)
+                .filter(|l| flag(&m, l).is_some())
+                .count(),
         });
     }
     let unknown_files = unknown_files(&dir)?;
@@ -322,8 +362,13 @@ fn unknown_files(dir: &Path) -> Result<Vec<String>, EvalError> {
                 stack.push(p);
                 continue;
             }
-            let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-            let known = samples::SAMPLES.iter().any(|s| s.file == rel) || samples::NOT_SAMPLES.contains(&rel.as_str());
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let known = samples::SAMPLES.iter().any(|s| s.file == rel)
+                || samples::NOT_SAMPLES.contains(&rel.as_str());
             if !known {
                 out.push(rel);
             }
@@ -402,7 +447,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let case = tmp.path().join("case1");
         std::fs::create_dir(&case).unwrap();
-        std::fs::write(case.join("pass.log"), "Compiling x\r\ntest result: ok. 1 passed; 0 failed\rDone\n").unwrap();
+        std::fs::write(
+            case.join("pass.log"),
+            "Compiling x\r\ntest result: ok. 1 passed; 0 failed\rDone\n",
+        )
+        .unwrap();
         std::fs::write(case.join("fail.log"), "Compiling x\r\nerror[E0425]: cannot find value `y`\rnote: fail here\n##[error]Process completed with exit code 1.\n").unwrap();
         std::fs::write(case.join("groundtruth"), "DEFAULT\nE 2-3\n").unwrap();
         let m = Library::builtin().matcher().unwrap();
@@ -412,7 +461,10 @@ mod tests {
         assert_eq!(r.pass_flags, 0);
         assert_eq!(r.naive_pass_flags, 1, "the naive regex flags `0 failed`");
         assert_eq!(r.fail_error_lines, 2);
-        assert_eq!(r.fail_error_lines_flagged, 1, "line 2 is an E line, line 3 is not flagged");
+        assert_eq!(
+            r.fail_error_lines_flagged, 1,
+            "line 2 is an E line, line 3 is not flagged"
+        );
         assert_eq!(r.fail_flags, 2);
         assert!((r.recall() - 0.5).abs() < 1e-9);
     }

@@ -56,41 +56,143 @@ pub struct Sample {
 
 /// Every sample file and how to read it.
 pub const SAMPLES: &[Sample] = &[
-    Sample { file: "ci_logs/cargo_test_fail_alacritty_579346432.log", command: &["cargo", "test"], format: Format::CiLog },
-    Sample { file: "ci_logs/cargo_test_fail_alacritty_567130646.log", command: &["cargo", "test"], format: Format::CiLog },
-    Sample { file: "ci_logs/rustc_error_alacritty_563821312.log", command: &["cargo", "build"], format: Format::CiLog },
-    Sample { file: "ci_logs/go_test_fail_go-ethereum_566009484.log", command: &["go", "test", "./..."], format: Format::CiLog },
-    Sample { file: "ci_logs/maven_surefire_fail_retrofit_482509524.log", command: &["mvn", "test"], format: Format::CiLog },
-    Sample { file: "ci_logs/pytest_fail_scikit-learn_562431016.log", command: &["python", "-m", "pytest"], format: Format::CiLog },
-    Sample { file: "ci_logs/npm_err_freecodecamp_566340191.log", command: &["npm", "test"], format: Format::CiLog },
-    Sample { file: "go_test/gotestsum_go-test-verbose.out", command: &["go", "test", "-v", "./..."], format: Format::Listed(&[
-        (1, 2, "package badmain exits 2"),
-        (67, 68, "TestFailed"),
-        (74, 75, "TestFailedWithStderr"),
-        (90, 90, "TestNestedWithFailure"),
-        (95, 96, "TestNestedWithFailure/c"),
-        (123, 124, "package stub fails"),
-    ]) },
-    Sample { file: "go_test/gotestsum_go-test-json.err", command: &["go", "test", "-json", "./..."], format: Format::Listed(&[
-        (1, 2, "package broken does not compile"),
-    ]) },
-    Sample { file: "go_test/gotestsum_go-test-json.out", command: &["go", "test", "-json", "./..."], format: Format::GoJson },
-    Sample { file: "go_test/gotestsum_go-test-build-failed.out", command: &["go", "test", "-json", "./..."], format: Format::GoJson },
-    Sample { file: "go_test/gotestsum_go-test-json-panic-race-1.out", command: &["go", "test", "-json", "-race"], format: Format::GoJson },
-    Sample { file: "go_test/gotestsum_go-test-setup-failed.out", command: &["go", "test", "-json", "./..."], format: Format::GoJson },
-    Sample { file: "go_test/dorny_golang-json.json", command: &["go", "test", "-json", "./..."], format: Format::GoJson },
-    Sample { file: "pytest/pytest_doc_reportingdemo.rst", command: &["pytest", "failure_demo.py"], format: Format::PytestRst },
-    Sample { file: "pytest/dorny_python-xunit-pytest.xml", command: &["pytest", "--junitxml=report.xml"], format: Format::JunitXml },
-    Sample { file: "junit_maven/dorny_junit4-complete.xml", command: &["mvn", "test"], format: Format::JunitXml },
-    Sample { file: "junit_maven/dorny_TEST-org.apache.pulsar.AddMissingPatchVersionTest.xml", command: &["mvn", "test"], format: Format::JunitXml },
-    Sample { file: "jest/dorny_external_jest-test-results.xml", command: &["npx", "jest", "--ci"], format: Format::JunitXml },
-    Sample { file: "jest/dorny_test-errors_jest-test-results.xml", command: &["npx", "jest", "--ci"], format: Format::JunitXml },
-    Sample { file: "jest/jest_e2e_failures.test.ts.snap", command: &["npx", "jest"], format: Format::JestSnap },
-    Sample { file: "jest/jest_e2e_timeouts.test.ts.snap", command: &["npx", "jest"], format: Format::JestSnap },
-    Sample { file: "terraform/terraform_test_junit_1pass-1fail_expected-output.xml", command: &["terraform", "test", "-junit-xml=out.xml"], format: Format::JunitXml },
-    Sample { file: "terraform/terraform_format_diagnostic_test.go", command: &["terraform", "plan"], format: Format::GoSourceTerraform },
-    Sample { file: "terraform/terraform_command_test_test.go", command: &["terraform", "test"], format: Format::GoSourceTerraform },
-    Sample { file: "terraform/tfcmt_parser_test.go", command: &["terraform", "plan"], format: Format::GoSourceTerraform },
+    Sample {
+        file: "ci_logs/cargo_test_fail_alacritty_579346432.log",
+        command: &["cargo", "test"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/cargo_test_fail_alacritty_567130646.log",
+        command: &["cargo", "test"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/rustc_error_alacritty_563821312.log",
+        command: &["cargo", "build"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/go_test_fail_go-ethereum_566009484.log",
+        command: &["go", "test", "./..."],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/maven_surefire_fail_retrofit_482509524.log",
+        command: &["mvn", "test"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/pytest_fail_scikit-learn_562431016.log",
+        command: &["python", "-m", "pytest"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "ci_logs/npm_err_freecodecamp_566340191.log",
+        command: &["npm", "test"],
+        format: Format::CiLog,
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-verbose.out",
+        command: &["go", "test", "-v", "./..."],
+        format: Format::Listed(&[
+            (1, 2, "package badmain exits 2"),
+            (67, 68, "TestFailed"),
+            (74, 75, "TestFailedWithStderr"),
+            (90, 90, "TestNestedWithFailure"),
+            (95, 96, "TestNestedWithFailure/c"),
+            (123, 124, "package stub fails"),
+        ]),
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-json.err",
+        command: &["go", "test", "-json", "./..."],
+        format: Format::Listed(&[(1, 2, "package broken does not compile")]),
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-json.out",
+        command: &["go", "test", "-json", "./..."],
+        format: Format::GoJson,
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-build-failed.out",
+        command: &["go", "test", "-json", "./..."],
+        format: Format::GoJson,
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-json-panic-race-1.out",
+        command: &["go", "test", "-json", "-race"],
+        format: Format::GoJson,
+    },
+    Sample {
+        file: "go_test/gotestsum_go-test-setup-failed.out",
+        command: &["go", "test", "-json", "./..."],
+        format: Format::GoJson,
+    },
+    Sample {
+        file: "go_test/dorny_golang-json.json",
+        command: &["go", "test", "-json", "./..."],
+        format: Format::GoJson,
+    },
+    Sample {
+        file: "pytest/pytest_doc_reportingdemo.rst",
+        command: &["pytest", "failure_demo.py"],
+        format: Format::PytestRst,
+    },
+    Sample {
+        file: "pytest/dorny_python-xunit-pytest.xml",
+        command: &["pytest", "--junitxml=report.xml"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "junit_maven/dorny_junit4-complete.xml",
+        command: &["mvn", "test"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "junit_maven/dorny_TEST-org.apache.pulsar.AddMissingPatchVersionTest.xml",
+        command: &["mvn", "test"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "jest/dorny_external_jest-test-results.xml",
+        command: &["npx", "jest", "--ci"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "jest/dorny_test-errors_jest-test-results.xml",
+        command: &["npx", "jest", "--ci"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "jest/jest_e2e_failures.test.ts.snap",
+        command: &["npx", "jest"],
+        format: Format::JestSnap,
+    },
+    Sample {
+        file: "jest/jest_e2e_timeouts.test.ts.snap",
+        command: &["npx", "jest"],
+        format: Format::JestSnap,
+    },
+    Sample {
+        file: "terraform/terraform_test_junit_1pass-1fail_expected-output.xml",
+        command: &["terraform", "test", "-junit-xml=out.xml"],
+        format: Format::JunitXml,
+    },
+    Sample {
+        file: "terraform/terraform_format_diagnostic_test.go",
+        command: &["terraform", "plan"],
+        format: Format::GoSourceTerraform,
+    },
+    Sample {
+        file: "terraform/terraform_command_test_test.go",
+        command: &["terraform", "test"],
+        format: Format::GoSourceTerraform,
+    },
+    Sample {
+        file: "terraform/tfcmt_parser_test.go",
+        command: &["terraform", "plan"],
+        format: Format::GoSourceTerraform,
+    },
 ];
 
 /// Files of `runner_samples/` that hold provenance, not tool output.
@@ -172,8 +274,10 @@ fn span(lines: &[(usize, String)], first: usize, last: usize, label: String) -> 
 
 fn ci_log(dir: &Path, file: &str, text: &str) -> Result<Decoded, String> {
     let prov_path = dir.join("ci_logs/PROVENANCE_ci_logs.json");
-    let prov = std::fs::read_to_string(&prov_path).map_err(|e| format!("{}: {e}", prov_path.display()))?;
-    let prov: serde_json::Value = serde_json::from_str(&prov).map_err(|e| format!("{}: {e}", prov_path.display()))?;
+    let prov =
+        std::fs::read_to_string(&prov_path).map_err(|e| format!("{}: {e}", prov_path.display()))?;
+    let prov: serde_json::Value =
+        serde_json::from_str(&prov).map_err(|e| format!("{}: {e}", prov_path.display()))?;
     let entry = prov
         .as_array()
         .and_then(|a| a.iter().find(|e| e["file"] == file))
@@ -181,12 +285,19 @@ fn ci_log(dir: &Path, file: &str, text: &str) -> Result<Decoded, String> {
     let start = entry["lines_1based_newline_split"][0].as_u64();
     let marker = entry["marker_line"].as_u64();
     let (Some(start), Some(marker)) = (start, marker) else {
-        return Err(format!("{file}: provenance lacks lines_1based_newline_split or marker_line"));
+        return Err(format!(
+            "{file}: provenance lacks lines_1based_newline_split or marker_line"
+        ));
     };
-    let line = (marker + 1).checked_sub(start).ok_or("marker before the excerpt")? as usize;
+    let line = (marker + 1)
+        .checked_sub(start)
+        .ok_or("marker before the excerpt")? as usize;
     let lines = lf_lines(text);
     if line > lines.len() {
-        return Err(format!("marker line {line} is past the end ({} lines)", lines.len()));
+        return Err(format!(
+            "marker line {line} is past the end ({} lines)",
+            lines.len()
+        ));
     }
     let unit = span(&lines, line, line, format!("marker line {line}"));
     Ok(Decoded {
@@ -201,7 +312,9 @@ fn listed(text: &str, units: &[(usize, usize, &str)]) -> Result<Decoded, String>
     let mut failures = Vec::new();
     for &(first, last, what) in units {
         if last > lines.len() || first > last {
-            return Err(format!("listed failure {what} at {first}-{last} is outside the file"));
+            return Err(format!(
+                "listed failure {what} at {first}-{last} is outside the file"
+            ));
         }
         failures.push(span(&lines, first, last, what.to_string()));
     }
@@ -219,7 +332,11 @@ fn go_json(text: &str) -> Decoded {
         .filter_map(|(n, l)| serde_json::from_str(l).ok().map(|v| (*n, v)))
         .collect();
     let key = |v: &serde_json::Value| {
-        let pkg = v["Package"].as_str().or(v["ImportPath"].as_str()).unwrap_or("").to_string();
+        let pkg = v["Package"]
+            .as_str()
+            .or(v["ImportPath"].as_str())
+            .unwrap_or("")
+            .to_string();
         (pkg, v["Test"].as_str().unwrap_or("").to_string())
     };
     let mut failures = Vec::new();
@@ -229,14 +346,22 @@ fn go_json(text: &str) -> Decoded {
             continue;
         }
         let k = key(ev);
-        let output = if action == "build-fail" { "build-output" } else { "output" };
+        let output = if action == "build-fail" {
+            "build-output"
+        } else {
+            "output"
+        };
         let mut text: Vec<String> = events
             .iter()
             .filter(|(_, o)| o["Action"] == output && key(o) == k)
             .map(|(m, _)| lines[m - 1].1.clone())
             .collect();
         text.push(lines[n - 1].1.clone());
-        let label = if k.1.is_empty() { format!("{action} {}", k.0) } else { format!("{action} {}", k.1) };
+        let label = if k.1.is_empty() {
+            format!("{action} {}", k.0)
+        } else {
+            format!("{action} {}", k.1)
+        };
         failures.push(Unit {
             label,
             line: *n,
@@ -258,8 +383,15 @@ fn blank_xml_comments(text: &str) -> String {
     let mut rest = text;
     while let Some(i) = rest.find("<!--") {
         out.push_str(&rest[..i]);
-        let end = rest[i..].find("-->").map(|j| i + j + 3).unwrap_or(rest.len());
-        out.extend(rest[i..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+        let end = rest[i..]
+            .find("-->")
+            .map(|j| i + j + 3)
+            .unwrap_or(rest.len());
+        out.extend(
+            rest[i..end]
+                .chars()
+                .map(|c| if c == '\n' { '\n' } else { ' ' }),
+        );
         rest = &rest[end..];
     }
     out.push_str(rest);
@@ -276,8 +408,17 @@ fn xml_text(s: &str) -> String {
         "amp" => "&".to_string(),
         "quot" => "\"".to_string(),
         "apos" => "'".to_string(),
-        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32).map(String::from).unwrap_or_default(),
-        n => n[1..].parse().ok().and_then(char::from_u32).map(String::from).unwrap_or_default(),
+        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+            .ok()
+            .and_then(char::from_u32)
+            .map(String::from)
+            .unwrap_or_default(),
+        n => n[1..]
+            .parse()
+            .ok()
+            .and_then(char::from_u32)
+            .map(String::from)
+            .unwrap_or_default(),
     })
     .into_owned()
 }
@@ -296,14 +437,21 @@ fn junit_xml(text: &str) -> Decoded {
         let body_end = if self_closing {
             whole.end()
         } else {
-            clean[whole.end()..].find(&format!("</{tag}>")).map(|j| whole.end() + j).unwrap_or(clean.len())
+            clean[whole.end()..]
+                .find(&format!("</{tag}>"))
+                .map(|j| whole.end() + j)
+                .unwrap_or(clean.len())
         };
         let (first, last) = (line_of(whole.start()), line_of(body_end));
         let mut body: Vec<String> = Vec::new();
         if let Some(msg) = m.get(2).and_then(|a| message.captures(a.as_str())) {
             body.extend(xml_text(&msg[1]).lines().map(String::from));
         }
-        body.extend(xml_text(&clean[whole.end()..body_end]).lines().map(String::from));
+        body.extend(
+            xml_text(&clean[whole.end()..body_end])
+                .lines()
+                .map(String::from),
+        );
         let mut unit = span(&lines, first, last, format!("<{tag}> at line {first}"));
         unit.body = body;
         failures.push(unit);
@@ -327,8 +475,14 @@ fn jest_snap(text: &str) -> Decoded {
             continue;
         };
         let name = rest.split("`] = `").next().unwrap_or(rest).to_string();
-        let first_body = l.split_once("] = `").map(|(_, b)| b.to_string()).unwrap_or_default();
-        let mut body: Vec<String> = Some(first_body).filter(|b| !b.is_empty()).into_iter().collect();
+        let first_body = l
+            .split_once("] = `")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        let mut body: Vec<String> = Some(first_body)
+            .filter(|b| !b.is_empty())
+            .into_iter()
+            .collect();
         i += 1;
         while i < lines.len() && lines[i].1 != "`;" {
             body.push(lines[i].1.clone());
@@ -337,7 +491,11 @@ fn jest_snap(text: &str) -> Decoded {
         // pretty-format wraps a string snapshot in double quotes.
         let mut body: Vec<String> = body
             .into_iter()
-            .map(|b| b.replace("\\`", "`").replace("\\${", "${").replace("\\\\", "\\"))
+            .map(|b| {
+                b.replace("\\`", "`")
+                    .replace("\\${", "${")
+                    .replace("\\\\", "\\")
+            })
             .collect();
         if let Some(f) = body.first_mut() {
             *f = f.strip_prefix('"').unwrap_or(f).to_string();
@@ -346,7 +504,9 @@ fn jest_snap(text: &str) -> Decoded {
             *l = l.strip_suffix('"').unwrap_or(l).to_string();
         }
         let joined = body.join("\n");
-        let fail_marks = ["FAIL", "failed", "●", "✕"].iter().any(|m| joined.contains(m));
+        let fail_marks = ["FAIL", "failed", "●", "✕"]
+            .iter()
+            .any(|m| joined.contains(m));
         let pass_marks = joined.contains("PASS") || joined.contains(" passed");
         let unit = Unit {
             label: name,
@@ -505,7 +665,10 @@ fn go_source_terraform(text: &str) -> Decoded {
     let mut failures = Vec::new();
     for (line, lit) in go_string_literals(text) {
         let lit = markup.replace_all(&lit, "");
-        let text: Vec<String> = lit.split('\n').map(|l| l.trim_end_matches('\r').to_string()).collect();
+        let text: Vec<String> = lit
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
         let starts_failure = text.iter().any(|l| {
             let t = l.trim_start_matches(['│', '╷', '╵', ' ', '\t']);
             t.starts_with("Error: ") || t.starts_with("Failure! ")
@@ -543,9 +706,18 @@ mod tests {
         let d = junit_xml(xml);
         assert_eq!(d.failures.len(), 2);
         assert_eq!(d.failures[0].line, 3);
-        assert_eq!(d.failures[0].text.len(), 3, "from the open tag to the close tag");
+        assert_eq!(
+            d.failures[0].text.len(),
+            3,
+            "from the open tag to the close tag"
+        );
         assert_eq!(d.failures[0].body[0], "a & b");
-        assert!(d.failures[0].body.iter().any(|l| l == "java.lang.AssertionError: x"));
+        assert!(
+            d.failures[0]
+                .body
+                .iter()
+                .any(|l| l == "java.lang.AssertionError: x")
+        );
         assert_eq!(d.failures[1].line, 7);
     }
 
