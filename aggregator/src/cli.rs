@@ -132,19 +132,10 @@ fn patterns(what: PatternsCommand) -> anyhow::Result<()> {
                 None => Box::new(std::io::stdin().lock()),
             };
             for (n, line) in input.split(b'\n').enumerate() {
-                let line = line?;
-                let line = String::from_utf8_lossy(&line);
-                if let Some((e, part)) = line
-                    .split('\r')
-                    .find_map(|part| m.first_hit(part).map(|e| (e, part)))
-                {
-                    writeln!(
-                        out,
-                        "{}:{}: {}",
-                        n + 1,
-                        e.id,
-                        crate::patterns::clean_line(part)
-                    )?;
+                let line = String::from_utf8_lossy(&line?).into_owned();
+                if let Some((e, part)) = m.first_hit_in_parts(&line) {
+                    let part = crate::patterns::clean_line(part);
+                    writeln!(out, "{}:{}: {part}", n + 1, e.id)?;
                 }
             }
         }

@@ -79,6 +79,14 @@ impl Matcher {
             .map(|i| self.entries[i])
     }
 
+    /// The first hit in any of the CR-separated parts of `line`, with the
+    /// part it hit: a log keeps what a terminal overwrote (`50%\r100%\rerror:
+    /// …`), and each part is a line on its own.
+    pub fn first_hit_in_parts<'l>(&self, line: &'l str) -> Option<(&'static Entry, &'l str)> {
+        line.split('\r')
+            .find_map(|part| self.first_hit(part).map(|e| (e, part)))
+    }
+
     /// Every entry that hits `line` (cleaned first), excludes honoured, in
     /// set order.
     pub fn hits(&self, line: &str) -> Vec<&'static Entry> {
@@ -236,5 +244,9 @@ mod tests {
         );
         assert_eq!(m.first_hit("test parser::error_recovery ... ok"), None);
         assert!(m.hits("").is_empty());
+        let (e, part) = m
+            .first_hit_in_parts("  50%\r100%\rtest x ... FAILED\r")
+            .unwrap();
+        assert_eq!((e.id, part), ("cargo-test-failed", "test x ... FAILED"));
     }
 }

@@ -278,10 +278,9 @@ impl fmt::Display for PatternsReport {
     }
 }
 
-/// The first entry that flags `line`, looking at each of its CR-separated
-/// parts (a log keeps what a terminal overwrote).
+/// The first entry that flags `line` (any of its CR-separated parts).
 fn flag(m: &Matcher, line: &str) -> Option<&'static Entry> {
-    line.split('\r').find_map(|part| m.first_hit(part))
+    m.first_hit_in_parts(line).map(|(e, _)| e)
 }
 
 /// Runs both measures on `data`.
