@@ -73,7 +73,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         regex: r"^thread '[^']*'( \([0-9]+\))? panicked at ",
         excludes: &[],
         commands: &["cargo", "rustc"],
-        catches: "a panic: `thread 'main' panicked at src/main.rs:3:5:` (with the thread id rustc 1.8x+ prints: `thread 't' (2977) panicked at …`)",
+        catches: "a panic: `thread 'main' panicked at src/main.rs:3:5:` (with the thread id recent rustc prints: `thread 't' (2977) panicked at …`)",
     },
     Entry {
         id: "cargo-could-not-compile",
