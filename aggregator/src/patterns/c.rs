@@ -45,10 +45,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "ld-error",
         tool: "ld",
         severity: Severity::Error,
-        regex: r"^(\S+/)?(ld(\.\w+)?|collect2|lld|ld64\.lld|mold): (error: |fatal error: |cannot find )",
+        regex: r"^(\S+/)?(ld(\.\w+)?|collect2|lld|ld64\.lld|mold): (error: |fatal error: |cannot find |symbol\(s\) not found|library not found)",
         excludes: &[],
         commands: CC,
-        catches: "`collect2: error: ld returned 1 exit status`, `/usr/bin/ld: cannot find -lfoo`",
+        catches: "`collect2: error: ld returned 1 exit status`, `/usr/bin/ld: cannot find -lfoo`, macOS ld's `ld: symbol(s) not found for architecture arm64`",
     },
     Entry {
         id: "make-error",
@@ -133,6 +133,11 @@ mod tests {
                     "ld-error",
                     "collect2: error: ld returned 1 exit status",
                     "gcc -Wall -c a.c -o a.o",
+                ),
+                (
+                    "ld-error",
+                    "ld: symbol(s) not found for architecture arm64",
+                    "ld: warning: -undefined dynamic_lookup may not work with chained fixups",
                 ),
                 (
                     "make-error",

@@ -21,7 +21,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         id: "pytest-failed-test",
         tool: "pytest",
         severity: Severity::Error,
-        regex: r"^(FAILED|ERROR) \S+\.py(::\S+)?( - .*)?$",
+        regex: r"^(FAILED|ERROR) \S+\.py(::| |$)",
         excludes: &[],
         commands: PYTEST,
         catches: "a short-summary line: `FAILED tests/test_x.py::test_a - assert 1 == 2`, `ERROR tests/test_y.py`",
@@ -157,6 +157,11 @@ mod tests {
                     "pytest-failed-test",
                     "ERROR tests/test_db.py",
                     "tests/test_db.py ....   [100%]",
+                ),
+                (
+                    "pytest-failed-test",
+                    "FAILED tests/test_p.py::test_sum[a b] - assert 3 == 4",
+                    "tests/test_p.py::test_sum[a b] PASSED",
                 ),
                 (
                     "pytest-verbose-failed",
