@@ -398,6 +398,60 @@ mod tests {
         }
     }
 
+    /// Excerpts of real passing runs on this project's machines (test names
+    /// and messages that say "error" or "fail" included): no error or
+    /// failure-summary entry their command selects may flag a line.
+    #[test]
+    fn passing_runs_flag_nothing_as_an_error() {
+        let runs: &[(&[&str], &str)] = &[
+            (
+                &["cargo", "test"],
+                "    Blocking waiting for file lock on package cache\n\
+                 warning: `earlyexit-aggregator` (lib test) generated 1 warning\n\
+                 \x20   Finished `test` profile [unoptimized + debuginfo] target(s) in 0.24s\n\
+                 \x20    Running unittests src/lib.rs (target/debug/deps/earlyexit_aggregator-f9f94c5db0904b80)\n\
+                 running 30 tests\n\
+                 test eval::patterns::cidiff::tests::groundtruth_ranges_are_expanded_and_bad_lines_named ... ok\n\
+                 test eval::patterns::tests::a_missing_data_folder_is_a_clear_error ... ok\n\
+                 test patterns::tests::an_unanchored_or_broken_regex_is_refused_with_its_entry_named ... ok\n\
+                 test result: ok. 30 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.73s",
+            ),
+            (
+                &["python3", "-m", "unittest", "-v", "test_ok"],
+                "test_error_message_is_clear (test_ok.T.test_error_message_is_clear) ... expected error in test\n\
+                 ok\n\
+                 test_failure_count_zero (test_ok.T.test_failure_count_zero) ... failures=0 errors=0\n\
+                 ok\n\
+                 ----------------------------------------------------------------------\n\
+                 Ran 2 tests in 0.000s\n\
+                 OK",
+            ),
+            (
+                &["make", "-f", "Makefile.ok"],
+                "gcc -Wall -O2 -o ok ok.c\nfalse\nmake: [Makefile.ok:3: all] Error 1 (ignored)\nerror_count=0",
+            ),
+            (
+                &["node", "--test", "ok.test.js"],
+                "TAP version 13\n# Error: expected in test\n# Subtest: error handling works\n\
+                 ok 1 - error handling works\nok 3 - skipped # SKIP\nnot ok 4 - todo # TODO\n\
+                 \x20 failureType: 'testCodeFailure'\n# pass 2\n# fail 0",
+            ),
+        ];
+        for (argv, log) in runs {
+            let m = Library::builtin().for_command(argv).matcher().unwrap();
+            for line in log.lines() {
+                if let Some(e) = m.first_hit(line) {
+                    assert_eq!(
+                        e.severity,
+                        Severity::Warning,
+                        "{argv:?}: {line:?} flagged by {}",
+                        e.id
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_command_that_can_run_anything_gets_every_entry() {
         let all = Library::builtin().entries().len();
