@@ -9,7 +9,7 @@ use super::{Entry, Severity};
 
 /// Build drivers and compilers of C and C++.
 const CC: &[&str] = &[
-    "make", "cmake", "ninja", "gcc", "g++", "cc", "c++", "clang", "clang++", "ld", "meson",
+    "make", "cmake", "ctest", "ninja", "gcc", "g++", "cc", "c++", "clang", "clang++", "ld", "meson",
 ];
 
 /// C entries, most specific first.
@@ -85,6 +85,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         excludes: &[],
         commands: CC,
         catches: "`FAILED: CMakeFiles/app.dir/main.c.o`, `ninja: build stopped: subcommand failed.`",
+    },
+    Entry {
+        id: "ctest-failed",
+        tool: "ctest",
+        severity: Severity::FailureSummary,
+        regex: r"^([0-9]+% tests passed, [1-9][0-9]* tests? failed out of [0-9]+|The following tests FAILED:|\s*[0-9]+/[0-9]+ Test +#[0-9]+: \S+ \.+\*+(Failed|Exception|Timeout|Not Run))",
+        excludes: &[],
+        commands: CC,
+        catches: "`  2/3 Test #2: parser ...........***Failed    0.01 sec`, `67% tests passed, 1 tests failed out of 3`, `The following tests FAILED:`",
     },
     Entry {
         id: "sanitizer-report",
@@ -163,6 +172,16 @@ mod tests {
                     "ninja-failed",
                     "FAILED: CMakeFiles/app.dir/main.c.o",
                     "[3/4] Building C object CMakeFiles/app.dir/error.c.o",
+                ),
+                (
+                    "ctest-failed",
+                    "    2/3 Test #2: parser ...........................***Failed    0.01 sec",
+                    "    1/3 Test #1: failure_paths ....................   Passed    0.01 sec",
+                ),
+                (
+                    "ctest-failed",
+                    "67% tests passed, 1 tests failed out of 3",
+                    "100% tests passed, 0 tests failed out of 3",
                 ),
                 (
                     "sanitizer-report",

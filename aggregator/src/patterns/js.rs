@@ -22,6 +22,15 @@ const TEST: &[&str] = &[
     "pnpm run",
     "pnpm t",
 ];
+/// ESLint, directly or as a package script.
+const LINT: &[&str] = &[
+    "eslint",
+    "npm run",
+    "npm test",
+    "yarn",
+    "pnpm run",
+    "pnpm lint",
+];
 /// Anything that runs Node.js code or a package manager.
 const NODE: &[&str] = &["node", "npm", "yarn", "pnpm", "jest", "mocha", "tsc"];
 
@@ -110,6 +119,24 @@ pub(super) const ENTRIES: &[Entry] = &[
         excludes: &[],
         commands: TEST,
         catches: "the TAP total `# fail 1`",
+    },
+    Entry {
+        id: "eslint-error",
+        tool: "eslint",
+        severity: Severity::Error,
+        regex: r"^\s+[0-9]+:[0-9]+\s+error\s+\S",
+        excludes: &[],
+        commands: LINT,
+        catches: "a problem in ESLint's stylish output: `  12:5  error  'x' is defined but never used  no-unused-vars`",
+    },
+    Entry {
+        id: "eslint-summary",
+        tool: "eslint",
+        severity: Severity::FailureSummary,
+        regex: r"^✖ [0-9]+ problems? \([1-9][0-9]* errors?",
+        excludes: &[],
+        commands: LINT,
+        catches: "`✖ 3 problems (2 errors, 1 warning)`",
     },
     Entry {
         id: "npm-err",
@@ -212,6 +239,16 @@ mod tests {
                     "not ok 3 - flaky network # TODO fix",
                 ),
                 ("tap-fail-count", "# fail 1", "# fail 0"),
+                (
+                    "eslint-error",
+                    "  12:5  error  'x' is defined but never used  no-unused-vars",
+                    "  3:1  warning  Unexpected console statement  no-console",
+                ),
+                (
+                    "eslint-summary",
+                    "✖ 3 problems (2 errors, 1 warning)",
+                    "✖ 1 problem (0 errors, 1 warning)",
+                ),
                 (
                     "npm-err",
                     "npm error Missing script: \"nope\"",

@@ -376,6 +376,11 @@ mod tests {
         assert!(pick(&["kubectl", "apply", "-f", "x.yaml"], "kubectl-error"));
         assert!(pick(&["helm", "upgrade", "x"], "helm-error"));
         assert!(pick(&["gcc", "-c", "a.c"], "cc-error"));
+        assert!(pick(&["cargo", "fmt", "--check"], "rustfmt-diff"));
+        assert!(!pick(&["cargo", "build"], "rustfmt-diff"));
+        assert!(pick(&["ruff", "check", "."], "python-lint-error"));
+        assert!(pick(&["npx", "eslint", "src"], "eslint-error"));
+        assert!(pick(&["ctest", "--output-on-failure"], "ctest-failed"));
     }
 
     #[test]

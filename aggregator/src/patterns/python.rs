@@ -12,6 +12,8 @@ use super::{Entry, Severity};
 const PYTEST: &[&str] = &["pytest", "py.test", "python -m pytest"];
 /// Anything that runs Python code.
 const PYTHON: &[&str] = &["pytest", "py.test", "python", "unittest", "pip"];
+/// Python linters, formatters and type checkers.
+const LINT: &[&str] = &["flake8", "ruff", "pylint", "mypy", "black", "pyright"];
 /// unittest and the runners that print its format.
 const UNITTEST: &[&str] = &["python", "unittest", "pytest"];
 
@@ -61,6 +63,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         excludes: &[],
         commands: PYTEST,
         catches: "`____ ERROR collecting tests/test_x.py ____`, `ERROR at setup of test_db`",
+    },
+    Entry {
+        id: "pytest-interrupted",
+        tool: "pytest",
+        severity: Severity::FailureSummary,
+        regex: r"^!+ Interrupted: [0-9]+ errors? during collection !+$",
+        excludes: &[],
+        commands: PYTEST,
+        catches: "`!!!!!!!! Interrupted: 1 error during collection !!!!!!!!`",
     },
     Entry {
         id: "pytest-assert-detail",
@@ -126,6 +137,33 @@ pub(super) const ENTRIES: &[Entry] = &[
         catches: "a `warnings` message: `<string>:1: DeprecationWarning: old`",
     },
     Entry {
+        id: "python-lint-error",
+        tool: "flake8 / ruff / pylint / mypy",
+        severity: Severity::Error,
+        regex: r"^\S+\.pyi?:[0-9]+(:[0-9]+)?:? ([A-Z]+[0-9]+:? |error: )",
+        excludes: &[],
+        commands: LINT,
+        catches: "`a.py:1:8: F401 [*] `os` imported but unused` (ruff, flake8), `a.py:1:0: C0114: …` (pylint), `a.py:3: error: Incompatible types` (mypy)",
+    },
+    Entry {
+        id: "python-lint-summary",
+        tool: "flake8 / ruff / pylint / mypy",
+        severity: Severity::FailureSummary,
+        regex: r"^(Found [1-9][0-9]* errors?\b|Oh no! |[0-9]+ files? would be reformatted)",
+        excludes: &[],
+        commands: LINT,
+        catches: "`Found 3 errors.` (ruff), `Found 2 errors in 1 file (checked 3 source files)` (mypy), black's `Oh no! …` and `1 file would be reformatted`",
+    },
+    Entry {
+        id: "black-would-reformat",
+        tool: "black",
+        severity: Severity::Error,
+        regex: r"^would reformat \S",
+        excludes: &[],
+        commands: &["black"],
+        catches: "`would reformat src/app.py`",
+    },
+    Entry {
         id: "pip-error",
         tool: "pip",
         severity: Severity::Error,
@@ -187,6 +225,36 @@ mod tests {
                     "pytest-error-collecting",
                     "_____________ ERROR collecting tests/test_x.py _____________",
                     "collecting ... collected 44 items",
+                ),
+                (
+                    "pytest-interrupted",
+                    "!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!",
+                    "!!!!!!!!!!!!!!!!!!!!!!!!!! stopping after 1 failures !!!!!!!!!!!!!!!!!!!!!!!!!!",
+                ),
+                (
+                    "python-lint-error",
+                    "src/app.py:1:8: F401 [*] `os` imported but unused",
+                    "src/app.py: 12 lines checked",
+                ),
+                (
+                    "python-lint-error",
+                    "src/app.py:3: error: Incompatible types in assignment",
+                    "src/app.py:3: note: See https://mypy.rtfd.io/en/stable/_refs.html",
+                ),
+                (
+                    "python-lint-summary",
+                    "Found 2 errors in 1 file (checked 3 source files)",
+                    "Success: no issues found in 3 source files",
+                ),
+                (
+                    "python-lint-summary",
+                    "1 file would be reformatted, 4 files would be left unchanged.",
+                    "All done! ✨ 🍰 ✨",
+                ),
+                (
+                    "black-would-reformat",
+                    "would reformat src/app.py",
+                    "5 files left unchanged.",
                 ),
                 (
                     "pytest-assert-detail",

@@ -67,6 +67,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         catches: "a failed test in nextest's status lines: `        FAIL [   0.004s] crate tests::name`",
     },
     Entry {
+        id: "rustfmt-diff",
+        tool: "rustfmt",
+        severity: Severity::Error,
+        regex: r"^Diff in \S+( at line [0-9]+|:[0-9]+):$",
+        excludes: &[],
+        commands: &["cargo fmt", "rustfmt"],
+        catches: "a file `cargo fmt --check` would change: `Diff in /src/lib.rs:1:` (older rustfmt: `Diff in /src/lib.rs at line 1:`)",
+    },
+    Entry {
         id: "rust-panic",
         tool: "rust",
         severity: Severity::Error,
@@ -163,6 +172,11 @@ mod tests {
                     "nextest-failed",
                     "        FAIL [   0.004s] rs tests::fails",
                     "        PASS [   0.003s] rs tests::fail_fast_is_off",
+                ),
+                (
+                    "rustfmt-diff",
+                    "Diff in /tmp/pat-real/rs/src/lib.rs:1:",
+                    "+pub fn add(a: i32, b: i32) -> i32 {",
                 ),
                 (
                     "rust-panic",
