@@ -27,6 +27,9 @@ const JUNIT_XML: &[&str] = &[
     "terraform test",
 ];
 
+/// The `tool` of the JUnit XML report entries.
+pub const JUNIT_XML_TOOL: &str = "JUnit XML";
+
 /// JVM entries, most specific first.
 pub(super) const ENTRIES: &[Entry] = &[
     Entry {
@@ -143,7 +146,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         id: "junit-xml-failure",
-        tool: "JUnit XML",
+        tool: JUNIT_XML_TOOL,
         severity: Severity::Error,
         regex: r"^\s*<(failure|error)(\s|>|/>|$)",
         excludes: &[],
@@ -152,7 +155,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         id: "junit-xml-suite-failed",
-        tool: "JUnit XML",
+        tool: JUNIT_XML_TOOL,
         severity: Severity::FailureSummary,
         regex: r#"^\s*<testsuites?\s[^>]*\b(failures|errors)="[1-9]"#,
         excludes: &[],

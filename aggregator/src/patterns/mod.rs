@@ -26,6 +26,7 @@ mod rust;
 mod terraform;
 
 pub use command::CommandWords;
+pub use jvm::JUNIT_XML_TOOL;
 pub use matcher::{Matcher, clean_line};
 
 use std::collections::HashSet;

@@ -21,7 +21,7 @@ use regex::Regex;
 use serde_json::json;
 
 use crate::eval::{EvalError, require_dir};
-use crate::patterns::{Entry, Library, Matcher, Severity};
+use crate::patterns::{Entry, JUNIT_XML_TOOL, Library, Matcher, Severity};
 
 /// The naive regex the issue compares against.
 pub const NAIVE_REGEX: &str = r"(?i)error|fail|exception|fatal|panic";
@@ -303,7 +303,7 @@ pub fn run(data: &Path) -> Result<PatternsReport, EvalError> {
         let decoded = samples::decode(&dir, sample)?;
         let selection = lib.for_command(sample.command);
         let m = compile(&selection)?;
-        let body_m = compile(&selection.without_tool("JUnit XML"))?;
+        let body_m = compile(&selection.without_tool(JUNIT_XML_TOOL))?;
         let caught = |text: &[String]| text.iter().find_map(|l| flag(&m, l)).map(|e| e.id);
         let failures = decoded
             .failures
