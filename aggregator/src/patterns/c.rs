@@ -129,6 +129,11 @@ mod tests {
                     "compilation terminated.",
                 ),
                 (
+                    "cc-error",
+                    "d.c:1:10: fatal error: missing.h: No such file or directory",
+                    "error_count=0",
+                ),
+                (
                     "cc-warning",
                     "a.c:2:21: warning: unused variable 'x' [-Wunused-variable]",
                     "a.c:2:45: note: each undeclared identifier is reported only once for each function it appears in",
