@@ -1,9 +1,11 @@
 //! Entries for JavaScript and TypeScript: jest, mocha, TAP (`node --test`,
 //! tape), npm / yarn / pnpm, uncaught Node.js errors, tsc.
 //!
-//! Owns the JS family only. Formats as printed by jest 29–30, mocha's spec
-//! reporter, Node.js 20 (checked on real runs of `node --test`, `npm test`,
-//! `npm run` and uncaught errors) and npm 6–11 (`npm ERR!`, `npm error`).
+//! Owns the JS family only. jest's format as in jest's own end-to-end
+//! snapshots (runner samples), mocha's spec reporter as in the freeCodeCamp
+//! Travis log; TAP, npm and Node.js errors checked on real runs of `node
+//! --test`, `npm test`, `npm run` and uncaught errors (Node.js 20, npm 11,
+//! which prints `npm error`; npm 6 printed `npm ERR!`).
 
 use super::{Entry, Severity};
 

@@ -3,8 +3,11 @@
 //!
 //! Owns the JVM family and the JUnit XML report entries (the format is
 //! JUnit's, but pytest, jest-junit, gotestsum and `terraform test` write it
-//! too, so those commands select it). Formats from Maven 3.x, surefire 2.x
-//! and 3.x, Gradle 7–8.
+//! too, so those commands select it). Formats as Maven 3, surefire (2.12 in
+//! the retrofit Travis log of the runner samples; 3.x prints `[ERROR] … <<<
+//! FAILURE!` and `-- in`), Gradle and javac document and print them; no JVM
+//! build could run on the machine these entries were written on (no Maven
+//! repository), so none of these fixtures is from a local run.
 
 use super::{Entry, Severity};
 
