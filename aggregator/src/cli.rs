@@ -1,5 +1,6 @@
 //! Argument parsing for `earlyexit-aggregator`. Parses and dispatches only.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The built-in pattern library: list entries, scan a log.
+    Patterns {
+        #[command(subcommand)]
+        what: PatternsCommand,
+    },
     /// Measure the engine on external labelled data.
     Eval {
         #[command(subcommand)]
@@ -23,7 +29,41 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum EvalCommand {}
+enum PatternsCommand {
+    /// List the built-in entries (those a command selects, with --command).
+    List {
+        /// Only the entries this command selects, e.g. --command 'cargo test'.
+        #[arg(long)]
+        command: Option<String>,
+        /// One JSON object per entry.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the lines of FILE (or stdin) that the library flags, with the
+    /// entry that flagged each.
+    Scan {
+        /// The log to scan; stdin when absent.
+        file: Option<PathBuf>,
+        /// Use the entries this command selects (default: every entry).
+        #[arg(long)]
+        command: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// The built-in pattern library: every failure in DIR/runner_samples
+    /// caught, and lines flagged in CiDiff's passing logs
+    /// (DIR/cidiff/data/breakages). Fails when a sample failure is missed.
+    Patterns {
+        /// The evaluation data folder (e.g. ../shared/data).
+        #[arg(long)]
+        data: PathBuf,
+        /// End with one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -39,6 +79,66 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Eval { what } => match what {},
+        Command::Patterns { what } => patterns(what),
+        Command::Eval { what } => match what {
+            EvalCommand::Patterns { data, json } => {
+                let report = crate::eval::patterns::run(&data)?;
+                print!("{report}");
+                if json {
+                    println!("{}", report.to_json());
+                }
+                let (failures, caught) = report.failures();
+                anyhow::ensure!(
+                    caught == failures,
+                    "{} of {failures} runner-sample failures missed (listed above as MISSED)",
+                    failures - caught
+                );
+                Ok(())
+            }
+        },
     }
+}
+
+/// `earlyexit-aggregator patterns …`.
+fn patterns(what: PatternsCommand) -> anyhow::Result<()> {
+    use crate::patterns::Library;
+    use std::io::{BufRead, Write};
+    let select = |command: &Option<String>| match command {
+        Some(c) => Library::builtin().for_command(&c.split_whitespace().collect::<Vec<_>>()),
+        None => Library::builtin(),
+    };
+    let mut out = std::io::stdout().lock();
+    match what {
+        PatternsCommand::List { command, json } => {
+            for e in select(&command).entries() {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(e)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<28} {:<16} {:<24} {}",
+                        e.id, e.severity, e.tool, e.regex
+                    )?;
+                }
+            }
+        }
+        PatternsCommand::Scan { file, command } => {
+            let m = select(&command).matcher()?;
+            let input: Box<dyn BufRead> = match &file {
+                Some(p) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(p)
+                        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", p.display()))?,
+                )),
+                None => Box::new(std::io::stdin().lock()),
+            };
+            for (n, line) in input.split(b'\n').enumerate() {
+                let line = String::from_utf8_lossy(&line?).into_owned();
+                if let Some((e, part)) = m.first_hit_in_parts(&line) {
+                    let part = crate::patterns::clean_line(part);
+                    writeln!(out, "{}:{}: {part}", n + 1, e.id)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,8 @@
 //! agent's or the collector's (the arrows run `proto` ← `aggregator` ←
 //! `agent`).
 //!
+//! - [`patterns`]: the built-in pattern library (named regexes for the
+//!   tools people wrap and the CI runners' markers) and its matcher.
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
@@ -14,3 +16,4 @@
 
 pub mod cli;
 pub mod eval;
+pub mod patterns;
