@@ -23,7 +23,11 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum EvalCommand {}
+enum EvalCommand {
+    /// Template miner: grouping accuracy on the 16 Loghub 2k samples and
+    /// lines/s; needs DIR/loghub2k and DIR/loghub2k_corrected.
+    Templates(crate::eval::templates::Args),
+}
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -39,6 +43,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Eval { what } => match what {},
+        Command::Eval { what } => match what {
+            EvalCommand::Templates(args) => crate::eval::templates::main(args),
+        },
     }
 }

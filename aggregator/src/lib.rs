@@ -8,9 +8,12 @@
 //!
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
+//! - [`template`]: the streaming template miner (lines → templates with
+//!   `<*>`, anchored regexes, counts).
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
 //!   above.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod eval;
+pub mod template;

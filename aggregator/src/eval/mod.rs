@@ -4,6 +4,8 @@
 //! shape of the reports. Must never be needed by a test: the project's
 //! tests write their own data, and a fresh clone has no `../shared`.
 
+pub mod templates;
+
 use std::path::{Path, PathBuf};
 
 /// Why an evaluation could not run.

@@ -1,0 +1,489 @@
+//! Splitting a line into tokens and masking the variable ones, before the
+//! tree sees them. Masking is an ordered list of named instructions
+//! ([`MaskKind`]), tried in order on every token; the first that matches
+//! replaces the variable part with [`WILDCARD`]. Owns tokenising and
+//! masking only: it must never look at templates or the tree.
+//!
+//! A token is a run of non-whitespace bytes (CR counts as whitespace, so
+//! CRLF and bare CR never leak into a token; ANSI escape sequences are
+//! dropped first). Each instruction looks at the token's *core*: the token
+//! without surrounding brackets, quotes and trailing punctuation, and after
+//! the last `=` (so `rhost=10.0.0.1,` masks to `rhost=<*>,`). Every
+//! instruction is pure byte inspection, no regex: masking is on the hot
+//! path of a miner that must handle a million lines a second.
+
+use serde::{Deserialize, Serialize};
+
+/// What a variable in a template is written as.
+pub const WILDCARD: &str = "<*>";
+
+/// One masking instruction. [`DEFAULT_MASKS`] lists them in the order they
+/// are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskKind {
+    /// A token longer than `max_token_len` (base64 blobs, payloads).
+    Long,
+    /// `scheme://…` (http, https, ftp, file, s3, …).
+    Url,
+    /// A UUID, `8-4-4-4-12` hex digits.
+    Uuid,
+    /// An IPv4 address (optionally `:port`) or an IPv6 address.
+    Ip,
+    /// Dates and times: only digits and `-:./,T Z+` with a date or time
+    /// separator (`2015-10-18`, `18:01:47,978`, `20171223-22:15:29:606`),
+    /// and the English month and weekday abbreviations (`Jul`, `Sat`).
+    Timestamp,
+    /// A number with a time unit: `15ms`, `0.5s`, `2m30s`, `1.2µs`.
+    Duration,
+    /// `0x…`, or six or more hex digits holding a digit and a letter (commit
+    /// hashes, addresses).
+    Hex,
+    /// An integer or decimal, optionally signed, with exponent, thousands
+    /// separators or `%`.
+    Number,
+    /// A file path: starts with `/`, `./`, `../`, `~/` or a drive (`C:\`),
+    /// or holds two `/`, or one `/` and a file extension (`src/lib.rs`).
+    Path,
+    /// Any other token holding a digit: every run of letters, digits, `_`
+    /// and `-` that holds a digit is masked, the rest kept
+    /// (`blk_-123` → `blk_<*>`, `kernel[0]:` → `kernel[<*>]:`,
+    /// `attempt_1445_0020_m_000009_0` → `<*>`).
+    Id,
+}
+
+/// Every instruction, in the order tried: the specific shapes first, the
+/// catch-all [`MaskKind::Id`] last.
+pub const DEFAULT_MASKS: [MaskKind; 10] = [
+    MaskKind::Long,
+    MaskKind::Url,
+    MaskKind::Uuid,
+    MaskKind::Ip,
+    MaskKind::Timestamp,
+    MaskKind::Duration,
+    MaskKind::Hex,
+    MaskKind::Number,
+    MaskKind::Path,
+    MaskKind::Id,
+];
+
+/// A masked line: the tokens, written one after the other in one buffer
+/// (reused from line to line, so masking allocates nothing once warm).
+#[derive(Debug, Default)]
+pub(crate) struct Masked {
+    buf: String,
+    spans: Vec<(u32, u32)>,
+    /// The line had more tokens than `max_tokens`: the rest is one
+    /// trailing "anything" token.
+    pub(crate) truncated: bool,
+    ansi: String,
+}
+
+impl Masked {
+    /// The number of tokens (not counting a truncated rest).
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+
+    /// All tokens in order.
+    pub(crate) fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.spans
+            .iter()
+            .map(|&(s, e)| &self.buf[s as usize..e as usize])
+    }
+}
+
+/// The masking part of the configuration, checked once.
+#[derive(Debug, Clone)]
+pub(crate) struct Masker {
+    kinds: Vec<MaskKind>,
+    max_tokens: usize,
+    max_token_len: usize,
+}
+
+impl Masker {
+    pub(crate) fn new(kinds: &[MaskKind], max_tokens: usize, max_token_len: usize) -> Self {
+        Self {
+            kinds: kinds.to_vec(),
+            max_tokens,
+            max_token_len,
+        }
+    }
+
+    /// Tokenises and masks `line` into `out`.
+    pub(crate) fn mask(&self, line: &str, out: &mut Masked) {
+        out.buf.clear();
+        out.spans.clear();
+        out.truncated = false;
+        let mut ansi = std::mem::take(&mut out.ansi);
+        let text = if line.as_bytes().contains(&0x1b) {
+            strip_ansi(line, &mut ansi);
+            ansi.as_str()
+        } else {
+            line
+        };
+        for tok in text.split_ascii_whitespace() {
+            if out.spans.len() == self.max_tokens {
+                out.truncated = true;
+                break;
+            }
+            let start = out.buf.len() as u32;
+            self.mask_token(tok, &mut out.buf);
+            out.spans.push((start, out.buf.len() as u32));
+        }
+        out.ansi = ansi;
+    }
+
+    fn mask_token(&self, tok: &str, out: &mut String) {
+        let b = tok.as_bytes();
+        // Fast path: most words hold no digit, slash or backslash and are
+        // not a month or weekday.
+        let interesting = b
+            .iter()
+            .any(|&c| c.is_ascii_digit() || c == b'/' || c == b'\\' || c >= 0x80);
+        if !interesting && b.len() != 3 && b.len() != 4 && b.len() <= self.max_token_len {
+            out.push_str(tok);
+            return;
+        }
+        let (pre, core, post) = split_core(tok);
+        for &kind in &self.kinds {
+            let hit = match kind {
+                MaskKind::Long => {
+                    if tok.len() > self.max_token_len {
+                        out.push_str(WILDCARD);
+                        return;
+                    }
+                    false
+                }
+                MaskKind::Id => {
+                    if mask_id(tok, out) {
+                        return;
+                    }
+                    false
+                }
+                k => !core.is_empty() && classify_core(k, core),
+            };
+            if hit {
+                out.push_str(pre);
+                out.push_str(WILDCARD);
+                out.push_str(post);
+                return;
+            }
+        }
+        out.push_str(tok);
+    }
+}
+
+/// Which instruction (of the default list) masks `token`, if any; for
+/// tests, docs and explanations.
+pub fn classify(token: &str) -> Option<MaskKind> {
+    let (_, core, _) = split_core(token);
+    DEFAULT_MASKS.into_iter().find(|&k| match k {
+        MaskKind::Long => token.len() > super::config::DEFAULT_MAX_TOKEN_LEN,
+        MaskKind::Id => {
+            let mut s = String::new();
+            mask_id(token, &mut s)
+        }
+        k => !core.is_empty() && classify_core(k, core),
+    })
+}
+
+/// Masks `line` with the default instructions and joins the tokens with
+/// one space (what a template made from this line alone looks like).
+pub fn mask_line(line: &str) -> String {
+    let m = Masker::new(
+        &DEFAULT_MASKS,
+        super::config::DEFAULT_MAX_TOKENS,
+        super::config::DEFAULT_MAX_TOKEN_LEN,
+    );
+    let mut out = Masked::default();
+    m.mask(line, &mut out);
+    let mut s = out.tokens().collect::<Vec<_>>().join(" ");
+    if out.truncated {
+        s.push_str(" <...>");
+    }
+    s
+}
+
+fn classify_core(kind: MaskKind, core: &str) -> bool {
+    let b = core.as_bytes();
+    match kind {
+        MaskKind::Url => is_url(b),
+        MaskKind::Uuid => is_uuid(b),
+        MaskKind::Ip => is_ipv4(b) || is_ipv6(b),
+        MaskKind::Timestamp => is_timestamp(b),
+        MaskKind::Duration => is_duration(b),
+        MaskKind::Hex => is_hex(b),
+        MaskKind::Number => is_number(b),
+        MaskKind::Path => is_path(b),
+        MaskKind::Long | MaskKind::Id => false,
+    }
+}
+
+/// Splits a token into leading brackets/quotes, the core, and trailing
+/// punctuation; the core starts after the last `=`.
+fn split_core(tok: &str) -> (&str, &str, &str) {
+    let b = tok.as_bytes();
+    let mut s = match memrchr(b'=', b) {
+        Some(i) if i + 1 < b.len() => i + 1,
+        _ => 0,
+    };
+    while s < b.len() && matches!(b[s], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'' | b'`') {
+        s += 1;
+    }
+    let mut e = b.len();
+    while e > s
+        && matches!(
+            b[e - 1],
+            b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'`' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+        )
+    {
+        e -= 1;
+    }
+    (&tok[..s], &tok[s..e], &tok[e..])
+}
+
+fn memrchr(c: u8, b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&x| x == c)
+}
+
+fn strip_ansi(line: &str, out: &mut String) {
+    out.clear();
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] == 0x1b {
+            out.push_str(&line[last..i]);
+            i += 1;
+            if i < b.len() && b[i] == b'[' {
+                i += 1;
+                while i < b.len() && !(0x40..=0x7e).contains(&b[i]) {
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+            } else if i < b.len() {
+                i += 1;
+            }
+            // Never cut inside a multi-byte character.
+            while i < b.len() && !line.is_char_boundary(i) {
+                i += 1;
+            }
+            last = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&line[last..]);
+}
+
+fn is_url(b: &[u8]) -> bool {
+    let Some(p) = b.windows(3).position(|w| w == b"://") else {
+        return false;
+    };
+    p > 0 && b[..p].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'.')
+}
+
+fn is_hex_digit(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => is_hex_digit(c),
+        })
+}
+
+fn is_ipv4(b: &[u8]) -> bool {
+    let (addr, port) = match b.iter().position(|&c| c == b':') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit))
+    {
+        return false;
+    }
+    let mut parts = 0;
+    for part in addr.split(|&c| c == b'.') {
+        parts += 1;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+fn is_ipv6(b: &[u8]) -> bool {
+    let colons = b.iter().filter(|&&c| c == b':').count();
+    colons >= 2
+        && b.len() <= 45
+        && b.iter().all(|&c| is_hex_digit(c) || c == b':' || c == b'.')
+        && (b.windows(2).any(|w| w == b"::") || b.iter().any(|c| c.is_ascii_alphabetic()))
+}
+
+const MONTHS_DAYS: [&[u8]; 19] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+    b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun",
+];
+
+fn is_timestamp(b: &[u8]) -> bool {
+    if b.len() == 3 && MONTHS_DAYS.contains(&b) {
+        return true;
+    }
+    let mut digits = 0;
+    let mut groups = 0;
+    let mut in_digits = false;
+    let mut date_sep = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if !in_digits {
+                groups += 1;
+            }
+            in_digits = true;
+            continue;
+        }
+        in_digits = false;
+        match c {
+            b'-' | b':' | b'/' => date_sep = true,
+            b'.' | b',' | b'+' => {}
+            b'T' | b'Z' if i > 0 => {}
+            _ => return false,
+        }
+    }
+    date_sep && groups >= 2 && digits >= 3
+}
+
+fn is_duration(b: &[u8]) -> bool {
+    // One or more `<number><unit>` pairs: 15ms, 0.5s, 2m30s, 1h2m3.5s.
+    let mut i = 0;
+    let mut pairs = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        if i == start || !b[start].is_ascii_digit() {
+            return false;
+        }
+        let u = i;
+        while i < b.len() && !b[i].is_ascii_digit() && b[i] != b'.' {
+            i += 1;
+        }
+        let unit = &b[u..i];
+        let ok = matches!(
+            unit,
+            b"ns" | b"us" | b"\xc2\xb5s" | b"\xce\xbcs" | b"ms" | b"s" | b"sec" | b"secs"
+                | b"m" | b"min" | b"mins" | b"h" | b"hr" | b"hrs" | b"d"
+        );
+        if !ok {
+            return false;
+        }
+        pairs += 1;
+    }
+    pairs > 0
+}
+
+fn is_hex(b: &[u8]) -> bool {
+    if b.len() > 2 && (b.starts_with(b"0x") || b.starts_with(b"0X")) {
+        return b[2..].iter().all(|&c| is_hex_digit(c));
+    }
+    b.len() >= 6
+        && b.iter().all(|&c| is_hex_digit(c))
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(|c| c.is_ascii_alphabetic())
+}
+
+fn is_number(b: &[u8]) -> bool {
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let body = &b[i..];
+    let body = body.strip_suffix(b"%").unwrap_or(body);
+    if body.is_empty() || !body[0].is_ascii_digit() {
+        return false;
+    }
+    let (mant, exp) = match body.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(p) => (&body[..p], Some(&body[p + 1..])),
+        None => (body, None),
+    };
+    if let Some(e) = exp {
+        let e = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+        if e.is_empty() || !e.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    !mant.is_empty()
+        && mant.iter().all(|&c| c.is_ascii_digit() || c == b'.' || c == b',')
+        && mant.last().is_some_and(u8::is_ascii_digit)
+}
+
+fn is_path(b: &[u8]) -> bool {
+    if b.len() < 2 {
+        return false;
+    }
+    if b[0] == b'/' || b.starts_with(b"./") || b.starts_with(b"../") || b.starts_with(b"~/") {
+        return true;
+    }
+    if b.len() > 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
+        return true;
+    }
+    let slashes = b.iter().filter(|&&c| c == b'/').count();
+    if slashes >= 2 {
+        return true;
+    }
+    if slashes == 1 {
+        let last = &b[b.iter().rposition(|&c| c == b'/').unwrap_or(0) + 1..];
+        if let Some(dot) = last.iter().rposition(|&c| c == b'.') {
+            let ext = &last[dot + 1..];
+            return dot > 0
+                && (1..=5).contains(&ext.len())
+                && ext.iter().all(u8::is_ascii_alphanumeric);
+        }
+    }
+    false
+}
+
+fn is_id_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+/// Masks every run of id bytes holding a digit; false (and `out`
+/// untouched) when the token holds none.
+fn mask_id(tok: &str, out: &mut String) -> bool {
+    let b = tok.as_bytes();
+    if !b.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if is_id_byte(b[i]) {
+            let s = i;
+            let mut digit = false;
+            while i < b.len() && is_id_byte(b[i]) {
+                digit |= b[i].is_ascii_digit();
+                i += 1;
+            }
+            // A leading `-` or `_` stays literal (`blk_-123` → `blk_-<*>`
+            // would differ from `blk_123` → `<*>`; keep both as `<*>` by
+            // treating the whole run alike).
+            if digit {
+                out.push_str(WILDCARD);
+            } else {
+                out.push_str(&tok[s..i]);
+            }
+        } else {
+            let s = i;
+            while i < b.len() && !is_id_byte(b[i]) {
+                i += 1;
+            }
+            out.push_str(&tok[s..i]);
+        }
+    }
+    true
+}

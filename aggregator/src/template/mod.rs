@@ -1,0 +1,491 @@
+//! The streaming template miner: turns log lines into templates such as
+//! `Connection from <*> closed after <*>`, in the spirit of Drain (He et
+//! al., ICWS 2017), in pure Rust.
+//!
+//! A line is split on whitespace and its variable tokens are masked
+//! ([`mask`], an ordered list of named instructions); a fixed-depth prefix
+//! tree ([`tree`]) keyed by the token count and the leading key tokens
+//! picks a handful of candidate templates; the most similar one above
+//! [`MinerConfig::similarity`] takes the line and generalises in place
+//! (every token that differs becomes `<*>`); otherwise the line starts a
+//! new template. Memory is bounded: beyond [`MinerConfig::max_clusters`]
+//! templates the least recently matched one is evicted (and counted in
+//! [`Miner::evicted`]); its id is never reused, and a line of its shape
+//! later starts a new template with a new id.
+//!
+//! Owns mining, matching, template text and regexes, and the miner's saved
+//! state. It must never read files or know a log format: one
+//! configuration serves every log.
+//!
+//! ```
+//! use earlyexit_aggregator::template::{Miner, MinerConfig};
+//! let mut miner = Miner::new(MinerConfig::default()).unwrap();
+//! let a = miner.add("Connection from 10.0.0.1 closed after 15ms");
+//! let b = miner.add("Connection from 10.0.0.7 closed after 2s");
+//! assert_eq!(a, b);
+//! let t = miner.template(a).unwrap();
+//! assert_eq!(t.text(), "Connection from <*> closed after <*>");
+//! assert!(t.to_regex().is_match("Connection from 192.168.1.1 closed after 1.5s"));
+//! assert_eq!(miner.match_only("Connection from ::1 closed after 3ms"), Some(a));
+//! ```
+
+mod config;
+pub mod mask;
+mod persist;
+mod tree;
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{
+    ConfigError, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_TOKEN_LEN,
+    DEFAULT_MAX_TOKENS, DEFAULT_PREFIX_TOKENS, DEFAULT_SIMILARITY, MinerConfig,
+};
+pub use mask::{DEFAULT_MASKS, MaskKind, WILDCARD};
+pub use persist::{PersistError, STATE_VERSION};
+
+use mask::{Masked, Masker};
+use tree::{Path, Tree};
+
+/// The identity of a template. Ids are handed out in increasing order and
+/// never reused, also after an eviction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TemplateId(pub u64);
+
+/// One token of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Token {
+    /// Text every line of the template has here; may hold masked parts
+    /// written `<*>` (`kernel[<*>]:`).
+    Literal(Box<str>),
+    /// A token that differed between lines of the template.
+    Wildcard,
+    /// The rest of a line longer than `max_tokens` tokens: anything.
+    Rest,
+}
+
+/// A mined template: its tokens and how many lines it has taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    id: TemplateId,
+    tokens: Vec<Token>,
+    count: u64,
+}
+
+/// The characters the miner splits tokens on (`u8::is_ascii_whitespace`).
+const SPACE_CLASS: &str = r"[ \t\n\x0C\r]";
+const TOKEN_CLASS: &str = r"[^ \t\n\x0C\r]";
+
+impl Template {
+    /// The template's id.
+    pub fn id(&self) -> TemplateId {
+        self.id
+    }
+
+    /// Lines that joined this template (in this miner, including lines
+    /// counted before a save).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The tokens.
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
+    /// The template as text: tokens joined by one space, variables as
+    /// `<*>`, a truncated rest as `<...>`.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            match t {
+                Token::Literal(l) => s.push_str(l),
+                Token::Wildcard => s.push_str(WILDCARD),
+                Token::Rest => s.push_str("<...>"),
+            }
+        }
+        s
+    }
+
+    /// An anchored regular expression (as text) that matches every line
+    /// this template took, ANSI escape codes removed: literal text is
+    /// escaped, a variable token matches one whitespace-free token, a
+    /// masked part matches a whitespace-free run, and whitespace matches
+    /// any run of spaces, tabs and CR.
+    pub fn regex_source(&self) -> String {
+        let mut s = format!("^{SPACE_CLASS}*");
+        for (i, t) in self.tokens.iter().enumerate() {
+            if i > 0 {
+                let _ = write!(s, "{SPACE_CLASS}+");
+            }
+            match t {
+                Token::Literal(l) => {
+                    for (j, part) in l.split(WILDCARD).enumerate() {
+                        if j > 0 {
+                            let _ = write!(s, "{TOKEN_CLASS}+?");
+                        }
+                        s.push_str(&regex::escape(part));
+                    }
+                }
+                Token::Wildcard => {
+                    let _ = write!(s, "{TOKEN_CLASS}+");
+                }
+                Token::Rest => s.push_str(".*"),
+            }
+        }
+        let _ = write!(s, "{SPACE_CLASS}*$");
+        s
+    }
+
+    /// [`Template::regex_source`] compiled.
+    pub fn to_regex(&self) -> regex::Regex {
+        // The source is built only from escaped text and fixed classes,
+        // so it always compiles; the size limit is the only way to fail.
+        regex::RegexBuilder::new(&self.regex_source())
+            .size_limit(64 << 20)
+            .build()
+            .unwrap_or_else(|_| regex::Regex::new("^$").expect("a trivial regex compiles"))
+    }
+}
+
+/// A template slot: the template, where it hangs in the tree, and its
+/// place in the least-recently-used list.
+#[derive(Debug)]
+struct Slot {
+    template: Option<Template>,
+    leaf: u32,
+    /// The tree path the template was inserted along (`None` = wildcard
+    /// child), kept so a saved miner is rebuilt with the same tree.
+    path: Path,
+    prev: u32,
+    next: u32,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// The streaming template miner. See the module docs.
+#[derive(Debug)]
+pub struct Miner {
+    config: MinerConfig,
+    masker: Masker,
+    tree: Tree,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_id: tree::FxMap<u64, u32>,
+    /// Most recently used.
+    head: u32,
+    /// Least recently used: evicted first.
+    tail: u32,
+    live: usize,
+    next_id: u64,
+    lines: u64,
+    evicted: u64,
+    scratch: Masked,
+}
+
+impl Miner {
+    /// A miner with no templates; the configuration is checked first.
+    pub fn new(config: MinerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
+            masker: Masker::new(&config.masks, config.max_tokens, config.max_token_len),
+            tree: Tree::new(config.prefix_tokens, config.max_children),
+            config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: tree::FxMap::default(),
+            head: NIL,
+            tail: NIL,
+            live: 0,
+            next_id: 0,
+            lines: 0,
+            evicted: 0,
+            scratch: Masked::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MinerConfig {
+        &self.config
+    }
+
+    /// Mines one line (a trailing CR/LF is ignored, inner CRs count as
+    /// spaces) and returns the template it joined or started.
+    pub fn add(&mut self, line: &str) -> TemplateId {
+        self.lines += 1;
+        let mut m = std::mem::take(&mut self.scratch);
+        self.masker.mask(line, &mut m);
+        let id = match self.best(&m) {
+            Some(slot) => {
+                self.generalise(slot, &m);
+                self.touch(slot);
+                self.template_at(slot).id
+            }
+            None => self.create(&m),
+        };
+        self.scratch = m;
+        id
+    }
+
+    /// The template `line` would join, without changing anything (no new
+    /// template, no generalisation, no count, no recency).
+    pub fn match_only(&self, line: &str) -> Option<TemplateId> {
+        let mut m = Masked::default();
+        self.masker.mask(line, &mut m);
+        self.best(&m).map(|s| self.template_at(s).id)
+    }
+
+    /// A template by id; `None` once it was evicted.
+    pub fn template(&self, id: TemplateId) -> Option<&Template> {
+        let slot = *self.by_id.get(&id.0)?;
+        self.slots[slot as usize].template.as_ref()
+    }
+
+    /// Every live template, most recently used first.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        let mut cur = self.head;
+        std::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let s = &self.slots[cur as usize];
+            cur = s.next;
+            s.template.as_ref()
+        })
+    }
+
+    /// Live templates.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True when no line was mined yet (or every template was evicted).
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Lines given to [`Miner::add`].
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Templates evicted to stay within [`MinerConfig::max_clusters`].
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Prefix-tree nodes allocated (memory grows with these and templates).
+    pub fn tree_nodes(&self) -> usize {
+        self.tree.node_count()
+    }
+
+    fn template_at(&self, slot: u32) -> &Template {
+        self.slots[slot as usize]
+            .template
+            .as_ref()
+            .expect("slots on a leaf or in the LRU list hold a template")
+    }
+
+    /// The most similar template at the line's leaf, if similar enough.
+    fn best(&self, m: &Masked) -> Option<u32> {
+        let leaf = self.tree.find_leaf(m)?;
+        let mut best: Option<(f64, u32)> = None;
+        for &slot in self.tree.clusters(leaf) {
+            let sim = similarity(&self.template_at(slot).tokens, m);
+            if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
+                best = Some((sim, slot));
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    fn generalise(&mut self, slot: u32, m: &Masked) {
+        let t = self.slots[slot as usize]
+            .template
+            .as_mut()
+            .expect("matched slot holds a template");
+        t.count += 1;
+        for (tok, line_tok) in t.tokens.iter_mut().zip(m.tokens()) {
+            if let Token::Literal(l) = tok
+                && **l != *line_tok
+            {
+                *tok = Token::Wildcard;
+            }
+        }
+    }
+
+    fn create(&mut self, m: &Masked) -> TemplateId {
+        if self.live >= self.config.max_clusters {
+            self.evict_lru();
+        }
+        let mut tokens: Vec<Token> = m.tokens().map(|t| Token::Literal(t.into())).collect();
+        if m.truncated {
+            tokens.push(Token::Rest);
+        }
+        let id = TemplateId(self.next_id);
+        self.next_id += 1;
+        let (leaf, path) = self.tree.leaf_for_insert(m);
+        let template = Template {
+            id,
+            tokens,
+            count: 1,
+        };
+        self.place(template, leaf, path);
+        id
+    }
+
+    /// Puts a template in a free slot at `leaf`, most recently used.
+    fn place(&mut self, template: Template, leaf: u32, path: Path) -> u32 {
+        let id = template.id;
+        let slot = Slot {
+            template: Some(template),
+            leaf,
+            path,
+            prev: NIL,
+            next: NIL,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.tree.attach(leaf, idx);
+        self.by_id.insert(id.0, idx);
+        self.push_front(idx);
+        self.live += 1;
+        idx
+    }
+
+    fn evict_lru(&mut self) {
+        let idx = self.tail;
+        if idx == NIL {
+            return;
+        }
+        self.unlink(idx);
+        let s = &mut self.slots[idx as usize];
+        let leaf = s.leaf;
+        s.path = Box::new([]);
+        if let Some(t) = s.template.take() {
+            self.by_id.remove(&t.id.0);
+        }
+        self.tree.detach(leaf, idx);
+        self.free.push(idx);
+        self.live -= 1;
+        self.evicted += 1;
+    }
+
+    fn touch(&mut self, idx: u32) {
+        if self.head != idx {
+            self.unlink(idx);
+            self.push_front(idx);
+        }
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let (prev, next) = {
+            let s = &self.slots[idx as usize];
+            (s.prev, s.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+        let s = &mut self.slots[idx as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    fn push_front(&mut self, idx: u32) {
+        let old = self.head;
+        {
+            let s = &mut self.slots[idx as usize];
+            s.prev = NIL;
+            s.next = old;
+        }
+        if old == NIL {
+            self.tail = idx;
+        } else {
+            self.slots[old as usize].prev = idx;
+        }
+        self.head = idx;
+    }
+}
+
+/// Share of a line's tokens that equal the template's literal tokens.
+/// Positions where both hold a fully masked token, or where the template
+/// holds a wildcard, are left out of the share: a header of masked
+/// timestamps and pids must not make two different messages look alike.
+fn similarity(template: &[Token], m: &Masked) -> f64 {
+    let mut equal = 0u32;
+    let mut counted = 0u32;
+    for (t, l) in template.iter().zip(m.tokens()) {
+        match t {
+            Token::Literal(lit) => {
+                if **lit == *l {
+                    if l != WILDCARD {
+                        equal += 1;
+                        counted += 1;
+                    }
+                } else {
+                    counted += 1;
+                }
+            }
+            Token::Wildcard | Token::Rest => {}
+        }
+    }
+    if counted == 0 {
+        1.0
+    } else {
+        f64::from(equal) / f64::from(counted)
+    }
+}
+
+/// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`
+/// does (Loghub and CiDiff number lines this way). A final line ending
+/// does not start an empty line.
+pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let b = rest.as_bytes();
+        match b.iter().position(|&c| c == b'\n' || c == b'\r') {
+            Some(i) => {
+                let line = &rest[..i];
+                let skip = if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+                Some(line)
+            }
+            None => {
+                let line = rest;
+                rest = "";
+                Some(line)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
