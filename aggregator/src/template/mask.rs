@@ -76,6 +76,9 @@ pub(crate) struct Masked {
     /// The line had more tokens than `max_tokens`: the rest is one
     /// trailing "anything" token.
     pub(crate) truncated: bool,
+    /// Positions of the key tokens (the first `prefix_tokens` tokens that
+    /// hold a letter outside a wildcard): the tree branches on them.
+    pub(crate) keys: Vec<u32>,
     ansi: String,
 }
 
@@ -85,6 +88,12 @@ impl Masked {
         self.spans.len()
     }
 
+
+    /// Token `i`.
+    pub(crate) fn token(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
 
     /// All tokens in order.
     pub(crate) fn tokens(&self) -> impl Iterator<Item = &str> {
@@ -100,14 +109,21 @@ pub(crate) struct Masker {
     kinds: Vec<MaskKind>,
     max_tokens: usize,
     max_token_len: usize,
+    prefix_tokens: usize,
 }
 
 impl Masker {
-    pub(crate) fn new(kinds: &[MaskKind], max_tokens: usize, max_token_len: usize) -> Self {
+    pub(crate) fn new(
+        kinds: &[MaskKind],
+        max_tokens: usize,
+        max_token_len: usize,
+        prefix_tokens: usize,
+    ) -> Self {
         Self {
             kinds: kinds.to_vec(),
             max_tokens,
             max_token_len,
+            prefix_tokens,
         }
     }
 
@@ -116,6 +132,7 @@ impl Masker {
         out.buf.clear();
         out.spans.clear();
         out.truncated = false;
+        out.keys.clear();
         let mut ansi = std::mem::take(&mut out.ansi);
         let text = if line.as_bytes().contains(&0x1b) {
             strip_ansi(line, &mut ansi);
@@ -130,7 +147,11 @@ impl Masker {
             }
             let start = out.buf.len() as u32;
             self.mask_token(tok, &mut out.buf);
-            out.spans.push((start, out.buf.len() as u32));
+            let end = out.buf.len() as u32;
+            if out.keys.len() < self.prefix_tokens && is_key(&out.buf[start as usize..]) {
+                out.keys.push(out.spans.len() as u32);
+            }
+            out.spans.push((start, end));
         }
         out.ansi = ansi;
     }
@@ -196,6 +217,7 @@ pub fn mask_line(line: &str) -> String {
         &DEFAULT_MASKS,
         super::config::DEFAULT_MAX_TOKENS,
         super::config::DEFAULT_MAX_TOKEN_LEN,
+        super::config::DEFAULT_PREFIX_TOKENS,
     );
     let mut out = Masked::default();
     m.mask(line, &mut out);
@@ -204,6 +226,24 @@ pub fn mask_line(line: &str) -> String {
         s.push_str(" <...>");
     }
     s
+}
+
+/// Whether a masked token may key a tree level: it holds an ASCII letter
+/// outside the wildcards.
+pub(crate) fn is_key(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    let w = WILDCARD.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(w) {
+            i += w.len();
+        } else if b[i].is_ascii_alphabetic() {
+            return true;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 fn classify_core(kind: MaskKind, core: &str) -> bool {

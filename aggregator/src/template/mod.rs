@@ -194,7 +194,12 @@ impl Miner {
     pub fn new(config: MinerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
-            masker: Masker::new(&config.masks, config.max_tokens, config.max_token_len),
+            masker: Masker::new(
+                &config.masks,
+                config.max_tokens,
+                config.max_token_len,
+                config.prefix_tokens,
+            ),
             tree: Tree::new(config.prefix_tokens, config.max_children),
             config,
             slots: Vec::new(),
@@ -429,13 +434,21 @@ impl Miner {
 }
 
 /// Share of a line's tokens that equal the template's literal tokens.
-/// Positions where both hold a fully masked token, or where the template
-/// holds a wildcard, are left out of the share: a header of masked
-/// timestamps and pids must not make two different messages look alike.
+/// Left out of the share: the key tokens (the tree already matched them,
+/// and in a log with a header they are its constant words: counting them
+/// would make every short message look alike), positions where both hold
+/// a fully masked token (timestamps, pids). A wildcard of the template
+/// counts as a difference (as in Drain), so a template that generalised
+/// many positions does not swallow every line of its length.
 fn similarity(template: &[Token], m: &Masked) -> f64 {
     let mut equal = 0u32;
     let mut counted = 0u32;
-    for (t, l) in template.iter().zip(m.tokens()) {
+    let mut keys = m.keys.iter().peekable();
+    for (i, (t, l)) in template.iter().zip(m.tokens()).enumerate() {
+        if keys.peek().is_some_and(|&&k| k as usize == i) {
+            keys.next();
+            continue;
+        }
         match t {
             Token::Literal(lit) => {
                 if **lit == *l {
@@ -447,7 +460,8 @@ fn similarity(template: &[Token], m: &Masked) -> f64 {
                     counted += 1;
                 }
             }
-            Token::Wildcard | Token::Rest => {}
+            Token::Wildcard => counted += 1,
+            Token::Rest => {}
         }
     }
     if counted == 0 {

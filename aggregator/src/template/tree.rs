@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::mask::{Masked, WILDCARD};
+use super::mask::Masked;
 
 /// A small, fast, non-cryptographic hasher for short keys (the FxHash
 /// mixing step of rustc). The keys are tokens of logs, not attacker-chosen
@@ -67,24 +67,6 @@ pub(crate) struct Tree {
     max_children: usize,
 }
 
-/// Whether a masked token may key a tree level: it holds an ASCII letter
-/// outside the wildcards.
-pub(crate) fn is_key(tok: &str) -> bool {
-    let b = tok.as_bytes();
-    let w = WILDCARD.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i..].starts_with(w) {
-            i += w.len();
-        } else if b[i].is_ascii_alphabetic() {
-            return true;
-        } else {
-            i += 1;
-        }
-    }
-    false
-}
-
 fn len_key(len: usize, truncated: bool) -> u64 {
     ((len as u64) << 1) | u64::from(truncated)
 }
@@ -104,7 +86,7 @@ impl Tree {
     }
 
     fn keys<'a>(&self, m: &'a Masked) -> impl Iterator<Item = &'a str> {
-        m.tokens().filter(|t| is_key(t)).take(self.prefix_tokens)
+        m.keys.iter().map(|&i| m.token(i as usize))
     }
 
     /// The leaf a line is looked up in, if the tree has one for it.
