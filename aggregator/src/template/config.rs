@@ -26,6 +26,12 @@ pub const DEFAULT_MAX_CHILDREN: usize = 100;
 /// fleet-wide miner.
 pub const DEFAULT_MAX_CLUSTERS: usize = 50_000;
 
+/// Templates of the same token count compared with a line when its own
+/// leaf has no match (the fallback that lets a line whose header differs,
+/// e.g. another host name, join its template). Bounds the cost of a
+/// novel line.
+pub const DEFAULT_MAX_SCAN: usize = 1_000;
+
 /// Tokens of a line considered; the rest of the line becomes one trailing
 /// wildcard that matches anything. Bounds memory and time on minified or
 /// binary lines.
@@ -52,6 +58,12 @@ pub struct MinerConfig {
     /// Templates kept; the least recently matched is evicted beyond it
     /// (default [`DEFAULT_MAX_CLUSTERS`]).
     pub max_clusters: usize,
+    /// Templates of the same token count searched when the line's leaf has
+    /// no match (default [`DEFAULT_MAX_SCAN`]).
+    pub max_scan: usize,
+    /// Two different plain words (no digit, no masked part) at one
+    /// position keep a line out of a template (default true).
+    pub words_constant: bool,
     /// Tokens of a line looked at (default [`DEFAULT_MAX_TOKENS`]).
     pub max_tokens: usize,
     /// Longer tokens are masked (default [`DEFAULT_MAX_TOKEN_LEN`]).
@@ -69,6 +81,8 @@ impl Default for MinerConfig {
             similarity: DEFAULT_SIMILARITY,
             max_children: DEFAULT_MAX_CHILDREN,
             max_clusters: DEFAULT_MAX_CLUSTERS,
+            max_scan: DEFAULT_MAX_SCAN,
+            words_constant: true,
             max_tokens: DEFAULT_MAX_TOKENS,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             masks: DEFAULT_MASKS.to_vec(),

@@ -39,7 +39,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 pub use config::{
-    ConfigError, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_TOKEN_LEN,
+    ConfigError, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_SCAN, DEFAULT_MAX_TOKEN_LEN,
     DEFAULT_MAX_TOKENS, DEFAULT_PREFIX_TOKENS, DEFAULT_SIMILARITY, MinerConfig,
 };
 pub use mask::{DEFAULT_MASKS, MaskKind, WILDCARD};
@@ -159,15 +159,24 @@ impl Template {
 #[derive(Debug)]
 struct Slot {
     template: Option<Template>,
-    leaf: u32,
-    /// The tree path the template was inserted along (`None` = wildcard
-    /// child), kept so a saved miner is rebuilt with the same tree.
-    path: Path,
+    /// The leaves the template hangs at, with the tree path to each
+    /// (`None` = wildcard child), kept so a saved miner is rebuilt with the
+    /// same tree. The first is where it was created; more are added when
+    /// lines from another leaf join it (a header word such as a host name
+    /// sent them down another branch).
+    leaves: Vec<(u32, Path)>,
+    /// The token-count bucket it belongs to.
+    len_key: u64,
     prev: u32,
     next: u32,
 }
 
 const NIL: u32 = u32::MAX;
+
+/// Leaves one template may hang at (bounds the tree's lists when one
+/// template is reached from many header variants; beyond it lines still
+/// find the template, by the fallback search).
+const MAX_LEAVES: usize = 8;
 
 /// The streaming template miner. See the module docs.
 #[derive(Debug)]
@@ -178,6 +187,8 @@ pub struct Miner {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_id: tree::FxMap<u64, u32>,
+    /// Template slots by token count (the scope of the fallback search).
+    by_len: tree::FxMap<u64, Vec<u32>>,
     /// Most recently used.
     head: u32,
     /// Least recently used: evicted first.
@@ -205,6 +216,7 @@ impl Miner {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: tree::FxMap::default(),
+            by_len: tree::FxMap::default(),
             head: NIL,
             tail: NIL,
             live: 0,
@@ -227,7 +239,10 @@ impl Miner {
         let mut m = std::mem::take(&mut self.scratch);
         self.masker.mask(line, &mut m);
         let id = match self.best(&m) {
-            Some(slot) => {
+            Some((slot, at_leaf)) => {
+                if !at_leaf {
+                    self.also_hang(slot, &m);
+                }
                 self.generalise(slot, &m);
                 self.touch(slot);
                 self.template_at(slot).id
@@ -243,7 +258,7 @@ impl Miner {
     pub fn match_only(&self, line: &str) -> Option<TemplateId> {
         let mut m = Masked::default();
         self.masker.mask(line, &mut m);
-        self.best(&m).map(|s| self.template_at(s).id)
+        self.best(&m).map(|(s, _)| self.template_at(s).id)
     }
 
     /// A template by id; `None` once it was evicted.
@@ -297,17 +312,52 @@ impl Miner {
             .expect("slots on a leaf or in the LRU list hold a template")
     }
 
-    /// The most similar template at the line's leaf, if similar enough.
-    fn best(&self, m: &Masked) -> Option<u32> {
-        let leaf = self.tree.find_leaf(m)?;
+    /// The most similar template, if similar enough, and whether it was
+    /// found at the line's own leaf. The leaf is searched first; when it
+    /// has no match, up to [`MinerConfig::max_scan`] templates with the
+    /// same token count are.
+    fn best(&self, m: &Masked) -> Option<(u32, bool)> {
+        let leaf = self.tree.find_leaf(m);
+        let at_leaf = leaf.map_or(&[][..], |l| self.tree.clusters(l));
+        if let Some(s) = self.most_similar(m, at_leaf.iter().copied()) {
+            return Some((s, true));
+        }
+        let bucket = self.by_len.get(&tree::len_key(m.len(), m.truncated))?;
+        let rest = bucket
+            .iter()
+            .copied()
+            .filter(|s| !at_leaf.contains(s))
+            .take(self.config.max_scan);
+        self.most_similar(m, rest).map(|s| (s, false))
+    }
+
+    fn most_similar(&self, m: &Masked, slots: impl Iterator<Item = u32>) -> Option<u32> {
         let mut best: Option<(f64, u32)> = None;
-        for &slot in self.tree.clusters(leaf) {
-            let sim = similarity(&self.template_at(slot).tokens, m);
+        for slot in slots {
+            let sim = similarity(
+                &self.template_at(slot).tokens,
+                m,
+                self.config.words_constant,
+            );
             if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
                 best = Some((sim, slot));
             }
         }
         best.map(|(_, s)| s)
+    }
+
+    /// Hangs a template found by the fallback search at the line's leaf
+    /// too, so the next such line finds it directly.
+    fn also_hang(&mut self, slot: u32, m: &Masked) {
+        if self.slots[slot as usize].leaves.len() >= MAX_LEAVES {
+            return;
+        }
+        let (leaf, path) = self.tree.leaf_for_insert(m);
+        let s = &mut self.slots[slot as usize];
+        if s.leaves.iter().all(|(l, _)| *l != leaf) {
+            s.leaves.push((leaf, path));
+            self.tree.attach(leaf, slot);
+        }
     }
 
     fn generalise(&mut self, slot: u32, m: &Masked) {
@@ -341,17 +391,21 @@ impl Miner {
             tokens,
             count: 1,
         };
-        self.place(template, leaf, path);
+        self.place(
+            template,
+            vec![(leaf, path)],
+            tree::len_key(m.len(), m.truncated),
+        );
         id
     }
 
-    /// Puts a template in a free slot at `leaf`, most recently used.
-    fn place(&mut self, template: Template, leaf: u32, path: Path) -> u32 {
+    /// Puts a template in a free slot at its leaves, most recently used.
+    fn place(&mut self, template: Template, leaves: Vec<(u32, Path)>, len_key: u64) -> u32 {
         let id = template.id;
         let slot = Slot {
             template: Some(template),
-            leaf,
-            path,
+            leaves,
+            len_key,
             prev: NIL,
             next: NIL,
         };
@@ -365,7 +419,10 @@ impl Miner {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.tree.attach(leaf, idx);
+        for (leaf, _) in &self.slots[idx as usize].leaves {
+            self.tree.attach(*leaf, idx);
+        }
+        self.by_len.entry(len_key).or_default().push(idx);
         self.by_id.insert(id.0, idx);
         self.push_front(idx);
         self.live += 1;
@@ -379,12 +436,19 @@ impl Miner {
         }
         self.unlink(idx);
         let s = &mut self.slots[idx as usize];
-        let leaf = s.leaf;
-        s.path = Box::new([]);
+        let leaves = std::mem::take(&mut s.leaves);
+        let len_key = s.len_key;
         if let Some(t) = s.template.take() {
             self.by_id.remove(&t.id.0);
         }
-        self.tree.detach(leaf, idx);
+        for (leaf, _) in leaves {
+            self.tree.detach(leaf, idx);
+        }
+        if let Some(b) = self.by_len.get_mut(&len_key)
+            && let Some(i) = b.iter().position(|&s| s == idx)
+        {
+            b.swap_remove(i);
+        }
         self.free.push(idx);
         self.live -= 1;
         self.evicted += 1;
@@ -434,20 +498,24 @@ impl Miner {
 }
 
 /// Share of a line's tokens that equal the template's literal tokens.
-/// Left out of the share: the key tokens (the tree already matched them,
-/// and in a log with a header they are its constant words: counting them
-/// would make every short message look alike), positions where both hold
+/// Left out of the share: key tokens that are equal (the tree already
+/// matched them, and in a log with a header they are its constant words:
+/// counting them would make every short message look alike; a key token
+/// that differs, as found by the fallback search, counts as a
+/// difference), positions where both hold
 /// a fully masked token (timestamps, pids). A wildcard of the template
 /// counts as a difference (as in Drain), so a template that generalised
 /// many positions does not swallow every line of its length.
-fn similarity(template: &[Token], m: &Masked) -> f64 {
+fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
     let mut equal = 0u32;
     let mut counted = 0u32;
     let mut keys = m.keys.iter().peekable();
     for (i, (t, l)) in template.iter().zip(m.tokens()).enumerate() {
         if keys.peek().is_some_and(|&&k| k as usize == i) {
             keys.next();
-            continue;
+            if matches!(t, Token::Literal(lit) if **lit == *l) {
+                continue;
+            }
         }
         match t {
             Token::Literal(lit) => {
@@ -457,6 +525,9 @@ fn similarity(template: &[Token], m: &Masked) -> f64 {
                         counted += 1;
                     }
                 } else {
+                    if words_constant && is_word(lit) && is_word(l) {
+                        return 0.0;
+                    }
                     counted += 1;
                 }
             }
@@ -469,6 +540,14 @@ fn similarity(template: &[Token], m: &Masked) -> f64 {
     } else {
         f64::from(equal) / f64::from(counted)
     }
+}
+
+/// A plain word: no digit, no masked part, at least one letter.
+fn is_word(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    b.iter().any(u8::is_ascii_alphabetic)
+        && !b.iter().any(u8::is_ascii_digit)
+        && !tok.contains(WILDCARD)
 }
 
 /// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`

@@ -50,7 +50,8 @@ struct State {
 #[serde(deny_unknown_fields)]
 struct Saved {
     template: Template,
-    path: Vec<Option<Box<str>>>,
+    /// Tree paths of the leaves it hangs at, the first where it was made.
+    paths: Vec<Vec<Option<Box<str>>>>,
 }
 
 impl Miner {
@@ -62,7 +63,7 @@ impl Miner {
             let s = &self.slots[cur as usize];
             templates.push(Saved {
                 template: s.template.clone().expect("listed slots hold a template"),
-                path: s.path.to_vec(),
+                paths: s.leaves.iter().map(|(_, p)| p.to_vec()).collect(),
             });
             cur = s.prev;
         }
@@ -108,9 +109,12 @@ impl Miner {
                     t.id.0, state.next_id
                 )));
             }
-            if saved.path.len() > miner.config.prefix_tokens {
+            if saved.paths.is_empty()
+                || saved.paths.len() > super::MAX_LEAVES
+                || saved.paths.iter().any(|p| p.len() > miner.config.prefix_tokens)
+            {
                 return Err(PersistError::Invalid(format!(
-                    "template {} has a tree path deeper than prefix_tokens",
+                    "template {} has no tree path, too many, or one deeper than prefix_tokens",
                     t.id.0
                 )));
             }
@@ -123,8 +127,12 @@ impl Miner {
             }
             let truncated = rest.is_some();
             let len = t.tokens.len() - usize::from(truncated);
-            let leaf = miner.tree.leaf_at(len, truncated, &saved.path);
-            miner.place(t, leaf, saved.path.into_boxed_slice());
+            let leaves = saved
+                .paths
+                .into_iter()
+                .map(|p| (miner.tree.leaf_at(len, truncated, &p), p.into_boxed_slice()))
+                .collect();
+            miner.place(t, leaves, super::tree::len_key(len, truncated));
         }
         miner.next_id = state.next_id;
         miner.lines = state.lines;

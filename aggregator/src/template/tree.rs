@@ -67,7 +67,7 @@ pub(crate) struct Tree {
     max_children: usize,
 }
 
-fn len_key(len: usize, truncated: bool) -> u64 {
+pub(crate) fn len_key(len: usize, truncated: bool) -> u64 {
     ((len as u64) << 1) | u64::from(truncated)
 }
 
