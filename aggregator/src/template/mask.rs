@@ -80,6 +80,7 @@ pub(crate) struct Masked {
     /// hold a letter outside a wildcard): the tree branches on them.
     pub(crate) keys: Vec<u32>,
     ansi: String,
+    group: String,
 }
 
 impl Masked {
@@ -140,11 +141,25 @@ impl Masker {
         } else {
             line
         };
-        for tok in text.split_ascii_whitespace() {
+        let mut group = std::mem::take(&mut out.group);
+        let mut words = text.split_ascii_whitespace();
+        while let Some(first) = words.next() {
             if out.spans.len() == self.max_tokens {
                 out.truncated = true;
                 break;
             }
+            let tok = match bracket_depth(first) {
+                d if d > 0 => match join_group(first, d, &mut words.clone(), &mut group) {
+                    Some(n) => {
+                        for _ in 0..n {
+                            words.next();
+                        }
+                        group.as_str()
+                    }
+                    None => first,
+                },
+                _ => first,
+            };
             let start = out.buf.len() as u32;
             self.mask_token(tok, &mut out.buf);
             let end = out.buf.len() as u32;
@@ -154,6 +169,7 @@ impl Masker {
             out.spans.push((start, end));
         }
         out.ansi = ansi;
+        out.group = group;
     }
 
     fn mask_token(&self, tok: &str, out: &mut String) {
@@ -186,7 +202,9 @@ impl Masker {
                 k => !core.is_empty() && classify_core(k, core),
             };
             if hit {
-                out.push_str(pre);
+                if !mask_id(pre, out) {
+                    out.push_str(pre);
+                }
                 out.push_str(WILDCARD);
                 out.push_str(post);
                 return;
@@ -194,6 +212,56 @@ impl Masker {
         }
         out.push_str(tok);
     }
+}
+
+/// Words a bracketed group may span: `[RMCommunicator Allocator]`, `[req-1
+/// u2 p3 - - -]` are one token each, so a header field with spaces does
+/// not change the token count.
+const MAX_GROUP_WORDS: usize = 10;
+
+/// `[` minus `]` in a word, when it starts with `[` (0 otherwise).
+fn bracket_depth(w: &str) -> i32 {
+    if !w.starts_with('[') {
+        return 0;
+    }
+    let mut d = 0;
+    for c in w.bytes() {
+        match c {
+            b'[' => d += 1,
+            b']' => d -= 1,
+            _ => {}
+        }
+    }
+    d
+}
+
+/// Joins `first` and the following words (one space between) until the
+/// bracket opened by `first` closes at a word's end, within
+/// [`MAX_GROUP_WORDS`]; returns how many following words were taken.
+fn join_group<'a>(
+    first: &str,
+    mut depth: i32,
+    rest: &mut impl Iterator<Item = &'a str>,
+    out: &mut String,
+) -> Option<usize> {
+    out.clear();
+    out.push_str(first);
+    for n in 1..MAX_GROUP_WORDS {
+        let w = rest.next()?;
+        out.push(' ');
+        out.push_str(w);
+        for c in w.bytes() {
+            match c {
+                b'[' => depth += 1,
+                b']' => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 {
+            return (depth == 0 && w.ends_with(']')).then_some(n);
+        }
+    }
+    None
 }
 
 /// Which instruction (of the default list) masks `token`, if any; for

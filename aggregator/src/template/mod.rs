@@ -542,11 +542,15 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
     }
 }
 
-/// A plain word: no digit, no masked part, at least one letter.
+/// A plain word: at least one letter, no digit, no masked part, and not
+/// a `key=value` or `key:value` pair (their value is often a variable
+/// word: `overlap:false`, `name=android`).
 fn is_word(tok: &str) -> bool {
     let b = tok.as_bytes();
+    let inner = b.strip_suffix(b":").unwrap_or(b);
     b.iter().any(u8::is_ascii_alphabetic)
-        && !b.iter().any(u8::is_ascii_digit)
+        && !b.iter().any(|&c| c.is_ascii_digit() || c == b'=' || c == b' ')
+        && !inner.contains(&b':')
         && !tok.contains(WILDCARD)
 }
 
