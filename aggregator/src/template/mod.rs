@@ -511,7 +511,8 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
     let mut counted = 0u32;
     let mut keys = m.keys.iter().peekable();
     for (i, (t, l)) in template.iter().zip(m.tokens()).enumerate() {
-        if keys.peek().is_some_and(|&&k| k as usize == i) {
+        let is_key = keys.peek().is_some_and(|&&k| k as usize == i);
+        if is_key {
             keys.next();
             if matches!(t, Token::Literal(lit) if **lit == *l) {
                 continue;
@@ -525,7 +526,7 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
                         counted += 1;
                     }
                 } else {
-                    if words_constant && is_word(lit) && is_word(l) {
+                    if words_constant && !is_key && is_word(lit) && is_word(l) {
                         return 0.0;
                     }
                     counted += 1;
