@@ -526,7 +526,7 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
                         counted += 1;
                     }
                 } else {
-                    if words_constant && !is_key && is_word(lit) && is_word(l) {
+                    if words_constant && is_word(lit) && is_word(l) {
                         return 0.0;
                     }
                     counted += 1;
@@ -543,16 +543,27 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
     }
 }
 
-/// A plain word: at least one letter, no digit, no masked part, and not
-/// a `key=value` or `key:value` pair (their value is often a variable
-/// word: `overlap:false`, `name=android`).
+/// A plain word: letters (and `-`, `_`, `'`) with at most leading quotes
+/// or brackets and trailing punctuation: `Started`, `"GET`, `isn't`,
+/// `Agent.`. Not plain: anything with a digit, a masked part, `=`, or an
+/// inner `.`, `:` or `/` (dotted names, `key:value` pairs and paths are
+/// often variables: host names, class names, `overlap:false`).
 fn is_word(tok: &str) -> bool {
     let b = tok.as_bytes();
-    let inner = b.strip_suffix(b":").unwrap_or(b);
-    b.iter().any(u8::is_ascii_alphabetic)
-        && !b.iter().any(|&c| c.is_ascii_digit() || c == b'=' || c == b' ')
-        && !inner.contains(&b':')
-        && !tok.contains(WILDCARD)
+    let s = b
+        .iter()
+        .position(|c| !matches!(c, b'"' | b'\'' | b'(' | b'[' | b'`'))
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\''))
+        .map_or(s, |i| i + 1);
+    let core = &b[s..e.max(s)];
+    !core.is_empty()
+        && core.iter().any(u8::is_ascii_alphabetic)
+        && core
+            .iter()
+            .all(|&c| c.is_ascii_alphabetic() || c == b'-' || c == b'_' || c == b'\'')
 }
 
 /// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`
