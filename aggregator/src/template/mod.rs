@@ -560,10 +560,21 @@ fn is_word(tok: &str) -> bool {
         .map_or(s, |i| i + 1);
     let core = &b[s..e.max(s)];
     !core.is_empty()
+        && !is_level(core)
         && core.iter().any(u8::is_ascii_alphabetic)
         && core
             .iter()
             .all(|&c| c.is_ascii_alphabetic() || c == b'-' || c == b'_' || c == b'\'')
+}
+
+/// Log level names: the same message is logged at several levels, so a
+/// level is never the word that tells two templates apart.
+fn is_level(w: &[u8]) -> bool {
+    const LEVELS: [&[u8]; 14] = [
+        b"trace", b"debug", b"info", b"notice", b"warn", b"warning", b"error", b"err", b"severe",
+        b"fatal", b"critical", b"crit", b"alert", b"emerg",
+    ];
+    w.len() <= 8 && LEVELS.iter().any(|l| l.eq_ignore_ascii_case(w))
 }
 
 /// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`
