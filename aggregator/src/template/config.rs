@@ -8,7 +8,7 @@ use super::mask::{DEFAULT_MASKS, MaskKind};
 /// Prefix tokens the tree branches on after the token count. Two tokens keep
 /// the leaves small (fast matching) without splitting a template whose
 /// third or later token varies.
-pub const DEFAULT_PREFIX_TOKENS: usize = 3;
+pub const DEFAULT_PREFIX_TOKENS: usize = 2;
 
 /// Share of equal tokens a line needs to join an existing template.
 /// 0.5 was the best single value on the tuning datasets (docs/LEARNING.md);

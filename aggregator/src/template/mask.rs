@@ -79,6 +79,8 @@ pub(crate) struct Masked {
     /// Positions of the key tokens (the first `prefix_tokens` tokens that
     /// hold a letter outside a wildcard): the tree branches on them.
     pub(crate) keys: Vec<u32>,
+    /// Whether each token is a plain word ([`is_word`]).
+    pub(crate) words: Vec<bool>,
     ansi: String,
     group: String,
 }
@@ -134,6 +136,7 @@ impl Masker {
         out.spans.clear();
         out.truncated = false;
         out.keys.clear();
+        out.words.clear();
         let mut ansi = std::mem::take(&mut out.ansi);
         let text = if line.as_bytes().contains(&0x1b) {
             strip_ansi(line, &mut ansi);
@@ -163,6 +166,7 @@ impl Masker {
             let start = out.buf.len() as u32;
             self.mask_token(tok, &mut out.buf);
             let end = out.buf.len() as u32;
+            out.words.push(is_word(&out.buf[start as usize..]));
             if out.keys.len() < self.prefix_tokens && is_key(&out.buf[start as usize..]) {
                 out.keys.push(out.spans.len() as u32);
             }
@@ -176,14 +180,23 @@ impl Masker {
         let b = tok.as_bytes();
         // Fast path: most words hold no digit, slash or backslash and are
         // not a month or weekday.
-        let interesting = b
-            .iter()
-            .any(|&c| c.is_ascii_digit() || c == b'/' || c == b'\\' || c >= 0x80);
-        if !interesting && b.len() != 3 && b.len() != 4 && b.len() <= self.max_token_len {
+        let digit = b.iter().any(u8::is_ascii_digit);
+        let interesting = digit || b.iter().any(|&c| c == b'/' || c == b'\\' || c >= 0x80);
+        if !interesting && b.len() <= self.max_token_len {
+            if (3..=6).contains(&b.len()) && self.kinds.contains(&MaskKind::Timestamp) {
+                let (pre, core, post) = split_core(tok);
+                if is_month_or_day(core.as_bytes()) {
+                    out.push_str(pre);
+                    out.push_str(WILDCARD);
+                    out.push_str(post);
+                    return;
+                }
+            }
             out.push_str(tok);
             return;
         }
         let (pre, core, post) = split_core(tok);
+        let core_shape = shape(core.as_bytes());
         for &kind in &self.kinds {
             let hit = match kind {
                 MaskKind::Long => {
@@ -199,7 +212,9 @@ impl Masker {
                     }
                     false
                 }
-                k => !core.is_empty() && classify_core(k, core),
+                // Every other shape but URLs, paths and month names holds
+                // a digit.
+                k => !core.is_empty() && classify_shaped(k, core.as_bytes(), core_shape),
             };
             if hit {
                 if !mask_id(pre, out) {
@@ -314,17 +329,72 @@ pub(crate) fn is_key(tok: &str) -> bool {
     false
 }
 
+// The byte classes in a core, computed in one pass so that most
+// instructions are ruled out without looking at the bytes again.
+const DIGIT: u16 = 1;
+const HEXALPHA: u16 = 2;
+const ALPHA: u16 = 4;
+const COLON: u16 = 8;
+const DOT: u16 = 16;
+const DASH: u16 = 32;
+const SLASH: u16 = 64;
+const BSLASH: u16 = 128;
+const OTHER: u16 = 256;
+const PLUS: u16 = 512;
+
+fn shape(b: &[u8]) -> u16 {
+    let mut s = 0;
+    for &c in b {
+        s |= match c {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEXALPHA,
+            b'g'..=b'z' | b'G'..=b'Z' => ALPHA,
+            b':' => COLON,
+            b'.' => DOT,
+            b'-' => DASH,
+            b'/' => SLASH,
+            b'\\' => BSLASH,
+            b'+' | b',' | b'%' => PLUS,
+            _ => OTHER,
+        };
+    }
+    s
+}
+
 fn classify_core(kind: MaskKind, core: &str) -> bool {
-    let b = core.as_bytes();
+    classify_shaped(kind, core.as_bytes(), shape(core.as_bytes()))
+}
+
+/// `classify_core` with the core's [`shape`] known: each instruction
+/// first checks the byte classes it needs.
+fn classify_shaped(kind: MaskKind, b: &[u8], s: u16) -> bool {
+    let only = |allowed: u16| s & !allowed == 0;
     match kind {
-        MaskKind::Url => is_url(b),
-        MaskKind::Uuid => is_uuid(b),
-        MaskKind::Ip => is_ipv4(b) || is_ipv6(b),
-        MaskKind::Timestamp => is_timestamp(b),
-        MaskKind::Duration => is_duration(b),
-        MaskKind::Hex => is_hex(b),
-        MaskKind::Number => is_number(b),
-        MaskKind::Path => is_path(b),
+        MaskKind::Url => s & COLON != 0 && s & SLASH != 0 && is_url(b),
+        MaskKind::Uuid => b.len() == 36 && only(DIGIT | HEXALPHA | DASH) && is_uuid(b),
+        MaskKind::Ip => {
+            only(DIGIT | HEXALPHA | COLON | DOT)
+                && s & (COLON | DOT) != 0
+                && (is_ipv4(b) || is_ipv6(b))
+        }
+        MaskKind::Timestamp => {
+            is_month_or_day(b)
+                || (s & DIGIT != 0
+                    && s & (DASH | COLON | SLASH) != 0
+                    && s & (OTHER | BSLASH) == 0
+                    && is_timestamp(b))
+        }
+        MaskKind::Duration => {
+            s & DIGIT != 0
+                && s & (ALPHA | HEXALPHA | OTHER) != 0
+                && s & (COLON | SLASH | BSLASH | DASH | PLUS) == 0
+                && is_duration(b)
+        }
+        MaskKind::Hex => s & DIGIT != 0 && only(DIGIT | HEXALPHA | ALPHA) && is_hex(b),
+        MaskKind::Number => {
+            s & DIGIT != 0 && only(DIGIT | HEXALPHA | DOT | DASH | PLUS) && is_number(b)
+        }
+        MaskKind::Path => s & (SLASH | BSLASH) != 0 && is_path(b),
         MaskKind::Long | MaskKind::Id => false,
     }
 }
@@ -438,8 +508,12 @@ const MONTHS_DAYS: [&[u8]; 19] = [
     b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun",
 ];
 
+fn is_month_or_day(b: &[u8]) -> bool {
+    b.len() == 3 && MONTHS_DAYS.contains(&b)
+}
+
 fn is_timestamp(b: &[u8]) -> bool {
-    if b.len() == 3 && MONTHS_DAYS.contains(&b) {
+    if is_month_or_day(b) {
         return true;
     }
     let mut digits = 0;
@@ -595,3 +669,38 @@ fn mask_id(tok: &str, out: &mut String) -> bool {
     }
     true
 }
+
+/// A plain word: letters (and `-`, `_`, `'`) with at most leading quotes
+/// or brackets and trailing punctuation: `Started`, `"GET`, `isn't`,
+/// `Agent.`. Not plain: anything with a digit, a masked part, `=`, or an
+/// inner `.`, `:` or `/` (dotted names, `key:value` pairs and paths are
+/// often variables: host names, class names, `overlap:false`).
+pub(crate) fn is_word(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    let s = b
+        .iter()
+        .position(|c| !matches!(c, b'"' | b'\'' | b'(' | b'[' | b'`'))
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\''))
+        .map_or(s, |i| i + 1);
+    let core = &b[s..e.max(s)];
+    !core.is_empty()
+        && !is_level(core)
+        && core.iter().any(u8::is_ascii_alphabetic)
+        && core
+            .iter()
+            .all(|&c| c.is_ascii_alphabetic() || c == b'-' || c == b'_' || c == b'\'')
+}
+
+/// Log level names: the same message is logged at several levels, so a
+/// level is never the word that tells two templates apart.
+fn is_level(w: &[u8]) -> bool {
+    const LEVELS: [&[u8]; 14] = [
+        b"trace", b"debug", b"info", b"notice", b"warn", b"warning", b"error", b"err", b"severe",
+        b"fatal", b"critical", b"crit", b"alert", b"emerg",
+    ];
+    w.len() <= 8 && LEVELS.iter().any(|l| l.eq_ignore_ascii_case(w))
+}
+

@@ -73,6 +73,9 @@ pub struct Template {
     id: TemplateId,
     tokens: Vec<Token>,
     count: u64,
+    /// Whether each token is a plain literal word (derived from `tokens`).
+    #[serde(skip)]
+    words: Vec<bool>,
 }
 
 /// The characters the miner splits tokens on (`u8::is_ascii_whitespace`).
@@ -335,9 +338,10 @@ impl Miner {
         let mut best: Option<(f64, u32)> = None;
         for slot in slots {
             let sim = similarity(
-                &self.template_at(slot).tokens,
+                self.template_at(slot),
                 m,
                 self.config.words_constant,
+                self.config.similarity,
             );
             if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
                 best = Some((sim, slot));
@@ -373,6 +377,9 @@ impl Miner {
                 *tok = Token::Wildcard;
             }
         }
+        for (w, tok) in t.words.iter_mut().zip(&t.tokens) {
+            *w &= matches!(tok, Token::Literal(_));
+        }
     }
 
     fn create(&mut self, m: &Masked) -> TemplateId {
@@ -386,8 +393,10 @@ impl Miner {
         let id = TemplateId(self.next_id);
         self.next_id += 1;
         let (leaf, path) = self.tree.leaf_for_insert(m);
+        let words = m.words.clone();
         let template = Template {
             id,
+            words,
             tokens,
             count: 1,
         };
@@ -502,38 +511,44 @@ impl Miner {
 /// matched them, and in a log with a header they are its constant words:
 /// counting them would make every short message look alike; a key token
 /// that differs, as found by the fallback search, counts as a
-/// difference), positions where both hold
-/// a fully masked token (timestamps, pids). A wildcard of the template
-/// counts as a difference (as in Drain), so a template that generalised
-/// many positions does not swallow every line of its length.
-fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
+/// difference), and positions where both hold a fully masked token
+/// (timestamps, pids). A wildcard of the template counts as a difference
+/// (as in Drain), so a template that generalised many positions does not
+/// swallow every line of its length. With `words_constant`, two different
+/// plain words make the share 0. Stops early (returning 0) once the share
+/// can no longer reach `threshold`.
+fn similarity(t: &Template, m: &Masked, words_constant: bool, threshold: f64) -> f64 {
     let mut equal = 0u32;
     let mut counted = 0u32;
     let mut keys = m.keys.iter().peekable();
-    for (i, (t, l)) in template.iter().zip(m.tokens()).enumerate() {
+    let n = t.tokens.len().min(m.len());
+    for i in 0..n {
+        let l = m.token(i);
         let is_key = keys.peek().is_some_and(|&&k| k as usize == i);
         if is_key {
             keys.next();
-            if matches!(t, Token::Literal(lit) if **lit == *l) {
-                continue;
-            }
         }
-        match t {
-            Token::Literal(lit) => {
-                if **lit == *l {
-                    if l != WILDCARD {
-                        equal += 1;
-                        counted += 1;
-                    }
-                } else {
-                    if words_constant && is_word(lit) && is_word(l) {
-                        return 0.0;
-                    }
+        match &t.tokens[i] {
+            Token::Literal(lit) if **lit == *l => {
+                if !is_key && l != WILDCARD {
+                    equal += 1;
                     counted += 1;
                 }
+                continue;
             }
-            Token::Wildcard => counted += 1,
-            Token::Rest => {}
+            Token::Literal(_) => {
+                if words_constant && t.words[i] && m.words[i] {
+                    return 0.0;
+                }
+            }
+            Token::Wildcard => {}
+            Token::Rest => continue,
+        }
+        counted += 1;
+        // The best still reachable: every remaining position equal.
+        let left = (n - i - 1) as u32;
+        if f64::from(equal + left) < threshold * f64::from(counted + left) {
+            return 0.0;
         }
     }
     if counted == 0 {
@@ -541,40 +556,6 @@ fn similarity(template: &[Token], m: &Masked, words_constant: bool) -> f64 {
     } else {
         f64::from(equal) / f64::from(counted)
     }
-}
-
-/// A plain word: letters (and `-`, `_`, `'`) with at most leading quotes
-/// or brackets and trailing punctuation: `Started`, `"GET`, `isn't`,
-/// `Agent.`. Not plain: anything with a digit, a masked part, `=`, or an
-/// inner `.`, `:` or `/` (dotted names, `key:value` pairs and paths are
-/// often variables: host names, class names, `overlap:false`).
-fn is_word(tok: &str) -> bool {
-    let b = tok.as_bytes();
-    let s = b
-        .iter()
-        .position(|c| !matches!(c, b'"' | b'\'' | b'(' | b'[' | b'`'))
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\''))
-        .map_or(s, |i| i + 1);
-    let core = &b[s..e.max(s)];
-    !core.is_empty()
-        && !is_level(core)
-        && core.iter().any(u8::is_ascii_alphabetic)
-        && core
-            .iter()
-            .all(|&c| c.is_ascii_alphabetic() || c == b'-' || c == b'_' || c == b'\'')
-}
-
-/// Log level names: the same message is logged at several levels, so a
-/// level is never the word that tells two templates apart.
-fn is_level(w: &[u8]) -> bool {
-    const LEVELS: [&[u8]; 14] = [
-        b"trace", b"debug", b"info", b"notice", b"warn", b"warning", b"error", b"err", b"severe",
-        b"fatal", b"critical", b"crit", b"alert", b"emerg",
-    ];
-    w.len() <= 8 && LEVELS.iter().any(|l| l.eq_ignore_ascii_case(w))
 }
 
 /// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`

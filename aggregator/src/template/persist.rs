@@ -102,7 +102,12 @@ impl Miner {
             )));
         }
         for saved in state.templates {
-            let t = saved.template;
+            let mut t = saved.template;
+            t.words = t
+                .tokens
+                .iter()
+                .map(|x| matches!(x, Token::Literal(l) if super::mask::is_word(l)))
+                .collect();
             if t.id.0 >= state.next_id || miner.by_id.contains_key(&t.id.0) {
                 return Err(PersistError::Invalid(format!(
                     "template id {} repeated or not below next_id {}",
