@@ -32,6 +32,11 @@ pub const DEFAULT_MAX_CLUSTERS: usize = 50_000;
 /// novel line.
 pub const DEFAULT_MAX_SCAN: usize = 1_000;
 
+/// Masked lines remembered with the template they joined, so a line seen
+/// before (after masking) skips the search. 65,536 entries are ~2 MB; the
+/// cache is emptied when full.
+pub const DEFAULT_CACHE_SIZE: usize = 65_536;
+
 /// Tokens of a line considered; the rest of the line becomes one trailing
 /// wildcard that matches anything. Bounds memory and time on minified or
 /// binary lines.
@@ -61,6 +66,9 @@ pub struct MinerConfig {
     /// Templates of the same token count searched when the line's leaf has
     /// no match (default [`DEFAULT_MAX_SCAN`]).
     pub max_scan: usize,
+    /// Masked lines remembered (default [`DEFAULT_CACHE_SIZE`]; 0 turns
+    /// the cache off).
+    pub cache_size: usize,
     /// Two different plain words (no digit, no masked part) at one
     /// position keep a line out of a template (default true).
     pub words_constant: bool,
@@ -82,6 +90,7 @@ impl Default for MinerConfig {
             max_children: DEFAULT_MAX_CHILDREN,
             max_clusters: DEFAULT_MAX_CLUSTERS,
             max_scan: DEFAULT_MAX_SCAN,
+            cache_size: DEFAULT_CACHE_SIZE,
             words_constant: true,
             max_tokens: DEFAULT_MAX_TOKENS,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,

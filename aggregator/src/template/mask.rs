@@ -98,6 +98,18 @@ impl Masked {
         &self.buf[s as usize..e as usize]
     }
 
+    /// A 64-bit fingerprint of the masked line (tokens and truncation).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        use std::hash::Hasher as _;
+        let mut h = super::tree::FxHasher::default();
+        for t in self.tokens() {
+            h.write(t.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.write_u8(u8::from(self.truncated));
+        h.finish()
+    }
+
     /// All tokens in order.
     pub(crate) fn tokens(&self) -> impl Iterator<Item = &str> {
         self.spans
@@ -164,9 +176,10 @@ impl Masker {
                 _ => first,
             };
             let start = out.buf.len() as u32;
-            self.mask_token(tok, &mut out.buf);
+            let plain = self.mask_token(tok, &mut out.buf);
             let end = out.buf.len() as u32;
-            out.words.push(is_word(&out.buf[start as usize..]));
+            // Only a token copied as it was can be a plain word.
+            out.words.push(plain && is_word(tok));
             if out.keys.len() < self.prefix_tokens && is_key(&out.buf[start as usize..]) {
                 out.keys.push(out.spans.len() as u32);
             }
@@ -176,7 +189,9 @@ impl Masker {
         out.group = group;
     }
 
-    fn mask_token(&self, tok: &str, out: &mut String) {
+    /// Writes the masked token; true when it was copied unchanged because
+    /// it holds no digit, slash, backslash or non-ASCII byte.
+    fn mask_token(&self, tok: &str, out: &mut String) -> bool {
         let b = tok.as_bytes();
         // Fast path: most words hold no digit, slash or backslash and are
         // not a month or weekday.
@@ -189,11 +204,11 @@ impl Masker {
                     out.push_str(pre);
                     out.push_str(WILDCARD);
                     out.push_str(post);
-                    return;
+                    return false;
                 }
             }
             out.push_str(tok);
-            return;
+            return true;
         }
         let (pre, core, post) = split_core(tok);
         let core_shape = shape(core.as_bytes());
@@ -202,13 +217,13 @@ impl Masker {
                 MaskKind::Long => {
                     if tok.len() > self.max_token_len {
                         out.push_str(WILDCARD);
-                        return;
+                        return false;
                     }
                     false
                 }
                 MaskKind::Id => {
                     if mask_id(tok, out) {
-                        return;
+                        return false;
                     }
                     false
                 }
@@ -222,10 +237,11 @@ impl Masker {
                 }
                 out.push_str(WILDCARD);
                 out.push_str(post);
-                return;
+                return false;
             }
         }
         out.push_str(tok);
+        false
     }
 }
 

@@ -39,7 +39,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 pub use config::{
-    ConfigError, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_SCAN, DEFAULT_MAX_TOKEN_LEN,
+    ConfigError, DEFAULT_CACHE_SIZE, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_SCAN, DEFAULT_MAX_TOKEN_LEN,
     DEFAULT_MAX_TOKENS, DEFAULT_PREFIX_TOKENS, DEFAULT_SIMILARITY, MinerConfig,
 };
 pub use mask::{DEFAULT_MASKS, MaskKind, WILDCARD};
@@ -201,6 +201,9 @@ pub struct Miner {
     lines: u64,
     evicted: u64,
     scratch: Masked,
+    /// Masked lines already seen → the slot and id of their template; a
+    /// line masked the same way joins the same template without a search.
+    cache: tree::FxMap<u64, (u32, TemplateId)>,
 }
 
 impl Miner {
@@ -227,6 +230,7 @@ impl Miner {
             lines: 0,
             evicted: 0,
             scratch: Masked::default(),
+            cache: tree::FxMap::default(),
         })
     }
 
@@ -241,19 +245,54 @@ impl Miner {
         self.lines += 1;
         let mut m = std::mem::take(&mut self.scratch);
         self.masker.mask(line, &mut m);
-        let id = match self.best(&m) {
+        let fp = m.fingerprint();
+        if let Some(slot) = self.cached(fp, &m) {
+            let t = self.slots[slot as usize]
+                .template
+                .as_mut()
+                .expect("cached slot was checked");
+            t.count += 1;
+            let id = t.id;
+            self.touch(slot);
+            self.scratch = m;
+            return id;
+        }
+        let slot = match self.best(&m) {
             Some((slot, at_leaf)) => {
                 if !at_leaf {
                     self.also_hang(slot, &m);
                 }
                 self.generalise(slot, &m);
                 self.touch(slot);
-                self.template_at(slot).id
+                slot
             }
             None => self.create(&m),
         };
+        let id = self.template_at(slot).id;
+        if self.config.cache_size > 0 {
+            if self.cache.len() >= self.config.cache_size {
+                self.cache.clear();
+            }
+            self.cache.insert(fp, (slot, id));
+        }
         self.scratch = m;
         id
+    }
+
+    /// The slot a line masked as `m` joined before, if that template is
+    /// still there and still covers it (every literal equal). A template
+    /// only ever generalises, so a line it took once it takes again.
+    fn cached(&self, fp: u64, m: &Masked) -> Option<u32> {
+        let &(slot, id) = self.cache.get(&fp)?;
+        let t = self.slots.get(slot as usize)?.template.as_ref()?;
+        let len = t.tokens.len() - usize::from(m.truncated);
+        let covers = t.id == id
+            && len == m.len()
+            && t.tokens.iter().zip(m.tokens()).all(|(tok, l)| match tok {
+                Token::Literal(lit) => **lit == *l,
+                Token::Wildcard | Token::Rest => true,
+            });
+        covers.then_some(slot)
     }
 
     /// The template `line` would join, without changing anything (no new
@@ -261,6 +300,9 @@ impl Miner {
     pub fn match_only(&self, line: &str) -> Option<TemplateId> {
         let mut m = Masked::default();
         self.masker.mask(line, &mut m);
+        if let Some(slot) = self.cached(m.fingerprint(), &m) {
+            return Some(self.template_at(slot).id);
+        }
         self.best(&m).map(|(s, _)| self.template_at(s).id)
     }
 
@@ -382,7 +424,7 @@ impl Miner {
         }
     }
 
-    fn create(&mut self, m: &Masked) -> TemplateId {
+    fn create(&mut self, m: &Masked) -> u32 {
         if self.live >= self.config.max_clusters {
             self.evict_lru();
         }
@@ -404,8 +446,7 @@ impl Miner {
             template,
             vec![(leaf, path)],
             tree::len_key(m.len(), m.truncated),
-        );
-        id
+        )
     }
 
     /// Puts a template in a free slot at its leaves, most recently used.
