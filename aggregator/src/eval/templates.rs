@@ -224,7 +224,11 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
     for d in &sets {
         let mut miner = Miner::new(opts.config.clone())?;
         let ids: Vec<TemplateId> = d.lines.iter().map(|l| miner.add(l)).collect();
-        let truth_n = d.truth.iter().collect::<std::collections::HashSet<_>>().len();
+        let truth_n = d
+            .truth
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         let r = DatasetResult {
             name: d.name.to_string(),
             lines: d.lines.len(),
@@ -362,7 +366,11 @@ fn explain(d: &Dataset, ids: &[TemplateId], miner: &Miner) {
         if exact {
             continue;
         }
-        println!("  event {ev} ({} lines) -> {} templates", rows.len(), preds.len());
+        println!(
+            "  event {ev} ({} lines) -> {} templates",
+            rows.len(),
+            preds.len()
+        );
         for p in preds.iter().take(4) {
             let own = rows.iter().filter(|&&i| ids[i] == *p).count();
             let size = by_pred[p].len();

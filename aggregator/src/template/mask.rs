@@ -91,7 +91,6 @@ impl Masked {
         self.spans.len()
     }
 
-
     /// Token `i`.
     pub(crate) fn token(&self, i: usize) -> &str {
         let (s, e) = self.spans[i];
@@ -419,7 +418,9 @@ fn classify_shaped(kind: MaskKind, b: &[u8], s: u16) -> bool {
 /// punctuation; the core starts after the last `=`.
 fn split_core(tok: &str) -> (&str, &str, &str) {
     let b = tok.as_bytes();
-    let mut s = match memrchr(b'=', b) {
+    // A URL's own `=` (query strings) does not start the core.
+    let limit = b.windows(3).position(|w| w == b"://").unwrap_or(b.len());
+    let mut s = match memrchr(b'=', &b[..limit]) {
         Some(i) if i + 1 < b.len() => i + 1,
         _ => 0,
     };
@@ -430,7 +431,18 @@ fn split_core(tok: &str) -> (&str, &str, &str) {
     while e > s
         && matches!(
             b[e - 1],
-            b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'`' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+            b')' | b']'
+                | b'}'
+                | b'>'
+                | b'"'
+                | b'\''
+                | b'`'
+                | b','
+                | b';'
+                | b':'
+                | b'.'
+                | b'!'
+                | b'?'
         )
     {
         e -= 1;
@@ -476,7 +488,10 @@ fn is_url(b: &[u8]) -> bool {
     let Some(p) = b.windows(3).position(|w| w == b"://") else {
         return false;
     };
-    p > 0 && b[..p].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'.')
+    p > 0
+        && b[..p]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'.')
 }
 
 fn is_hex_digit(c: u8) -> bool {
@@ -532,6 +547,9 @@ fn is_timestamp(b: &[u8]) -> bool {
     if is_month_or_day(b) {
         return true;
     }
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let mut digits = 0;
     let mut groups = 0;
     let mut in_digits = false;
@@ -575,8 +593,21 @@ fn is_duration(b: &[u8]) -> bool {
         let unit = &b[u..i];
         let ok = matches!(
             unit,
-            b"ns" | b"us" | b"\xc2\xb5s" | b"\xce\xbcs" | b"ms" | b"s" | b"sec" | b"secs"
-                | b"m" | b"min" | b"mins" | b"h" | b"hr" | b"hrs" | b"d"
+            b"ns"
+                | b"us"
+                | b"\xc2\xb5s"
+                | b"\xce\xbcs"
+                | b"ms"
+                | b"s"
+                | b"sec"
+                | b"secs"
+                | b"m"
+                | b"min"
+                | b"mins"
+                | b"h"
+                | b"hr"
+                | b"hrs"
+                | b"d"
         );
         if !ok {
             return false;
@@ -611,13 +642,18 @@ fn is_number(b: &[u8]) -> bool {
         None => (body, None),
     };
     if let Some(e) = exp {
-        let e = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+        let e = e
+            .strip_prefix(b"-")
+            .or_else(|| e.strip_prefix(b"+"))
+            .unwrap_or(e);
         if e.is_empty() || !e.iter().all(u8::is_ascii_digit) {
             return false;
         }
     }
     !mant.is_empty()
-        && mant.iter().all(|&c| c.is_ascii_digit() || c == b'.' || c == b',')
+        && mant
+            .iter()
+            .all(|&c| c.is_ascii_digit() || c == b'.' || c == b',')
         && mant.last().is_some_and(u8::is_ascii_digit)
 }
 
@@ -699,7 +735,12 @@ pub(crate) fn is_word(tok: &str) -> bool {
         .unwrap_or(b.len());
     let e = b
         .iter()
-        .rposition(|c| !matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\''))
+        .rposition(|c| {
+            !matches!(
+                c,
+                b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'"' | b'\''
+            )
+        })
         .map_or(s, |i| i + 1);
     let core = &b[s..e.max(s)];
     !core.is_empty()
@@ -714,9 +755,20 @@ pub(crate) fn is_word(tok: &str) -> bool {
 /// level is never the word that tells two templates apart.
 fn is_level(w: &[u8]) -> bool {
     const LEVELS: [&[u8]; 14] = [
-        b"trace", b"debug", b"info", b"notice", b"warn", b"warning", b"error", b"err", b"severe",
-        b"fatal", b"critical", b"crit", b"alert", b"emerg",
+        b"trace",
+        b"debug",
+        b"info",
+        b"notice",
+        b"warn",
+        b"warning",
+        b"error",
+        b"err",
+        b"severe",
+        b"fatal",
+        b"critical",
+        b"crit",
+        b"alert",
+        b"emerg",
     ];
     w.len() <= 8 && LEVELS.iter().any(|l| l.eq_ignore_ascii_case(w))
 }
-

@@ -116,7 +116,10 @@ impl Miner {
             }
             if saved.paths.is_empty()
                 || saved.paths.len() > super::MAX_LEAVES
-                || saved.paths.iter().any(|p| p.len() > miner.config.prefix_tokens)
+                || saved
+                    .paths
+                    .iter()
+                    .any(|p| p.len() > miner.config.prefix_tokens)
             {
                 return Err(PersistError::Invalid(format!(
                     "template {} has no tree path, too many, or one deeper than prefix_tokens",

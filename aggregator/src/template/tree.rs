@@ -122,7 +122,12 @@ impl Tree {
     }
 
     /// The leaf at the end of a saved path, creating it.
-    pub(crate) fn leaf_at(&mut self, len: usize, truncated: bool, path: &[Option<Box<str>>]) -> u32 {
+    pub(crate) fn leaf_at(
+        &mut self,
+        len: usize,
+        truncated: bool,
+        path: &[Option<Box<str>>],
+    ) -> u32 {
         let mut node = self.len_node(len_key(len, truncated));
         for edge in path {
             node = self.follow(node, edge.as_deref());
