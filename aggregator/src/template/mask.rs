@@ -101,9 +101,9 @@ impl Masked {
     pub(crate) fn fingerprint(&self) -> u64 {
         use std::hash::Hasher as _;
         let mut h = super::tree::FxHasher::default();
-        for t in self.tokens() {
-            h.write(t.as_bytes());
-            h.write_u8(0xff);
+        h.write(self.buf.as_bytes());
+        for &(_, e) in &self.spans {
+            h.write_u64(u64::from(e));
         }
         h.write_u8(u8::from(self.truncated));
         h.finish()
@@ -124,6 +124,9 @@ pub(crate) struct Masker {
     max_tokens: usize,
     max_token_len: usize,
     prefix_tokens: usize,
+    /// `Number` is on, so a bare run of digits is masked without trying
+    /// the other instructions (none of which takes one).
+    number_first: bool,
 }
 
 impl Masker {
@@ -138,6 +141,7 @@ impl Masker {
             max_tokens,
             max_token_len,
             prefix_tokens,
+            number_first: kinds.contains(&MaskKind::Number),
         }
     }
 
@@ -175,11 +179,26 @@ impl Masker {
                 _ => first,
             };
             let start = out.buf.len() as u32;
-            let plain = self.mask_token(tok, &mut out.buf);
+            let ts = shape(tok.as_bytes());
+            let plain = self.mask_token(tok, ts, &mut out.buf);
             let end = out.buf.len() as u32;
-            // Only a token copied as it was can be a plain word.
-            out.words.push(plain && is_word(tok));
-            if out.keys.len() < self.prefix_tokens && is_key(&out.buf[start as usize..]) {
+            // Only a token copied as it was can be a plain word; one of
+            // letters and dashes only is one (unless a level name).
+            let letters = ts & (ALPHA | HEXALPHA) != 0;
+            let word = plain
+                && letters
+                && if ts & !(ALPHA | HEXALPHA | DASH) == 0 {
+                    !is_level(tok.as_bytes())
+                } else {
+                    is_word(tok)
+                };
+            out.words.push(word);
+            let key = if plain && ts & OTHER == 0 {
+                letters
+            } else {
+                is_key(&out.buf[start as usize..])
+            };
+            if out.keys.len() < self.prefix_tokens && key {
                 out.keys.push(out.spans.len() as u32);
             }
             out.spans.push((start, end));
@@ -190,12 +209,11 @@ impl Masker {
 
     /// Writes the masked token; true when it was copied unchanged because
     /// it holds no digit, slash, backslash or non-ASCII byte.
-    fn mask_token(&self, tok: &str, out: &mut String) -> bool {
+    fn mask_token(&self, tok: &str, ts: u16, out: &mut String) -> bool {
         let b = tok.as_bytes();
         // Fast path: most words hold no digit, slash or backslash and are
         // not a month or weekday.
-        let digit = b.iter().any(u8::is_ascii_digit);
-        let interesting = digit || b.iter().any(|&c| c == b'/' || c == b'\\' || c >= 0x80);
+        let interesting = ts & (DIGIT | SLASH | BSLASH | HIGH) != 0;
         if !interesting && b.len() <= self.max_token_len {
             if (3..=6).contains(&b.len()) && self.kinds.contains(&MaskKind::Timestamp) {
                 let (pre, core, post) = split_core(tok);
@@ -211,6 +229,16 @@ impl Masker {
         }
         let (pre, core, post) = split_core(tok);
         let core_shape = shape(core.as_bytes());
+        // The commonest variable: digits only. No instruction before
+        // Number takes a bare run of digits.
+        if core_shape == DIGIT && tok.len() <= self.max_token_len && self.number_first {
+            if !mask_id(pre, out) {
+                out.push_str(pre);
+            }
+            out.push_str(WILDCARD);
+            out.push_str(post);
+            return false;
+        }
         for &kind in &self.kinds {
             let hit = match kind {
                 MaskKind::Long => {
@@ -356,24 +384,37 @@ const SLASH: u16 = 64;
 const BSLASH: u16 = 128;
 const OTHER: u16 = 256;
 const PLUS: u16 = 512;
+const HIGH: u16 = 1024;
 
-fn shape(b: &[u8]) -> u16 {
-    let mut s = 0;
-    for &c in b {
-        s |= match c {
-            b'0'..=b'9' => DIGIT,
-            b'a'..=b'f' | b'A'..=b'F' => HEXALPHA,
-            b'g'..=b'z' | b'G'..=b'Z' => ALPHA,
-            b':' => COLON,
-            b'.' => DOT,
-            b'-' => DASH,
-            b'/' => SLASH,
-            b'\\' => BSLASH,
-            b'+' | b',' | b'%' => PLUS,
-            _ => OTHER,
-        };
+const fn class_of(c: u8) -> u16 {
+    match c {
+        b'0'..=b'9' => DIGIT,
+        b'a'..=b'f' | b'A'..=b'F' => HEXALPHA,
+        b'g'..=b'z' | b'G'..=b'Z' => ALPHA,
+        b':' => COLON,
+        b'.' => DOT,
+        b'-' => DASH,
+        b'/' => SLASH,
+        b'\\' => BSLASH,
+        b'+' | b',' | b'%' => PLUS,
+        0x80..=0xff => HIGH | OTHER,
+        _ => OTHER,
     }
-    s
+}
+
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The byte classes present in `b`, one table look-up per byte.
+fn shape(b: &[u8]) -> u16 {
+    b.iter().fold(0, |s, &c| s | CLASS[c as usize])
 }
 
 fn classify_core(kind: MaskKind, core: &str) -> bool {
@@ -419,7 +460,11 @@ fn classify_shaped(kind: MaskKind, b: &[u8], s: u16) -> bool {
 fn split_core(tok: &str) -> (&str, &str, &str) {
     let b = tok.as_bytes();
     // A URL's own `=` (query strings) does not start the core.
-    let limit = b.windows(3).position(|w| w == b"://").unwrap_or(b.len());
+    let limit = if b.contains(&b'=') {
+        b.windows(3).position(|w| w == b"://").unwrap_or(b.len())
+    } else {
+        b.len()
+    };
     let mut s = match memrchr(b'=', &b[..limit]) {
         Some(i) if i + 1 < b.len() => i + 1,
         _ => 0,
