@@ -224,6 +224,8 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
     for d in &sets {
         let mut miner = Miner::new(opts.config.clone())?;
         let ids: Vec<TemplateId> = d.lines.iter().map(|l| miner.add(l)).collect();
+        // Templates merged later take the lines they had.
+        let ids: Vec<TemplateId> = ids.into_iter().map(|i| miner.resolve(i)).collect();
         let truth_n = d
             .truth
             .iter()

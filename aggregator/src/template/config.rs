@@ -37,6 +37,14 @@ pub const DEFAULT_MAX_SCAN: usize = 1_000;
 /// cache is emptied when full.
 pub const DEFAULT_CACHE_SIZE: usize = 65_536;
 
+/// Distinct plain words seen at one position of otherwise equal lines
+/// before the position is taken for a variable (user names, test names)
+/// and the templates that differ only there are merged. Fewer are kept
+/// apart: `VM Started` / `VM Stopped` are two messages. 8 is the smallest
+/// value that costs nothing on the tuning datasets (3–6 merge real
+/// messages there: docs/LEARNING.md).
+pub const DEFAULT_WORD_VARIANTS: usize = 8;
+
 /// Tokens of a line considered; the rest of the line becomes one trailing
 /// wildcard that matches anything. Bounds memory and time on minified or
 /// binary lines.
@@ -72,6 +80,9 @@ pub struct MinerConfig {
     /// Two different plain words (no digit, no masked part) at one
     /// position keep a line out of a template (default true).
     pub words_constant: bool,
+    /// Distinct plain words at one position that make it a variable
+    /// (default [`DEFAULT_WORD_VARIANTS`]; 0 never merges).
+    pub word_variants: usize,
     /// Tokens of a line looked at (default [`DEFAULT_MAX_TOKENS`]).
     pub max_tokens: usize,
     /// Longer tokens are masked (default [`DEFAULT_MAX_TOKEN_LEN`]).
@@ -92,6 +103,7 @@ impl Default for MinerConfig {
             max_scan: DEFAULT_MAX_SCAN,
             cache_size: DEFAULT_CACHE_SIZE,
             words_constant: true,
+            word_variants: DEFAULT_WORD_VARIANTS,
             max_tokens: DEFAULT_MAX_TOKENS,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             masks: DEFAULT_MASKS.to_vec(),

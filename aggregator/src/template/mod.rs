@@ -33,6 +33,7 @@ mod config;
 pub mod mask;
 mod persist;
 mod tree;
+mod variants;
 
 use std::fmt::Write as _;
 
@@ -41,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{
     ConfigError, DEFAULT_CACHE_SIZE, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_CLUSTERS, DEFAULT_MAX_SCAN,
     DEFAULT_MAX_TOKEN_LEN, DEFAULT_MAX_TOKENS, DEFAULT_PREFIX_TOKENS, DEFAULT_SIMILARITY,
-    MinerConfig,
+    DEFAULT_WORD_VARIANTS, MinerConfig,
 };
 pub use mask::{DEFAULT_MASKS, MaskKind, WILDCARD};
 pub use persist::{PersistError, STATE_VERSION};
@@ -171,11 +172,24 @@ struct Slot {
     leaves: Vec<(u32, Path)>,
     /// The token-count bucket it belongs to.
     len_key: u64,
+    /// Templates made for lines that differed from this one by a single
+    /// plain word: (position, their id). See [`MinerConfig::word_variants`].
+    variants: Vec<(u32, TemplateId)>,
     prev: u32,
     next: u32,
 }
 
 const NIL: u32 = u32::MAX;
+
+/// What a search found for a line.
+enum Found {
+    /// A template similar enough (slot), and whether at the line's leaf.
+    Match(u32, bool),
+    /// The closest template differs by one plain word at this position.
+    Blocked(u32, u32),
+    /// Nothing close.
+    Nothing,
+}
 
 /// Leaves one template may hang at (bounds the tree's lists when one
 /// template is reached from many header variants; beyond it lines still
@@ -205,6 +219,8 @@ pub struct Miner {
     /// Masked lines already seen → the slot and id of their template; a
     /// line masked the same way joins the same template without a search.
     cache: tree::FxMap<u64, (u32, TemplateId)>,
+    /// Ids of templates merged into another one → that one.
+    merged: tree::FxMap<u64, TemplateId>,
 }
 
 impl Miner {
@@ -232,6 +248,7 @@ impl Miner {
             evicted: 0,
             scratch: Masked::default(),
             cache: tree::FxMap::default(),
+            merged: tree::FxMap::default(),
         })
     }
 
@@ -259,7 +276,7 @@ impl Miner {
             return id;
         }
         let slot = match self.best(&m) {
-            Some((slot, at_leaf)) => {
+            Found::Match(slot, at_leaf) => {
                 if !at_leaf {
                     self.also_hang(slot, &m);
                 }
@@ -267,7 +284,8 @@ impl Miner {
                 self.touch(slot);
                 slot
             }
-            None => self.create(&m),
+            Found::Blocked(near, pos) => self.word_variant(near, pos, &m),
+            Found::Nothing => self.create(&m),
         };
         let id = self.template_at(slot).id;
         if self.config.cache_size > 0 {
@@ -304,11 +322,16 @@ impl Miner {
         if let Some(slot) = self.cached(m.fingerprint(), &m) {
             return Some(self.template_at(slot).id);
         }
-        self.best(&m).map(|(s, _)| self.template_at(s).id)
+        match self.best(&m) {
+            Found::Match(s, _) => Some(self.template_at(s).id),
+            Found::Blocked(..) | Found::Nothing => None,
+        }
     }
 
-    /// A template by id; `None` once it was evicted.
+    /// A template by id; `None` once it was evicted. An id merged into
+    /// another template gives that one (see [`Miner::resolve`]).
     pub fn template(&self, id: TemplateId) -> Option<&Template> {
+        let id = self.resolve(id);
         let slot = *self.by_id.get(&id.0)?;
         self.slots[slot as usize].template.as_ref()
     }
@@ -361,24 +384,41 @@ impl Miner {
     /// The most similar template, if similar enough, and whether it was
     /// found at the line's own leaf. The leaf is searched first; when it
     /// has no match, up to [`MinerConfig::max_scan`] templates with the
-    /// same token count are.
-    fn best(&self, m: &Masked) -> Option<(u32, bool)> {
+    /// same token count are. Without a match, the template that one
+    /// differing plain word kept the line out of, if any, with the
+    /// position ([`Found::Blocked`]).
+    fn best(&self, m: &Masked) -> Found {
         let leaf = self.tree.find_leaf(m);
         let at_leaf = leaf.map_or(&[][..], |l| self.tree.clusters(l));
-        if let Some(s) = self.most_similar(m, at_leaf.iter().copied()) {
-            return Some((s, true));
+        let (hit, mut blocked) = self.most_similar(m, at_leaf.iter().copied());
+        if let Some(s) = hit {
+            return Found::Match(s, true);
         }
-        let bucket = self.by_len.get(&tree::len_key(m.len(), m.truncated))?;
-        let rest = bucket
-            .iter()
-            .copied()
-            .filter(|s| !at_leaf.contains(s))
-            .take(self.config.max_scan);
-        self.most_similar(m, rest).map(|s| (s, false))
+        if let Some(bucket) = self.by_len.get(&tree::len_key(m.len(), m.truncated)) {
+            let rest = bucket
+                .iter()
+                .copied()
+                .filter(|s| !at_leaf.contains(s))
+                .take(self.config.max_scan);
+            let (hit, b) = self.most_similar(m, rest);
+            if let Some(s) = hit {
+                return Found::Match(s, false);
+            }
+            blocked = blocked.or(b);
+        }
+        match blocked {
+            Some((slot, pos)) => Found::Blocked(slot, pos),
+            None => Found::Nothing,
+        }
     }
 
-    fn most_similar(&self, m: &Masked, slots: impl Iterator<Item = u32>) -> Option<u32> {
+    fn most_similar(
+        &self,
+        m: &Masked,
+        slots: impl Iterator<Item = u32>,
+    ) -> (Option<u32>, Option<(u32, u32)>) {
         let mut best: Option<(f64, u32)> = None;
+        let mut blocked: Option<(f64, u32, u32)> = None;
         for slot in slots {
             let sim = similarity(
                 self.template_at(slot),
@@ -386,11 +426,18 @@ impl Miner {
                 self.config.words_constant,
                 self.config.similarity,
             );
-            if sim >= self.config.similarity && best.is_none_or(|(b, _)| sim > b) {
-                best = Some((sim, slot));
+            if sim.score < self.config.similarity {
+                continue;
+            }
+            match sim.blocked {
+                None if best.is_none_or(|(b, _)| sim.score > b) => best = Some((sim.score, slot)),
+                Some(p) if blocked.is_none_or(|(b, _, _)| sim.score > b) => {
+                    blocked = Some((sim.score, slot, p));
+                }
+                _ => {}
             }
         }
-        best.map(|(_, s)| s)
+        (best.map(|(_, s)| s), blocked.map(|(_, s, p)| (s, p)))
     }
 
     /// Hangs a template found by the fallback search at the line's leaf
@@ -457,6 +504,7 @@ impl Miner {
             template: Some(template),
             leaves,
             len_key,
+            variants: Vec::new(),
             prev: NIL,
             next: NIL,
         };
@@ -485,11 +533,19 @@ impl Miner {
         if idx == NIL {
             return;
         }
+        self.remove(idx);
+        self.evicted += 1;
+    }
+
+    /// Takes a template out of the tree, the LRU list and the id map.
+    fn remove(&mut self, idx: u32) -> Option<Template> {
         self.unlink(idx);
         let s = &mut self.slots[idx as usize];
         let leaves = std::mem::take(&mut s.leaves);
         let len_key = s.len_key;
-        if let Some(t) = s.template.take() {
+        s.variants.clear();
+        let t = s.template.take();
+        if let Some(t) = &t {
             self.by_id.remove(&t.id.0);
         }
         for (leaf, _) in leaves {
@@ -502,7 +558,7 @@ impl Miner {
         }
         self.free.push(idx);
         self.live -= 1;
-        self.evicted += 1;
+        t
     }
 
     fn touch(&mut self, idx: u32) {
@@ -559,9 +615,14 @@ impl Miner {
 /// swallow every line of its length. With `words_constant`, two different
 /// plain words make the share 0. Stops early (returning 0) once the share
 /// can no longer reach `threshold`.
-fn similarity(t: &Template, m: &Masked, words_constant: bool, threshold: f64) -> f64 {
+fn similarity(t: &Template, m: &Masked, words_constant: bool, threshold: f64) -> Sim {
     let mut equal = 0u32;
     let mut counted = 0u32;
+    let mut blocked = None;
+    const NONE: Sim = Sim {
+        score: 0.0,
+        blocked: None,
+    };
     let mut keys = m.keys.iter().peekable();
     let n = t.tokens.len().min(m.len());
     for i in 0..n {
@@ -580,7 +641,10 @@ fn similarity(t: &Template, m: &Masked, words_constant: bool, threshold: f64) ->
             }
             Token::Literal(_) => {
                 if words_constant && t.words[i] && m.words[i] {
-                    return 0.0;
+                    if blocked.is_some() {
+                        return NONE;
+                    }
+                    blocked = Some(i as u32);
                 }
             }
             Token::Wildcard => {}
@@ -590,14 +654,23 @@ fn similarity(t: &Template, m: &Masked, words_constant: bool, threshold: f64) ->
         // The best still reachable: every remaining position equal.
         let left = (n - i - 1) as u32;
         if f64::from(equal + left) < threshold * f64::from(counted + left) {
-            return 0.0;
+            return NONE;
         }
     }
-    if counted == 0 {
+    let score = if counted == 0 {
         1.0
     } else {
         f64::from(equal) / f64::from(counted)
-    }
+    };
+    Sim { score, blocked }
+}
+
+/// A similarity, and the one position where two different plain words
+/// kept the line out (the score then counts it as a plain difference).
+#[derive(Debug, Clone, Copy)]
+struct Sim {
+    score: f64,
+    blocked: Option<u32>,
 }
 
 /// Splits text into lines on CRLF, bare CR and LF, as Java's `readLine`

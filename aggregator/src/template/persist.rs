@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Miner, MinerConfig, Template, Token};
+use super::{Miner, MinerConfig, Template, TemplateId, Token};
 
 /// The version of the saved-state format this build reads and writes.
 pub const STATE_VERSION: u32 = 1;
@@ -44,6 +44,8 @@ struct State {
     evicted: u64,
     /// Least recently used first.
     templates: Vec<Saved>,
+    /// Merged template id → the id it was merged into.
+    merged: Vec<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -52,6 +54,8 @@ struct Saved {
     template: Template,
     /// Tree paths of the leaves it hangs at, the first where it was made.
     paths: Vec<Vec<Option<Box<str>>>>,
+    /// Word variants: (position, template id).
+    variants: Vec<(u32, u64)>,
 }
 
 impl Miner {
@@ -64,6 +68,7 @@ impl Miner {
             templates.push(Saved {
                 template: s.template.clone().expect("listed slots hold a template"),
                 paths: s.leaves.iter().map(|(_, p)| p.to_vec()).collect(),
+                variants: s.variants.iter().map(|&(p, id)| (p, id.0)).collect(),
             });
             cur = s.prev;
         }
@@ -74,6 +79,7 @@ impl Miner {
             lines: self.lines,
             evicted: self.evicted,
             templates,
+            merged: self.merged.iter().map(|(&a, b)| (a, b.0)).collect(),
         };
         serde_json::to_writer(w, &state)?;
         Ok(())
@@ -140,7 +146,20 @@ impl Miner {
                 .into_iter()
                 .map(|p| (miner.tree.leaf_at(len, truncated, &p), p.into_boxed_slice()))
                 .collect();
-            miner.place(t, leaves, super::tree::len_key(len, truncated));
+            let slot = miner.place(t, leaves, super::tree::len_key(len, truncated));
+            miner.slots[slot as usize].variants = saved
+                .variants
+                .into_iter()
+                .map(|(p, id)| (p, TemplateId(id)))
+                .collect();
+        }
+        for (from, to) in state.merged {
+            if to >= from {
+                return Err(PersistError::Invalid(format!(
+                    "template {from} merged into {to}, which is not older"
+                )));
+            }
+            miner.merged.insert(from, TemplateId(to));
         }
         miner.next_id = state.next_id;
         miner.lines = state.lines;

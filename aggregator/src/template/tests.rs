@@ -112,6 +112,38 @@ fn lines_differing_in_a_plain_word_stay_apart() {
 }
 
 #[test]
+fn many_words_at_one_position_make_it_a_variable_and_merge_the_variants() {
+    let mut m = miner();
+    let names = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+    ];
+    let ids: Vec<TemplateId> = names
+        .iter()
+        .map(|n| m.add(&format!("session opened for user {n} by uid 0")))
+        .collect();
+    // Up to the threshold each name was its own template; the 8th merged
+    // them all into the first, and every earlier id resolves to it.
+    assert_eq!(DEFAULT_WORD_VARIANTS, names.len());
+    assert_eq!(m.len(), 1);
+    for id in &ids {
+        assert_eq!(m.resolve(*id), ids[0]);
+    }
+    let t = m.template(ids[3]).unwrap();
+    assert_eq!(t.id(), ids[0]);
+    assert_eq!(t.text(), "session opened for user <*> by uid <*>");
+    assert_eq!(t.count(), 8);
+    assert_eq!(m.add("session opened for user ivan by uid 0"), ids[0]);
+    // A few words stay apart: they are different messages.
+    let mut m = miner();
+    let states = ["Started", "Stopped", "Paused", "Resumed"];
+    let ids: std::collections::HashSet<TemplateId> = states
+        .iter()
+        .map(|s| m.add(&format!("VM {s} (Lifecycle Event)")))
+        .collect();
+    assert_eq!(ids.len(), 4);
+}
+
+#[test]
 fn a_header_host_name_does_not_split_a_template() {
     let mut m = miner();
     let a = m.add("Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: Wake reason: RTC");
@@ -163,8 +195,10 @@ fn the_cap_evicts_the_least_recently_used_template_and_counts_it() {
 
 #[test]
 fn the_cap_holds_over_many_distinct_lines() {
+    // Word variants off: the words below would otherwise become variables.
     let mut m = Miner::new(MinerConfig {
         max_clusters: 50,
+        word_variants: 0,
         ..MinerConfig::default()
     })
     .unwrap();
@@ -307,6 +341,13 @@ fn a_saved_miner_loads_and_goes_on_exactly_like_the_original() {
     for l in CI_LINES {
         m.add(l);
     }
+    // Some word variants, half way to a merge, and one merge done.
+    for n in ["ant", "bee", "cat", "dog"] {
+        m.add(&format!("worker {n} joined pool 1"));
+    }
+    for n in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        m.add(&format!("cache {n}x refreshed after 3s"));
+    }
     let mut buf = Vec::new();
     m.save(&mut buf).unwrap();
     let mut loaded = Miner::load(&buf[..]).unwrap();
@@ -321,6 +362,11 @@ fn a_saved_miner_loads_and_goes_on_exactly_like_the_original() {
     };
     assert_eq!(texts(&loaded), texts(&m));
     let more = [
+        "worker eel joined pool 2",
+        "worker fox joined pool 2",
+        "worker gnu joined pool 2",
+        "worker hen joined pool 2",
+        "cache zx refreshed after 1s",
         "test parser::tests::rejects_nul ... FAILED",
         "--- FAIL: TestOther (0.10s)",
         "a line never seen before by either",
