@@ -32,6 +32,7 @@
 mod config;
 pub mod mask;
 mod persist;
+mod shapes;
 mod tree;
 mod variants;
 
