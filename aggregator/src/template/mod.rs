@@ -430,9 +430,15 @@ impl Miner {
             if sim.score < self.config.similarity {
                 continue;
             }
+            // Ties go to the older template, so the choice never depends
+            // on the order of a leaf's list (which a reload changes).
+            let id = self.template_at(slot).id;
+            let better = |score: f64, other: u32| {
+                score > sim.score || (score == sim.score && self.template_at(other).id < id)
+            };
             match sim.blocked {
-                None if best.is_none_or(|(b, _)| sim.score > b) => best = Some((sim.score, slot)),
-                Some(p) if blocked.is_none_or(|(b, _, _)| sim.score > b) => {
+                None if !best.is_some_and(|(b, s)| better(b, s)) => best = Some((sim.score, slot)),
+                Some(p) if !blocked.is_some_and(|(b, s, _)| better(b, s)) => {
                     blocked = Some((sim.score, slot, p));
                 }
                 _ => {}

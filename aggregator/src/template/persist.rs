@@ -1,7 +1,12 @@
-//! Saving and loading a miner's state (templates, counts, ids, recency and
-//! tree paths) as versioned JSON, so templates mined in one place (a fleet
-//! trainer) can be shipped and used elsewhere. Owns the file format only:
-//! it must never change how lines are mined.
+//! Saving and loading a miner's state (templates, counts, ids, recency,
+//! tree paths, word variants and merges) as versioned JSON, so templates
+//! mined in one place (a fleet trainer) can be shipped and used elsewhere.
+//! A loaded miner decides as the saved one would, with two exceptions: the
+//! masked-line cache is not saved (a line the cache would have sent to the
+//! template it joined before is searched again, and may find a closer
+//! one), and when more than `max_scan` templates share a token count the
+//! fallback search may look at another subset of them. Owns the file
+//! format only: it must never change how lines are mined.
 
 use std::io::{Read, Write};
 

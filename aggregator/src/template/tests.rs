@@ -144,6 +144,23 @@ fn many_words_at_one_position_make_it_a_variable_and_merge_the_variants() {
 }
 
 #[test]
+fn word_variants_under_a_tiny_cap_never_lose_the_template_they_point_to() {
+    for cap in 1..4 {
+        let mut m = Miner::new(MinerConfig {
+            max_clusters: cap,
+            word_variants: 3,
+            ..MinerConfig::default()
+        })
+        .unwrap();
+        for n in ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"] {
+            let id = m.add(&format!("worker {n} joined pool 1"));
+            assert!(m.template(id).is_some(), "cap {cap}: {n}");
+            assert!(m.len() <= cap);
+        }
+    }
+}
+
+#[test]
 fn a_header_host_name_does_not_split_a_template() {
     let mut m = miner();
     let a = m.add("Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: Wake reason: RTC");

@@ -28,22 +28,30 @@ impl Miner {
     /// all variants (the line joins the merged template). Returns its slot.
     pub(super) fn word_variant(&mut self, near: u32, pos: u32, m: &Masked) -> u32 {
         let k = self.config.word_variants;
+        let into = self.template_at(near).id;
         let live: Vec<TemplateId> = self.slots[near as usize]
             .variants
             .iter()
-            .filter(|(p, id)| *p == pos && self.by_id.contains_key(&id.0))
+            .filter(|(p, id)| *p == pos && *id != into && self.by_id.contains_key(&id.0))
             .map(|(_, id)| *id)
             .collect();
         // The near template, its live variants, and this line's word.
         if k == 0 || live.len() + 2 < k {
+            // Keep `near` out of the eviction the new template may cause.
+            self.touch(near);
             let slot = self.create(m);
             let id = self.template_at(slot).id;
-            let v = &mut self.slots[near as usize].variants;
-            v.retain(|(p, id)| *p != pos || live.contains(id));
-            v.push((pos, id));
+            let still = self.slots[near as usize]
+                .template
+                .as_ref()
+                .is_some_and(|t| t.id == into);
+            if still && slot != near {
+                let v = &mut self.slots[near as usize].variants;
+                v.retain(|(p, id)| *p != pos || live.contains(id));
+                v.push((pos, id));
+            }
             return slot;
         }
-        let into = self.template_at(near).id;
         for id in live {
             let Some(&slot) = self.by_id.get(&id.0) else {
                 continue;
