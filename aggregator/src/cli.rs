@@ -63,6 +63,9 @@ enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Template miner: grouping accuracy on the 16 Loghub 2k samples and
+    /// lines/s; needs DIR/loghub2k and DIR/loghub2k_corrected.
+    Templates(crate::eval::templates::Args),
 }
 
 /// Entry point of the binary.
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+            EvalCommand::Templates(args) => crate::eval::templates::main(args),
         },
     }
 }

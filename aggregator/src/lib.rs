@@ -10,6 +10,8 @@
 //!   tools people wrap and the CI runners' markers) and its matcher.
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
+//! - [`template`]: the streaming template miner (lines → templates with
+//!   `<*>`, anchored regexes, counts).
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
 //!   above.
 #![forbid(unsafe_code)]
@@ -17,3 +19,4 @@
 pub mod cli;
 pub mod eval;
 pub mod patterns;
+pub mod template;

@@ -5,6 +5,7 @@
 //! tests write their own data, and a fresh clone has no `../shared`.
 
 pub mod patterns;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 
