@@ -6,6 +6,9 @@
 //! agent's or the collector's (the arrows run `proto` ← `aggregator` ←
 //! `agent`).
 //!
+//! - [`features`]: the one place a line (with its neighbours, stream,
+//!   position, template and pattern hits) becomes model features, for
+//!   training and inference alike.
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
@@ -14,3 +17,4 @@
 
 pub mod cli;
 pub mod eval;
+pub mod features;
