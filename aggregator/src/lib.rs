@@ -9,12 +9,15 @@
 //! - [`features`]: the one place a line (with its neighbours, stream,
 //!   position, template and pattern hits) becomes model features, for
 //!   training and inference alike.
+//! - [`classify`]: the error-vs-noise line classifier (training, calibrated
+//!   probabilities, warm start, the model file and its schema check).
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
 //!   above.
 #![forbid(unsafe_code)]
 
+pub mod classify;
 pub mod cli;
 pub mod eval;
 pub mod features;
