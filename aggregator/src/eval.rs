@@ -4,6 +4,9 @@
 //! shape of the reports. Must never be needed by a test: the project's
 //! tests write their own data, and a fresh clone has no `../shared`.
 
+pub mod bgl;
+pub mod metrics;
+
 use std::path::{Path, PathBuf};
 
 /// Why an evaluation could not run.

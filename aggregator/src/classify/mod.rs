@@ -229,6 +229,12 @@ impl TrainingSet {
         (&self.indices[a..b], &self.values[a..b])
     }
 
+    /// Row `r` as a feature vector.
+    pub fn features(&self, r: usize) -> Features {
+        let (i, v) = self.row(r);
+        Features::from_parts(i, v)
+    }
+
     fn label(&self, r: usize) -> bool {
         self.labels[r]
     }

@@ -216,6 +216,15 @@ impl Features {
         self.values.clear();
     }
 
+    /// A copy of the entries of another vector, split into its parts
+    /// (as a training set stores them).
+    pub(crate) fn from_parts(indices: &[u32], values: &[f32]) -> Self {
+        Self {
+            indices: indices.to_vec(),
+            values: values.to_vec(),
+        }
+    }
+
     fn push(&mut self, index: u32, value: f32) {
         if value != 0.0 {
             self.indices.push(index);
