@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::metrics::Confusion;
 use super::{EvalError, require_dir};
 use crate::classify::{LineClassifier, TrainParams, TrainingSet};
-use crate::features::{Features, LineContext, extract};
+use crate::features::extract_log;
 
 /// Folder under `--data` that holds the sample.
 pub const BGL_DIR: &str = "loghub2k/BGL";
@@ -240,11 +240,7 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
     }
     let s = read_sample(&path)?;
     let mut set = TrainingSet::new();
-    let mut scratch = Features::new();
-    for (i, &y) in s.alert.iter().enumerate() {
-        extract(&LineContext::in_log(&s.lines, i), &mut scratch);
-        set.push(&scratch, y);
-    }
+    extract_log(&s.lines, |_, _| {}, |i, f| set.push(f, s.alert[i]));
     let random = cross_validate(&set, &random_folds(set.len()), params)?;
     let template = cross_validate(&set, &grouped_folds(&s.event), params)?;
     let all = LineClassifier::train(&set, params).map_err(|e| EvalError::BadData {

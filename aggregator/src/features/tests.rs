@@ -175,3 +175,53 @@ fn invalid_utf8_and_huge_lines_are_fine() {
     let f = feats(&LineContext::new(big.as_bytes()));
     assert_eq!(value(&f, "len_log"), 1.0);
 }
+
+#[test]
+fn extract_log_gives_the_same_vectors_as_extract_line_by_line() {
+    let lines = [
+        "Compiling foo v0.1.0",
+        "error[E0308]: mismatched types",
+        "  --> src/main.rs:3:5",
+        "",
+        "test result: FAILED. 1 passed; 1 failed",
+        "    at x.y(Z.java:1)",
+        "done",
+    ];
+    let hits = [PatternHit {
+        id: "rustc-error",
+        severity: HitSeverity::Error,
+    }];
+    fn setup<'a>(i: usize, c: &mut LineContext<'a>, hits: &'a [PatternHit<'a>]) {
+        c.stream = if i.is_multiple_of(2) {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
+        if i == 1 {
+            c.pattern_hits = hits;
+            c.template = Some(TemplateInfo {
+                text: "error[<*>]: mismatched types",
+                rarity: 0.5,
+            });
+        }
+    }
+    let mut seen = 0;
+    extract_log(
+        &lines,
+        |i, c| {
+            setup(i, c, &hits);
+            // What prepare may not change is put back.
+            c.line = b"tampered";
+            c.position = None;
+        },
+        |i, f| {
+            let mut c = LineContext::in_log(&lines, i);
+            setup(i, &mut c, &hits);
+            assert_eq!(f, &feats(&c), "line {i}");
+            seen += 1;
+        },
+    );
+    assert_eq!(seen, lines.len());
+    let empty: [&str; 0] = [];
+    extract_log(&empty, |_, _| {}, |_, _| panic!("no lines, no calls"));
+}

@@ -89,35 +89,51 @@ fn is_run_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-fn is_url(word: &[u8]) -> bool {
-    word.windows(3).any(|w| w == b"://")
+/// What one pass over a whitespace-delimited word finds out.
+struct WordShape {
+    url: bool,
+    slashes: usize,
+    /// Index of the last `/` or `\\`.
+    last_slash: Option<usize>,
 }
 
-fn is_path(word: &[u8]) -> bool {
-    if word.len() < 2 {
+fn word_shape(word: &[u8]) -> WordShape {
+    let mut w = WordShape {
+        url: false,
+        slashes: 0,
+        last_slash: None,
+    };
+    for (k, &b) in word.iter().enumerate() {
+        if b == b'/' || b == b'\\' {
+            w.slashes += 1;
+            w.last_slash = Some(k);
+        } else if b == b':' && word.get(k + 1) == Some(&b'/') && word.get(k + 2) == Some(&b'/') {
+            w.url = true;
+        }
+    }
+    w
+}
+
+fn is_path(word: &[u8], w: &WordShape) -> bool {
+    if word.len() < 2 || w.slashes == 0 {
         return false;
     }
     let starts = word[0] == b'/'
         || word.starts_with(b"./")
         || word.starts_with(b"../")
         || word.starts_with(b"~/");
-    let slashes = word.iter().filter(|&&b| b == b'/' || b == b'\\').count();
-    if starts || slashes >= 2 {
+    if starts || w.slashes >= 2 {
         return true;
     }
     // `src/main.rs:3:5`: one slash and a file extension after it.
-    match word.iter().rposition(|&b| b == b'/' || b == b'\\') {
-        Some(last) => {
-            let tail = &word[last + 1..];
-            tail.iter()
-                .position(|&b| b == b'.')
-                .is_some_and(|dot| tail.get(dot + 1).is_some_and(u8::is_ascii_alphabetic))
-        }
-        None => false,
-    }
+    let tail = &word[w.last_slash.map_or(0, |l| l + 1)..];
+    tail.iter()
+        .position(|&b| b == b'.')
+        .is_some_and(|dot| tail.get(dot + 1).is_some_and(u8::is_ascii_alphabetic))
 }
 
 /// Calls `f` for every token of `line`, in order.
+#[inline]
 pub(crate) fn for_each_token(line: &[u8], mut f: impl FnMut(Token)) {
     let n = line.len();
     let mut i = 0;
@@ -133,9 +149,10 @@ pub(crate) fn for_each_token(line: &[u8], mut f: impl FnMut(Token)) {
             break;
         }
         let word = &line[start..i];
-        if is_url(word) {
+        let shape = word_shape(word);
+        if shape.url {
             f(masked(b"<url>"));
-        } else if is_path(word) {
+        } else if is_path(word, &shape) {
             f(masked(b"<path>"));
         } else {
             let mut j = 0;
@@ -159,7 +176,32 @@ fn run_token(run: &[u8]) -> Token {
     if run.len() > MAX_RUN {
         return masked(b"<long>");
     }
-    let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
+    let mut buf = [0u8; MAX_WORD];
+    let mut h = FNV_OFFSET;
+    let mut in_digits = false;
+    let (mut digits, mut letters, mut lower) = (0usize, 0usize, 0usize);
+    let mut all_hex = true;
+    for (k, &b) in run.iter().enumerate() {
+        all_hex &= b.is_ascii_hexdigit();
+        if b.is_ascii_digit() {
+            digits += 1;
+            if !in_digits {
+                h = fnv(h, b"0");
+            }
+            in_digits = true;
+            continue;
+        }
+        in_digits = false;
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+            lower += usize::from(b.is_ascii_lowercase());
+        }
+        let l = b.to_ascii_lowercase();
+        h = fnv(h, &[l]);
+        if k < MAX_WORD {
+            buf[k] = l;
+        }
+    }
     if digits == run.len() {
         let mut t = masked(b"<num>");
         t.negator = run == b"0";
@@ -168,42 +210,16 @@ fn run_token(run: &[u8]) -> Token {
     let prefixed_hex = run.len() > 2
         && (run.starts_with(b"0x") || run.starts_with(b"0X"))
         && run[2..].iter().all(u8::is_ascii_hexdigit);
-    let bare_hex = run.len() >= MIN_BARE_HEX && digits > 0 && run.iter().all(u8::is_ascii_hexdigit);
+    let bare_hex = run.len() >= MIN_BARE_HEX && digits > 0 && all_hex;
     if prefixed_hex || bare_hex {
         return masked(b"<hex>");
     }
-    let mut buf = [0u8; MAX_WORD];
-    let mut h = FNV_OFFSET;
-    let mut in_digits = false;
-    let mut letters = 0usize;
-    let mut lower = 0usize;
-    for (k, &b) in run.iter().enumerate() {
-        if b.is_ascii_digit() {
-            if !in_digits {
-                h = fnv(h, b"0");
-            }
-            in_digits = true;
-            continue;
-        }
-        in_digits = false;
-        if b.is_ascii_lowercase() {
-            lower += 1;
-        }
-        if b.is_ascii_alphabetic() {
-            letters += 1;
-        }
-        let l = b.to_ascii_lowercase();
-        h = fnv(h, &[l]);
-        if k < MAX_WORD {
-            buf[k] = l;
-        }
-    }
+    let word = &buf[..run.len().min(MAX_WORD)];
     let class = if digits == 0 {
-        classify_word(&buf[..run.len().min(MAX_WORD)], run.len())
+        classify_word(word, run.len())
     } else {
         WordClass::Plain
     };
-    let word = &buf[..run.len().min(MAX_WORD)];
     Token {
         hash: h,
         class,
