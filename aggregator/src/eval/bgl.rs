@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::metrics::Confusion;
 use super::{EvalError, require_dir};
 use crate::classify::{LineClassifier, TrainParams, TrainingSet};
-use crate::features::extract_log;
+use crate::features::{DENSE_NAMES, extract_log};
 
 /// Folder under `--data` that holds the sample.
 pub const BGL_DIR: &str = "loghub2k/BGL";
@@ -87,12 +87,35 @@ pub struct BglReport {
     pub random: Scores,
     /// Grouped 5-fold split, whole templates held out.
     pub template: Scores,
+    /// smartcore random forest on the dense features, random split.
+    pub forest_random: Scores,
+    /// smartcore random forest on the dense features, templates held out.
+    pub forest_template: Scores,
     /// Naive regex on the message (`Content`) only.
     pub regex_content: Scores,
     /// Naive regex on the whole line.
     pub regex_line: Scores,
     /// The dense features of largest weight in a model trained on all lines.
     pub top_dense_weights: Vec<(String, f32)>,
+    /// Templates with the most wrong decisions when held out, worst first.
+    pub template_misses: Vec<TemplateResult>,
+}
+
+/// How one template fared when it was held out of training.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TemplateResult {
+    /// Its `EventId`.
+    pub event: String,
+    /// One of its messages.
+    pub example: String,
+    /// Its lines.
+    pub lines: usize,
+    /// Alert lines among them.
+    pub alerts: usize,
+    /// Lines the model flagged.
+    pub flagged: usize,
+    /// Lines decided wrongly.
+    pub wrong: usize,
 }
 
 struct Sample {
@@ -197,10 +220,11 @@ fn cross_validate(
     set: &TrainingSet,
     fold: &[usize],
     params: &TrainParams,
-) -> Result<Scores, EvalError> {
+) -> Result<(Scores, Vec<f32>), EvalError> {
     let mut counts = Confusion::default();
     let mut sq = 0.0;
     let labels = set.labels();
+    let mut probs = vec![0.0; set.len()];
     for f in 0..FOLDS {
         let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
         let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
@@ -211,12 +235,81 @@ fn cross_validate(
             })?;
         for r in test {
             let p = model.probability(&set.features(r));
+            probs[r] = p;
             let y = labels[r];
             counts.add(p >= THRESHOLD, y);
             sq += f64::from(p - f32::from(u8::from(y))).powi(2);
         }
     }
-    Ok(Scores::new(counts, Some(sq / set.len() as f64)))
+    Ok((Scores::new(counts, Some(sq / set.len() as f64)), probs))
+}
+
+/// The templates with the most wrong held-out decisions, worst first.
+fn worst_templates(s: &Sample, probs: &[f32], n: usize) -> Vec<TemplateResult> {
+    let mut by: std::collections::BTreeMap<&str, TemplateResult> =
+        std::collections::BTreeMap::new();
+    for (i, e) in s.event.iter().enumerate() {
+        let t = by.entry(e).or_insert_with(|| TemplateResult {
+            event: e.clone(),
+            example: s.contents[i].clone(),
+            ..TemplateResult::default()
+        });
+        let flagged = probs[i] >= THRESHOLD;
+        t.lines += 1;
+        t.alerts += usize::from(s.alert[i]);
+        t.flagged += usize::from(flagged);
+        t.wrong += usize::from(flagged != s.alert[i]);
+    }
+    let mut v: Vec<TemplateResult> = by.into_values().filter(|t| t.wrong > 0).collect();
+    v.sort_by(|a, b| b.wrong.cmp(&a.wrong).then(a.event.cmp(&b.event)));
+    v.truncate(n);
+    v
+}
+
+/// The same folds with smartcore's random forest on the dense features
+/// only (it needs a dense matrix, so the hashed block is left out, and it
+/// gives labels, not probabilities): a reference for the linear model.
+fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, EvalError> {
+    use smartcore::ensemble::random_forest_classifier::{
+        RandomForestClassifier, RandomForestClassifierParameters,
+    };
+    use smartcore::linalg::basic::matrix::DenseMatrix;
+    let d = DENSE_NAMES.len();
+    let dense_row = |r: usize| {
+        let mut row = vec![0.0f64; d];
+        let (i, v) = set.row(r);
+        for (&i, &v) in i.iter().zip(v) {
+            if (i as usize) < d {
+                row[i as usize] += f64::from(v);
+            }
+        }
+        row
+    };
+    let matrix = |rows: &[usize]| {
+        let values: Vec<f64> = rows.iter().flat_map(|&r| dense_row(r)).collect();
+        DenseMatrix::new(rows.len(), d, values, false)
+    };
+    let bad = |reason: String| EvalError::BadData {
+        path: PathBuf::from(BGL_FILE),
+        reason,
+    };
+    let mut counts = Confusion::default();
+    let labels = set.labels();
+    for f in 0..FOLDS {
+        let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
+        let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
+        let x = matrix(&train).map_err(|e| bad(e.to_string()))?;
+        let y: Vec<u32> = train.iter().map(|&r| u32::from(labels[r])).collect();
+        let params = RandomForestClassifierParameters::default().with_seed(SPLIT_SEED);
+        let forest = RandomForestClassifier::fit(&x, &y, params)
+            .map_err(|e| bad(format!("random forest, fold {f}: {e}")))?;
+        let xt = matrix(&test).map_err(|e| bad(e.to_string()))?;
+        let pred: Vec<u32> = forest.predict(&xt).map_err(|e| bad(e.to_string()))?;
+        for (&r, &p) in test.iter().zip(&pred) {
+            counts.add(p == 1, labels[r]);
+        }
+    }
+    Ok(Scores::new(counts, None))
 }
 
 fn regex_scores(texts: &[String], alert: &[bool]) -> Scores {
@@ -241,8 +334,11 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
     let s = read_sample(&path)?;
     let mut set = TrainingSet::new();
     extract_log(&s.lines, |_, _| {}, |i, f| set.push(f, s.alert[i]));
-    let random = cross_validate(&set, &random_folds(set.len()), params)?;
-    let template = cross_validate(&set, &grouped_folds(&s.event), params)?;
+    let (random, _) = cross_validate(&set, &random_folds(set.len()), params)?;
+    let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params)?;
+    let template_misses = worst_templates(&s, &held_out, 10);
+    let forest_random = forest_cross_validate(&set, &random_folds(set.len()))?;
+    let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event))?;
     let all = LineClassifier::train(&set, params).map_err(|e| EvalError::BadData {
         path: path.clone(),
         reason: e.to_string(),
@@ -272,9 +368,12 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
         alert_templates: alert_events.len(),
         random,
         template,
+        forest_random,
+        forest_template,
         regex_content: regex_scores(&s.contents, &s.alert),
         regex_line: regex_scores(&s.lines, &s.alert),
         top_dense_weights,
+        template_misses,
     })
 }
 
@@ -291,6 +390,8 @@ pub fn render(r: &BglReport, json: bool) -> String {
     for (name, s) in [
         ("random 5-fold", &r.random),
         ("templates held out (5-fold)", &r.template),
+        ("forest, dense only: random", &r.forest_random),
+        ("forest, dense only: held out", &r.forest_template),
         ("naive regex on Content", &r.regex_content),
         ("naive regex on the whole line", &r.regex_line),
     ] {
@@ -305,6 +406,17 @@ pub fn render(r: &BglReport, json: bool) -> String {
         out.push_str(&format!(" {n} {w:+.2}"));
     }
     out.push('\n');
+    out.push_str("templates most often wrong when held out (lines / alerts / flagged):\n");
+    for t in &r.template_misses {
+        let mut ex: String = t.example.chars().take(70).collect();
+        if ex.len() < t.example.len() {
+            ex.push('…');
+        }
+        out.push_str(&format!(
+            "  {:<5} {:>4} / {:>3} / {:>3}  {ex}\n",
+            t.event, t.lines, t.alerts, t.flagged
+        ));
+    }
     if json {
         let j = serde_json::json!({
             "random_p": r.random.precision,
@@ -315,6 +427,8 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "template_r": r.template.recall,
             "template_f1": r.template.f1,
             "template_brier": r.template.brier,
+            "forest_random_f1": r.forest_random.f1,
+            "forest_template_f1": r.forest_template.f1,
             "regex_content_p": r.regex_content.precision,
             "regex_content_r": r.regex_content.recall,
             "regex_line_p": r.regex_line.precision,
