@@ -97,6 +97,8 @@ pub struct BglReport {
     pub regex_line: Scores,
     /// The dense features of largest weight in a model trained on all lines.
     pub top_dense_weights: Vec<(String, f32)>,
+    /// Size of the saved model trained on all lines.
+    pub model_bytes: usize,
     /// Templates with the most wrong decisions when held out, worst first.
     pub template_misses: Vec<TemplateResult>,
 }
@@ -343,6 +345,7 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
         path: path.clone(),
         reason: e.to_string(),
     })?;
+    let model_bytes = all.to_bytes().len();
     let top_dense_weights = all
         .top_weights(usize::MAX)
         .into_iter()
@@ -373,6 +376,7 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
         regex_content: regex_scores(&s.contents, &s.alert),
         regex_line: regex_scores(&s.lines, &s.alert),
         top_dense_weights,
+        model_bytes,
         template_misses,
     })
 }
@@ -401,7 +405,10 @@ pub fn render(r: &BglReport, json: bool) -> String {
             s.precision, s.recall, s.f1, s.counts.tp, s.counts.fp, s.counts.fn_
         ));
     }
-    out.push_str("largest dense weights (model on all lines):");
+    out.push_str(&format!(
+        "model on all lines: {} bytes saved; largest dense weights:",
+        r.model_bytes
+    ));
     for (n, w) in &r.top_dense_weights {
         out.push_str(&format!(" {n} {w:+.2}"));
     }
@@ -433,6 +440,7 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "regex_content_r": r.regex_content.recall,
             "regex_line_p": r.regex_line.precision,
             "regex_line_r": r.regex_line.recall,
+            "model_bytes": r.model_bytes,
             "lines": r.lines,
             "alerts": r.alerts,
             "templates": r.templates,
