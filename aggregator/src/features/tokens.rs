@@ -55,14 +55,47 @@ pub(crate) struct Token {
 }
 
 /// Hashes `bytes` with FNV-1a, starting from `seed`.
-pub(crate) fn fnv(seed: u64, bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv(seed: u64, bytes: &[u8]) -> u64 {
     let mut h = seed;
-    for &b in bytes {
-        h ^= u64::from(b);
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
         h = h.wrapping_mul(FNV_PRIME);
+        i += 1;
     }
     h
 }
+
+/// FNV-1a of one byte after `h`.
+#[inline]
+fn fnv_byte(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+}
+
+const URL_HASH: u64 = fnv(FNV_OFFSET, b"<url>");
+const PATH_HASH: u64 = fnv(FNV_OFFSET, b"<path>");
+const LONG_HASH: u64 = fnv(FNV_OFFSET, b"<long>");
+const NUM_HASH: u64 = fnv(FNV_OFFSET, b"<num>");
+const HEX_HASH: u64 = fnv(FNV_OFFSET, b"<hex>");
+
+/// Byte classes, looked up once per byte.
+const SPACE: u8 = 1;
+const RUN: u8 = 2;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c) {
+            t[b] = SPACE;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+            t[b] = RUN;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// The splitmix64 finaliser: spreads a hash over all 64 bits.
 pub(crate) fn mix(mut z: u64) -> u64 {
@@ -71,9 +104,9 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn masked(name: &[u8]) -> Token {
+fn masked(hash: u64) -> Token {
     Token {
-        hash: fnv(FNV_OFFSET, name),
+        hash,
         class: WordClass::Plain,
         all_upper: false,
         masked: true,
@@ -81,12 +114,14 @@ fn masked(name: &[u8]) -> Token {
     }
 }
 
+#[inline]
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
+    CLASS[b as usize] == SPACE
 }
 
+#[inline]
 fn is_run_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    CLASS[b as usize] == RUN
 }
 
 /// What one pass over a whitespace-delimited word finds out.
@@ -95,23 +130,6 @@ struct WordShape {
     slashes: usize,
     /// Index of the last `/` or `\\`.
     last_slash: Option<usize>,
-}
-
-fn word_shape(word: &[u8]) -> WordShape {
-    let mut w = WordShape {
-        url: false,
-        slashes: 0,
-        last_slash: None,
-    };
-    for (k, &b) in word.iter().enumerate() {
-        if b == b'/' || b == b'\\' {
-            w.slashes += 1;
-            w.last_slash = Some(k);
-        } else if b == b':' && word.get(k + 1) == Some(&b'/') && word.get(k + 2) == Some(&b'/') {
-            w.url = true;
-        }
-    }
-    w
 }
 
 fn is_path(word: &[u8], w: &WordShape) -> bool {
@@ -142,18 +160,33 @@ pub(crate) fn for_each_token(line: &[u8], mut f: impl FnMut(Token)) {
             i += 1;
         }
         let start = i;
-        while i < n && !is_space(line[i]) {
+        let mut shape = WordShape {
+            url: false,
+            slashes: 0,
+            last_slash: None,
+        };
+        while i < n {
+            let b = line[i];
+            if is_space(b) {
+                break;
+            }
+            if b == b'/' || b == b'\\' {
+                shape.slashes += 1;
+                shape.last_slash = Some(i - start);
+            } else if b == b':' && line.get(i + 1) == Some(&b'/') && line.get(i + 2) == Some(&b'/')
+            {
+                shape.url = true;
+            }
             i += 1;
         }
         if start == i {
             break;
         }
         let word = &line[start..i];
-        let shape = word_shape(word);
         if shape.url {
-            f(masked(b"<url>"));
+            f(masked(URL_HASH));
         } else if is_path(word, &shape) {
-            f(masked(b"<path>"));
+            f(masked(PATH_HASH));
         } else {
             let mut j = 0;
             while j < word.len() {
@@ -174,7 +207,7 @@ pub(crate) fn for_each_token(line: &[u8], mut f: impl FnMut(Token)) {
 
 fn run_token(run: &[u8]) -> Token {
     if run.len() > MAX_RUN {
-        return masked(b"<long>");
+        return masked(LONG_HASH);
     }
     let mut buf = [0u8; MAX_WORD];
     let mut h = FNV_OFFSET;
@@ -186,7 +219,7 @@ fn run_token(run: &[u8]) -> Token {
         if b.is_ascii_digit() {
             digits += 1;
             if !in_digits {
-                h = fnv(h, b"0");
+                h = fnv_byte(h, b'0');
             }
             in_digits = true;
             continue;
@@ -197,13 +230,13 @@ fn run_token(run: &[u8]) -> Token {
             lower += usize::from(b.is_ascii_lowercase());
         }
         let l = b.to_ascii_lowercase();
-        h = fnv(h, &[l]);
+        h = fnv_byte(h, l);
         if k < MAX_WORD {
             buf[k] = l;
         }
     }
     if digits == run.len() {
-        let mut t = masked(b"<num>");
+        let mut t = masked(NUM_HASH);
         t.negator = run == b"0";
         return t;
     }
@@ -212,7 +245,7 @@ fn run_token(run: &[u8]) -> Token {
         && run[2..].iter().all(u8::is_ascii_hexdigit);
     let bare_hex = run.len() >= MIN_BARE_HEX && digits > 0 && all_hex;
     if prefixed_hex || bare_hex {
-        return masked(b"<hex>");
+        return masked(HEX_HASH);
     }
     let word = &buf[..run.len().min(MAX_WORD)];
     let class = if digits == 0 {
