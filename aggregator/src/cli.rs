@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::classify::TrainParams;
+use crate::eval;
+
 /// The earlyexit learning engine: evaluation on labelled data, and (later)
 /// the fleet service that trains on collected runs.
 #[derive(Debug, Parser)]
@@ -66,6 +69,16 @@ enum EvalCommand {
     /// Template miner: grouping accuracy on the 16 Loghub 2k samples and
     /// lines/s; needs DIR/loghub2k and DIR/loghub2k_corrected.
     Templates(crate::eval::templates::Args),
+    /// The line classifier on BGL's alert labels: precision, recall and F1
+    /// with a random 5-fold split and with whole templates held out.
+    Bgl {
+        /// Data folder; must contain loghub2k/BGL/BGL_2k.log_structured.csv.
+        #[arg(long)]
+        data: PathBuf,
+        /// End the report with one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point of the binary.
@@ -99,6 +112,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             EvalCommand::Templates(args) => crate::eval::templates::main(args),
+            EvalCommand::Bgl { data, json } => {
+                let report = eval::bgl::run(&data, &TrainParams::default())?;
+                print!("{}", eval::bgl::render(&report, json));
+                Ok(())
+            }
         },
     }
 }

@@ -8,6 +8,11 @@
 //!
 //! - [`patterns`]: the built-in pattern library (named regexes for the
 //!   tools people wrap and the CI runners' markers) and its matcher.
+//! - [`features`]: the one place a line (with its neighbours, stream,
+//!   position, template and pattern hits) becomes model features, for
+//!   training and inference alike.
+//! - [`classify`]: the error-vs-noise line classifier (training, calibrated
+//!   probabilities, warm start, the model file and its schema check).
 //! - [`eval`]: the evaluation commands on external, labelled data
 //!   (`earlyexit-aggregator eval … --data DIR`).
 //! - [`template`]: the streaming template miner (lines → templates with
@@ -16,7 +21,9 @@
 //!   above.
 #![forbid(unsafe_code)]
 
+pub mod classify;
 pub mod cli;
 pub mod eval;
+pub mod features;
 pub mod patterns;
 pub mod template;

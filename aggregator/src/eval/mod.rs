@@ -4,6 +4,8 @@
 //! shape of the reports. Must never be needed by a test: the project's
 //! tests write their own data, and a fresh clone has no `../shared`.
 
+pub mod bgl;
+pub mod metrics;
 pub mod patterns;
 pub mod templates;
 
