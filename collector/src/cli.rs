@@ -219,15 +219,8 @@ enum BundleCommand {
     /// One bundle: its facts and what it holds; `--output FILE` writes its
     /// data (never overwriting a file).
     Show {
-        /// The org.
-        #[arg(long)]
-        org: String,
-        /// The bundle's kind.
-        #[arg(long)]
-        kind: String,
-        /// The bundle's version.
-        #[arg(long)]
-        version: i64,
+        #[command(flatten)]
+        bundle: BundleRef,
         /// Write the bundle's data to FILE.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -239,18 +232,25 @@ enum BundleCommand {
     /// hold it keep it until a newer version is published (publish the
     /// previous content again to move them back).
     Retire {
-        /// The org.
-        #[arg(long)]
-        org: String,
-        /// The bundle's kind.
-        #[arg(long)]
-        kind: String,
-        /// The bundle's version.
-        #[arg(long)]
-        version: i64,
+        #[command(flatten)]
+        bundle: BundleRef,
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// One published bundle: `--org O --kind K --version V`.
+#[derive(Debug, Args)]
+struct BundleRef {
+    /// The org.
+    #[arg(long)]
+    org: String,
+    /// The bundle's kind.
+    #[arg(long)]
+    kind: String,
+    /// The bundle's version.
+    #[arg(long)]
+    version: i64,
 }
 
 /// `ms` since the epoch as RFC 3339, seconds precision.
@@ -446,9 +446,7 @@ async fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Bundle(BundleCommand::Show {
-            org,
-            kind,
-            version,
+            bundle: BundleRef { org, kind, version },
             output,
             store,
         }) => {
@@ -492,9 +490,7 @@ async fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Bundle(BundleCommand::Retire {
-            org,
-            kind,
-            version,
+            bundle: BundleRef { org, kind, version },
             store,
         }) => {
             let store = open(&store).await?;
