@@ -34,34 +34,35 @@ pub async fn authenticate_call<T>(
     if let Err(status) = &result
         && status.code() == tonic::Code::Unauthenticated
     {
-        let token = match bearer_token(request.metadata()) {
+        let (token_id, reason) = match bearer_token(request.metadata()) {
             Ok(token) => match store.token_state(token).await {
-                Ok(Some((id, true))) => format!("revoked token {id}"),
-                Ok(Some((id, false))) => format!("token {id}"),
-                Ok(None) | Err(_) => "a token this collector never made".to_owned(),
+                Ok(Some((id, true))) => (Some(id), "revoked token"),
+                Ok(Some((id, false))) => (Some(id), "token refused"),
+                Ok(None) | Err(_) => (None, "a token this collector never made"),
             },
-            Err(_) => "no usable token".to_owned(),
+            Err(_) => (None, "no usable token"),
         };
-        log_failure(request.remote_addr(), call, &token);
+        log_failure(request.remote_addr(), call, token_id.as_deref(), reason);
     }
     result
 }
 
 /// Writes one failure line, or counts it when one was written lately.
-fn log_failure(peer: Option<SocketAddr>, call: &str, token: &str) {
+fn log_failure(peer: Option<SocketAddr>, call: &str, token_id: Option<&str>, reason: &str) {
     let mut state = FAILURE_LOG.lock().unwrap_or_else(|p| p.into_inner());
     let (last, unlogged) = &mut *state;
     if last.is_some_and(|at| at.elapsed() < FAILURE_LOG_INTERVAL) {
         *unlogged += 1;
         return;
     }
-    let more = if *unlogged > 0 {
-        format!(" (and {unlogged} more refused since the last line)")
-    } else {
-        String::new()
-    };
-    let peer = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
-    crate::server::log(&format!("refused {call} from {peer}: {token}{more}"));
+    let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+    tracing::warn!(
+        %peer,
+        token_id = %token_id.unwrap_or("-"),
+        reason,
+        refused_since_last_line = *unlogged,
+        "refused {call}"
+    );
     *last = Some(Instant::now());
     *unlogged = 0;
 }

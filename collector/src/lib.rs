@@ -7,6 +7,7 @@
 //!   durable writes through the bounded [`writer`] queue, per-org [`quota`].
 //! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
 //! - [`server`]: TLS, health, reflection, graceful shutdown.
+//! - [`logging`]: `tracing` events on stderr, filtered by `RUST_LOG`.
 //! - [`cli`]: `earlyexit-collector serve | org | token | bundle | bench`.
 //! - [`bench`]: the load generator behind `earlyexit-collector bench`.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod connections;
 pub mod ingest;
 pub mod limit;
+pub mod logging;
 pub mod quota;
 pub mod rescrub;
 pub mod server;

@@ -113,21 +113,22 @@ async fn bind(config: ServeConfig) -> Result<Bound> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
-        log(&format!(
-            "WARNING: serving plaintext gRPC on {addr}, which is not a loopback address: tokens and telemetry cross the network unencrypted; use --tls-cert/--tls-key"
-        ));
+        tracing::warn!(
+            %addr,
+            "serving plaintext gRPC on an address that is not loopback: tokens and telemetry cross the network unencrypted; use --tls-cert/--tls-key"
+        );
     }
-    log(&format!(
-        "store {} ({}), {}",
-        redact_url(&config.store),
-        store.backend(),
-        match (&tls, &config.client_ca) {
-            (None, _) => "plaintext (--insecure)".to_owned(),
-            (Some(_), Some(ca)) =>
-                format!("TLS, client certificates required (CA {})", ca.display()),
-            (Some(_), None) => "TLS".to_owned(),
-        }
-    ));
+    let transport = match (&tls, &config.client_ca) {
+        (None, _) => "plaintext (--insecure)".to_owned(),
+        (Some(_), Some(ca)) => format!("TLS, client certificates required (CA {})", ca.display()),
+        (Some(_), None) => "TLS".to_owned(),
+    };
+    tracing::info!(
+        store = %redact_url(&config.store),
+        backend = %store.backend(),
+        transport = %transport,
+        "store open"
+    );
     Ok(Bound {
         scheme: if tls.is_some() { "https" } else { "http" },
         config,
@@ -203,7 +204,7 @@ impl Bound {
             let health = health.clone();
             async move {
                 shutdown.await;
-                log("shutting down: no new connections; finishing in-flight batches");
+                tracing::info!("shutting down: no new connections; finishing in-flight batches");
                 health
                     .set_not_serving::<IngestServer<IngestService>>()
                     .await;
@@ -228,14 +229,14 @@ impl Bound {
             ),
             signal,
         ));
-        log(&format!("listening on {addr}"));
+        tracing::info!(%addr, "listening");
         let served = tokio::select! {
             r = &mut serving => r,
             () = async {
                 let _ = drained_rx.await;
                 tokio::time::sleep(grace).await;
             } => {
-                log(&format!("shutdown grace of {grace:?} ran out; unanswered batches were not acknowledged and will be re-sent"));
+                tracing::warn!(?grace, "shutdown grace ran out; unanswered batches were not acknowledged and will be re-sent");
                 Ok(())
             }
         };
@@ -245,22 +246,25 @@ impl Bound {
         drop(serving);
         let writers_done = async { while writers.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, writers_done).await.is_err() {
-            log("the store did not finish the last batches in time; they were not acknowledged");
+            tracing::warn!(
+                ?grace,
+                "the store did not finish the last batches in time; they were not acknowledged"
+            );
         }
         // Aborts writers still running; each gives its connection back, so
         // closing the pool does not wait for them.
         drop(writers);
         store.close().await;
-        log(&format!(
-            "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals, {} connections refused at the cap, {} closed silent",
-            stats.accepted.load(Ordering::Relaxed),
-            stats.duplicates.load(Ordering::Relaxed),
-            stats.rejected.load(Ordering::Relaxed),
-            stats.scrub_hits.load(Ordering::Relaxed),
-            stats.busy.load(Ordering::Relaxed),
-            connection_stats.refused.load(Ordering::Relaxed),
-            connection_stats.silent.load(Ordering::Relaxed),
-        ));
+        tracing::info!(
+            records_stored = stats.accepted.load(Ordering::Relaxed),
+            duplicates = stats.duplicates.load(Ordering::Relaxed),
+            rejected = stats.rejected.load(Ordering::Relaxed),
+            fields_rescrubbed = stats.scrub_hits.load(Ordering::Relaxed),
+            busy_refusals = stats.busy.load(Ordering::Relaxed),
+            connections_refused_at_cap = connection_stats.refused.load(Ordering::Relaxed),
+            connections_closed_silent = connection_stats.silent.load(Ordering::Relaxed),
+            "stopped"
+        );
         served.context("the gRPC server failed")
     }
 }
@@ -297,17 +301,17 @@ async fn log_summaries(
             continue;
         }
         let d: Vec<u64> = now.iter().zip(&before).map(|(n, b)| n - b).collect();
-        log(&format!(
-            "last {}s: {} records stored, {} duplicates, {} rejected, {} busy refusals; connections: {} open, {} refused at the cap, {} closed silent",
-            SUMMARY_INTERVAL.as_secs(),
-            d[0],
-            d[1],
-            d[2],
-            d[3],
-            connections.open.load(Ordering::Relaxed),
-            d[4],
-            d[5]
-        ));
+        tracing::info!(
+            seconds = SUMMARY_INTERVAL.as_secs(),
+            records_stored = d[0],
+            duplicates = d[1],
+            rejected = d[2],
+            busy_refusals = d[3],
+            connections_open = connections.open.load(Ordering::Relaxed),
+            connections_refused_at_cap = d[4],
+            connections_closed_silent = d[5],
+            "ingest summary"
+        );
         before = now;
     }
 }
@@ -340,11 +344,10 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     if cert.exists() && key.exists() {
-        log(&format!(
-            "TLS with the self-signed certificate {} (agents: collector.ca: {})",
-            cert.display(),
+        tracing::info!(
+            "TLS with the self-signed certificate; agents: `collector.ca: {}`",
             cert.display()
-        ));
+        );
         return Ok((cert, key));
     }
     let mut names = vec![
@@ -380,16 +383,10 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     if !cert.exists() {
         bail!("certificate {} vanished", cert.display());
     }
-    log(&format!(
-        "made a self-signed TLS certificate for {} at {} (agents: collector.ca: {}); use --tls-cert/--tls-key for a real one",
-        names.join(", "),
-        cert.display(),
+    tracing::info!(
+        names = %names.join(", "),
+        "made a self-signed TLS certificate (use --tls-cert/--tls-key for a real one); agents: `collector.ca: {}`",
         cert.display()
-    ));
+    );
     Ok((cert, key))
-}
-
-/// One log line on stderr.
-pub fn log(message: &str) {
-    eprintln!("earlyexit-collector: {message}");
 }

@@ -227,8 +227,9 @@ async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_com
         match records.checkpoint(idle).await {
             Ok(Some(_)) => last_checkpoint = Some((started, Instant::now())),
             Ok(None) => {}
-            Err(e) => eprintln!(
-                "earlyexit-collector: WAL checkpoint failed ({e}); the writer retries after its next commit"
+            Err(e) => tracing::warn!(
+                error = %e,
+                "WAL checkpoint failed; the writer retries after its next commit"
             ),
         }
     }
