@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
+use crate::health::StoreHealth;
 use crate::store::{Caller, Store};
 
 /// Refused calls are logged at most this often.
@@ -27,10 +28,11 @@ static FAILURE_LOG: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 /// documentation). `call` names it in the log (`Ingest.Push`).
 pub async fn authenticate_call<T>(
     store: &Store,
+    health: &StoreHealth,
     request: &Request<T>,
     call: &str,
 ) -> Result<Caller, Status> {
-    let result = authenticate(store, request.metadata()).await;
+    let result = authenticate(store, health, request.metadata()).await;
     if let Err(status) = &result
         && status.code() == tonic::Code::Unauthenticated
     {
@@ -69,9 +71,13 @@ fn log_failure(peer: Option<SocketAddr>, call: &str, token_id: Option<&str>, rea
 
 /// The caller behind `metadata`'s `authorization: Bearer …`, or
 /// UNAUTHENTICATED (missing, malformed, unknown or revoked token) or
-/// UNAVAILABLE (the store cannot be asked right now).
-pub async fn authenticate(store: &Store, metadata: &MetadataMap) -> Result<Caller, Status> {
-    check_token(store, bearer_token(metadata)?).await
+/// UNAVAILABLE (the store cannot be asked right now; `health` hears of it).
+pub async fn authenticate(
+    store: &Store,
+    health: &StoreHealth,
+    metadata: &MetadataMap,
+) -> Result<Caller, Status> {
+    check_token(store, health, bearer_token(metadata)?).await
 }
 
 /// The token of `metadata`'s `authorization: Bearer …` header, or
@@ -97,15 +103,21 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
 }
 
 /// The caller holding `token` now: long-lived calls (an update stream) ask
-/// again while they run, so a revoked token is cut off.
-pub async fn check_token(store: &Store, token: &str) -> Result<Caller, Status> {
+/// again while they run, so a revoked token is cut off. A store failure is
+/// told to `health` and answered with [`crate::health::unavailable`].
+pub async fn check_token(
+    store: &Store,
+    health: &StoreHealth,
+    token: &str,
+) -> Result<Caller, Status> {
     match store.authenticate(token).await {
         Ok(Some(caller)) => Ok(caller),
         Ok(None) => Err(Status::unauthenticated(
             "unknown or revoked token: create one with `earlyexit-collector token create --org ORG`",
         )),
-        Err(e) => Err(Status::unavailable(format!(
-            "cannot check the token right now ({e}); retry"
-        ))),
+        Err(e) => {
+            health.call_failed(&e).await;
+            Err(crate::health::unavailable())
+        }
     }
 }

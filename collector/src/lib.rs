@@ -6,6 +6,7 @@
 //! - [`ingest`]: `Ingest.Push` — auth, checks, re-scrubbing, idempotent
 //!   durable writes through the bounded [`writer`] queue, per-org [`quota`].
 //! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
+//! - [`health`]: `grpc.health.v1` follows whether the store takes writes.
 //! - [`server`]: TLS, health, reflection, graceful shutdown.
 //! - [`logging`]: `tracing` events on stderr, filtered by `RUST_LOG`.
 //! - [`cli`]: `earlyexit-collector serve | org | token | bundle | bench`.
@@ -18,6 +19,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod health;
 pub mod ingest;
 pub mod limit;
 pub mod logging;

@@ -2,7 +2,11 @@
 //! `grpc.health.v1`, reflection) and runs until the shutdown future
 //! resolves.
 //!
-//! Shutdown is bounded: health turns NOT_SERVING, the listener stops
+//! Health (`grpc.health.v1`, for the whole server `""` and each service)
+//! follows the store ([`crate::health`]): NOT_SERVING while it cannot be
+//! written.
+//!
+//! Shutdown is bounded: health turns NOT_SERVING for good, the listener stops
 //! accepting, subscriptions end, in-flight batches get up to
 //! `shutdown_grace` to be committed and answered, then the writer drains
 //! and the process exits. A batch cut off by the bound was not
@@ -20,9 +24,11 @@ use earlyexit_proto::v1::updates_server::UpdatesServer;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tonic::server::NamedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::{ServeConfig, home};
+use crate::health::StoreHealth;
 use crate::ingest::{IngestService, IngestStats};
 use crate::limit::IngestLimitLayer;
 use crate::store::{Store, redact_url};
@@ -160,21 +166,30 @@ impl Bound {
             limits.group_commit_rows,
         );
         let (stopping, stop_watch) = watch::channel(false);
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = Arc::new(StoreHealth::new(
+            reporter,
+            vec![
+                "",
+                <IngestServer<IngestService> as NamedService>::NAME,
+                <UpdatesServer<UpdatesService> as NamedService>::NAME,
+            ],
+        ));
+        health.publish().await;
         let ingest = IngestServer::new(IngestService::new(
             store.clone(),
             writer,
             limits.clone(),
             Arc::clone(&stats),
+            Arc::clone(&health),
         ))
         .max_decoding_message_size(limits.max_message_bytes);
         let updates = UpdatesServer::new(UpdatesService::new(
             store.clone(),
             config.bundle_poll,
             stop_watch.clone(),
+            Arc::clone(&health),
         ));
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<IngestServer<IngestService>>().await;
-        health.set_serving::<UpdatesServer<UpdatesService>>().await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(earlyexit_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -201,19 +216,20 @@ impl Bound {
         let (drained_tx, drained_rx) = oneshot::channel::<()>();
         let grace = config.shutdown_grace;
         let signal = {
-            let health = health.clone();
+            let health = Arc::clone(&health);
             async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new connections; finishing in-flight batches");
-                health
-                    .set_not_serving::<IngestServer<IngestService>>()
-                    .await;
-                health
-                    .set_not_serving::<UpdatesServer<UpdatesService>>()
-                    .await;
+                health.stop().await;
                 let _ = stopping.send(true);
                 let _ = drained_tx.send(());
             }
+        };
+        let watch_store = {
+            let health = Arc::clone(&health);
+            let store = store.clone();
+            let stopping = stop_watch.clone();
+            tokio::spawn(async move { health.watch(store, stopping).await })
         };
         let summary = tokio::spawn(log_summaries(
             Arc::clone(&stats),
@@ -241,6 +257,7 @@ impl Bound {
             }
         };
         summary.abort();
+        watch_store.abort();
         // Dropping the server drops the last writer handles; the writer
         // tasks commit what is queued and end.
         drop(serving);
