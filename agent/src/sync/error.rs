@@ -5,7 +5,10 @@
 //! idempotent (the collector keys records by agent and execution id, so a
 //! re-send is a duplicate, never a second record):
 //!
-//! - `UNAVAILABLE` — the collector is down, restarting, or unreachable.
+//! - `UNAVAILABLE` — the collector is down, restarting, or unreachable, or
+//!   it answered that its store is unavailable
+//!   ([`earlyexit_proto::STORE_UNAVAILABLE`]; [`SyncError::StoreUnavailable`]
+//!   says so instead of pointing at `collector.url`).
 //! - `RESOURCE_EXHAUSTED` — the collector's backpressure or quota.
 //! - `DEADLINE_EXCEEDED` — the call timed out; it may have been stored.
 //! - `ABORTED` — a conflict on the collector's side (e.g. a busy store).
@@ -225,6 +228,16 @@ pub enum SyncError {
         /// The collector speaks TLS (else plaintext).
         speaks_tls: bool,
     },
+    /// The collector is reachable but its store is not (it answered
+    /// UNAVAILABLE with [`earlyexit_proto::STORE_UNAVAILABLE`]) past the
+    /// attempts or the time allowed.
+    #[error(
+        "the collector at {url} is up but its store is unavailable, so it cannot take records now; records stay pending and are sent by the next sync (nothing to change on this machine: the collector's log says what is wrong with its store)"
+    )]
+    StoreUnavailable {
+        /// The collector URL.
+        url: String,
+    },
     /// Retriable failures went on past the attempts or the time allowed.
     #[error("cannot reach the collector at {url} ({}: {message}); records stay pending and are sent by the next sync: {}", code_name(*.code), advice(*.code))]
     Unreachable {
@@ -255,9 +268,10 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// The error for a failed call to the collector at `url`: retriable
-    /// codes become [`SyncError::Unreachable`], the rest
-    /// [`SyncError::Refused`].
+    /// The error for a failed call to the collector at `url`: the
+    /// collector's "store unavailable" answer becomes
+    /// [`SyncError::StoreUnavailable`], other retriable codes
+    /// [`SyncError::Unreachable`], the rest [`SyncError::Refused`].
     pub fn from_status(url: &str, status: &tonic::Status) -> SyncError {
         let message = status_message(status);
         if let Some(speaks_tls) = scheme_mismatch(url, status) {
@@ -269,6 +283,12 @@ impl SyncError {
             SyncError::Certificate {
                 url: url.to_string(),
                 message,
+            }
+        } else if status.code() == Code::Unavailable
+            && status.message() == earlyexit_proto::STORE_UNAVAILABLE
+        {
+            SyncError::StoreUnavailable {
+                url: url.to_string(),
             }
         } else if is_retriable(status.code()) {
             SyncError::Unreachable {
@@ -288,7 +308,10 @@ impl SyncError {
     /// True when the same sync may succeed later without a change of
     /// configuration.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Unreachable { .. } | SyncError::Stopped)
+        matches!(
+            self,
+            SyncError::Unreachable { .. } | SyncError::StoreUnavailable { .. } | SyncError::Stopped
+        )
     }
 }
 
@@ -462,5 +485,19 @@ mod tests {
         assert!(text.contains("cannot reach the collector"), "{text}");
         assert!(text.contains("stay pending"), "{text}");
         assert!(text.contains("UNAVAILABLE"), "{text}");
+    }
+
+    #[test]
+    fn a_collector_whose_store_is_down_is_not_called_unreachable() {
+        let status = tonic::Status::unavailable(earlyexit_proto::STORE_UNAVAILABLE);
+        let e = SyncError::from_status("https://c:7700", &status);
+        let text = e.to_string();
+        assert!(matches!(e, SyncError::StoreUnavailable { .. }), "{text}");
+        assert!(e.is_transient());
+        assert!(is_retriable(status.code()));
+        assert!(text.contains("store is unavailable"), "{text}");
+        assert!(text.contains("stay pending"), "{text}");
+        assert!(!text.contains("cannot reach"), "{text}");
+        assert!(!text.contains("check collector.url"), "{text}");
     }
 }

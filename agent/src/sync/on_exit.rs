@@ -131,6 +131,7 @@ fn from_the_collector(e: &SyncError) -> bool {
     matches!(
         e,
         SyncError::Unreachable { .. }
+            | SyncError::StoreUnavailable { .. }
             | SyncError::Refused { .. }
             | SyncError::Tls { .. }
             | SyncError::Certificate { .. }
