@@ -296,6 +296,52 @@ impl Collector {
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// What `grpc.health.v1` says for the whole server (`""`): `Some(true)`
+    /// for SERVING, `Some(false)` for any other status, `None` when it
+    /// does not answer.
+    pub fn serving(&self) -> Option<bool> {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::health_client::HealthClient;
+        let url = self.url();
+        runtime().block_on(async move {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .ok()?
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .ok()?;
+            let mut client = HealthClient::new(channel);
+            let request = HealthCheckRequest {
+                service: String::new(),
+            };
+            let answer = tokio::time::timeout(Duration::from_secs(5), client.check(request))
+                .await
+                .ok()?
+                .ok()?;
+            Some(answer.into_inner().status() == ServingStatus::Serving)
+        })
+    }
+
+    /// Waits up to `limit` for health to say SERVING (`serving`) or not;
+    /// returns how long it took. Panics with the collector's log when the
+    /// limit passes.
+    pub fn wait_for_health(&self, serving: bool, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.serving() == Some(serving) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "health did not turn {} within {limit:?}; collector log:\n{}",
+                if serving { "SERVING" } else { "NOT_SERVING" },
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// The collector's store, read from the test (records of one org).

@@ -1,0 +1,273 @@
+//! The collector's store goes away under load and comes back: health says
+//! NOT_SERVING while it is gone and SERVING once it is back, agents are
+//! told the store is unavailable (not that the collector is unreachable)
+//! and keep their records, the collector logs the failure and the recovery
+//! once each, and nothing acknowledged is lost.
+//!
+//! PostgreSQL only (skipped, saying why, without
+//! `EARLYEXIT_TEST_DATABASE_URL`): the test breaks its own database (no new
+//! connections, the open ones terminated), never the server, which other
+//! tests use at the same time. SQLite's unwritable store is covered by the
+//! collector's own tests (`collector/tests/store_health.rs`: the write lock
+//! held elsewhere).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use earlyexit_collector::testing::{DATABASE_URL_VAR, TestDb};
+use earlyexit_e2e::{
+    Agent, Collector, StoreCheck, assert_stored_exactly_once, binaries, runtime, text,
+};
+use sqlx::Connection;
+
+/// How long health may take to follow the store (a probe interval, its
+/// timeout, and a slow machine).
+const HEALTH_LIMIT: Duration = Duration::from_secs(20);
+
+/// Drops the test database when the test ends, re-allowing connections
+/// first so a failed test leaves nothing behind.
+struct DropDb(Option<TestDb>, String, String);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let _ = runtime().block_on(admin(&self.1, &allow(&self.2, true)));
+        if let Some(db) = self.0.take() {
+            runtime().block_on(db.cleanup());
+        }
+    }
+}
+
+fn allow(db: &str, yes: bool) -> String {
+    format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS {yes}")
+}
+
+/// Runs `sql` on the server (as the admin URL's user).
+async fn admin(server: &str, sql: &str) -> Result<(), sqlx::Error> {
+    let mut conn = sqlx::PgConnection::connect(server).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// The database a `postgres://…/NAME?…` URL names.
+fn database_name(url: &str) -> String {
+    let path = url.rsplit('/').next().unwrap_or("");
+    path.split('?').next().unwrap_or(path).to_owned()
+}
+
+#[test]
+fn the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing() {
+    const AGENTS: usize = 3;
+    const RECORDS: usize = 2000;
+    let test = "the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing";
+    let Some(server) = std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("{test}: skipped: {DATABASE_URL_VAR} is not set");
+        return;
+    };
+    let db = runtime()
+        .block_on(TestDb::postgres(test))
+        .expect("create the test database")
+        .expect("the database URL is set");
+    let store = db.url.clone();
+    let name = database_name(&store);
+    let _drop = DropDb(Some(db), server.clone(), name.clone());
+
+    let bin = binaries!();
+    let token = Collector::create_org_and_token(&bin, &store, "acme");
+    // Paced (1500 records/s for the org) so the outage lands mid-sync.
+    let mut collector = Collector::start(&bin, &store, 0, &["--org-records-per-second", "1500"]);
+    assert_eq!(collector.serving(), Some(true), "{}", collector.log());
+    let agents: Vec<Arc<Agent>> = (0..AGENTS)
+        .map(|_| Arc::new(Agent::new(&bin, &collector.url(), &token, "")))
+        .collect();
+    let mut expected = HashSet::new();
+    for agent in &agents {
+        let ids = agent.seed(10, RECORDS);
+        expected.extend(agent.keys(&ids));
+    }
+    // One more agent that syncs by hand while the store is gone.
+    let late = Agent::new(&bin, &collector.url(), &token, "");
+    let late_ids = late.seed(2, 5);
+    expected.extend(late.keys(&late_ids));
+    let total = expected.len() as i64;
+    let check = StoreCheck::open(&store, "acme");
+
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let syncing: Vec<_> = agents
+        .iter()
+        .map(|agent| {
+            let agent = Arc::clone(agent);
+            std::thread::spawn(move || agent.sync_until_done(deadline))
+        })
+        .collect();
+    let before = check.wait_for_count(1000, Duration::from_secs(60));
+    let acknowledged: Vec<(String, String)> = agents
+        .iter()
+        .flat_map(|agent| agent.keys(&agent.acknowledged_ids()))
+        .collect();
+
+    // The database goes away for the collector: no new connections, and
+    // the open ones (the collector's, the check's) cut.
+    runtime()
+        .block_on(admin(&server, &allow(&name, false)))
+        .expect("stop connections to the test database");
+    runtime()
+        .block_on(admin(
+            &server,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ),
+        ))
+        .expect("end the test database's sessions");
+    let went_down = collector.wait_for_health(false, HEALTH_LIMIT);
+
+    // An agent syncing now hears that the store is unavailable and keeps
+    // its records.
+    let (out, _) = late.run(&["sync", "--timeout", "5s"], Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("store is unavailable"), "{stderr}");
+    assert!(stderr.contains("records stay pending"), "{stderr}");
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+    assert!(!stderr.contains(&name), "no database detail: {stderr}");
+    assert_eq!(late.status()["pending"], 5, "{stderr}");
+    assert_eq!(collector.serving(), Some(false), "still down");
+
+    // Back: health follows, and what was acknowledged before is there.
+    runtime()
+        .block_on(admin(&server, &allow(&name, true)))
+        .expect("allow connections again");
+    let came_back = collector.wait_for_health(true, HEALTH_LIMIT);
+    let stored: HashSet<(String, String)> = check.keys().into_iter().collect();
+    let lost = acknowledged.iter().filter(|k| !stored.contains(*k)).count();
+    assert_eq!(
+        lost,
+        0,
+        "acknowledged before the outage, missing after it (of {})",
+        acknowledged.len()
+    );
+
+    let (out, _) = late.run(&["sync", "--timeout", "30s"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let attempts: Vec<u32> = syncing
+        .into_iter()
+        .map(|handle| handle.join().expect("a syncing agent failed"))
+        .collect();
+    eprintln!(
+        "{before} of {total} stored before the outage ({} acknowledged); NOT_SERVING {went_down:?} after the break, SERVING {came_back:?} after the repair; sync attempts per agent: {attempts:?}",
+        acknowledged.len()
+    );
+    assert!(
+        before < total,
+        "everything was stored before the outage; the test proved nothing"
+    );
+    assert_eq!(check.try_count(), Some(total));
+    assert_stored_exactly_once(&check.keys(), &expected);
+    for agent in agents.iter().map(|a| &**a).chain([&late]) {
+        assert_eq!(agent.status()["pending"], 0);
+    }
+
+    // One line for the failure and one for the recovery, with a count of
+    // the calls that failed in between; never the token.
+    assert!(collector.is_running(), "{}", collector.log());
+    assert_eq!(collector.terminate().code(), Some(0), "{}", collector.log());
+    let log = collector.log();
+    let down: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("health is NOT_SERVING"))
+        .collect();
+    let up: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("health is SERVING"))
+        .collect();
+    assert_eq!(down.len(), 1, "{log}");
+    assert!(down[0].contains("ERROR"), "{log}");
+    assert_eq!(up.len(), 1, "{log}");
+    let failed: u64 = up[0]
+        .split("failed_calls=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of failed calls: {}", up[0]));
+    assert!(failed >= 1, "the late agent's pushes at least: {}", up[0]);
+    eprintln!("{}\n{}", down[0], up[0]);
+    assert!(!log.contains(&token), "the token is never logged");
+    check.close();
+}
+
+/// A database dropped and made again empty: NOT_SERVING while it is gone,
+/// and SERVING once it is back, the collector having migrated it (its
+/// probe writes a table the migrations make).
+#[test]
+fn a_dropped_database_made_again_is_migrated_and_serves() {
+    let test = "a_dropped_database_made_again_is_migrated_and_serves";
+    let Some(server) = std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("{test}: skipped: {DATABASE_URL_VAR} is not set");
+        return;
+    };
+    let db = runtime()
+        .block_on(TestDb::postgres(test))
+        .expect("create the test database")
+        .expect("the database URL is set");
+    let store = db.url.clone();
+    let name = database_name(&store);
+    let _drop = DropDb(Some(db), server.clone(), name.clone());
+    let bin = binaries!();
+    let token = Collector::create_org_and_token(&bin, &store, "acme");
+    let mut collector = Collector::start(&bin, &store, 0, &[]);
+    let agent = Agent::new(&bin, &collector.url(), &token, "");
+    agent.seed(1, 3);
+    let (out, _) = agent.run(&["sync", "--timeout", "30s"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    runtime()
+        .block_on(admin(
+            &server,
+            &format!("DROP DATABASE {name} WITH (FORCE)"),
+        ))
+        .expect("drop the test database");
+    collector.wait_for_health(false, HEALTH_LIMIT);
+    agent.seed(1, 1);
+    let (out, _) = agent.run(&["sync", "--timeout", "5s"], Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("store is unavailable"), "{stderr}");
+    assert!(
+        !stderr.contains("does not exist"),
+        "no database detail: {stderr}"
+    );
+    assert_eq!(agent.status()["pending"], 1, "{stderr}");
+
+    runtime()
+        .block_on(admin(&server, &format!("CREATE DATABASE {name}")))
+        .expect("make the test database again");
+    collector.wait_for_health(true, HEALTH_LIMIT);
+    let (migrations, records): (i64, i64) = runtime().block_on(async {
+        let mut conn = sqlx::PgConnection::connect(&store).await.expect("connect");
+        let migrations = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the collector migrated the new database");
+        let records = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the records table is back");
+        (migrations, records)
+    });
+    assert!(migrations >= 2, "{migrations}");
+    assert_eq!(records, 0);
+    assert_eq!(collector.terminate().code(), Some(0), "{}", collector.log());
+    let log = collector.log();
+    assert_eq!(log.matches("health is NOT_SERVING").count(), 1, "{log}");
+    assert_eq!(log.matches("health is SERVING").count(), 1, "{log}");
+}
