@@ -341,7 +341,10 @@ fn tls_config(config: &ServeConfig) -> Result<Option<ServerTlsConfig>> {
     }
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
-        _ => self_signed(&home().join("tls"))?,
+        _ => self_signed(
+            &config.tls_dir.clone().unwrap_or_else(|| home().join("tls")),
+            &config.tls_names,
+        )?,
     };
     let identity = Identity::from_pem(read(&cert)?, read(&key)?);
     let mut tls = ServerTlsConfig::new().identity(identity);
@@ -355,16 +358,27 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// A certificate for localhost and this host, made on first use and kept
-/// in `dir` (cert.pem, key.pem) so agents can pin it (`collector.ca`).
-fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+/// How long a replica that finds another one making the shared
+/// certificate waits for it.
+const CERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A certificate for localhost, this host and `extra` names, made on first
+/// use and kept in `dir` (cert.pem, key.pem) so agents can pin it
+/// (`collector.ca`). Replicas starting at once on one folder agree on one
+/// certificate: the key file is created exclusively, so one replica makes
+/// both files and the others wait for its `cert.pem`, which appears whole
+/// (written aside, then renamed).
+fn self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf)> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    if cert.exists() && key.exists() {
+    let pin = |what: &str| {
         tracing::info!(
-            "TLS with the self-signed certificate; agents: `collector.ca: {}`",
+            "{what}; agents: `collector.ca: {}` (replicas serving the same folder need no other)",
             cert.display()
         );
+    };
+    if cert.exists() && key.exists() {
+        pin("TLS with the self-signed certificate");
         return Ok((cert, key));
     }
     let mut names = vec![
@@ -373,37 +387,54 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         "::1".to_owned(),
     ];
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        let host = host.trim();
-        if !host.is_empty() && !names.iter().any(|n| n == host) {
-            names.push(host.to_owned());
-        }
+        names.push(host.trim().to_owned());
     }
+    names.extend(extra.iter().map(|n| n.trim().to_owned()));
+    names.retain(|n| !n.is_empty());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     let made = rcgen::generate_simple_self_signed(names.clone())
         .context("cannot make a self-signed certificate")?;
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(&cert, made.cert.pem())
-            .with_context(|| format!("cannot write {}", cert.display()))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .with_context(|| format!("cannot write {}", key.display()))?;
-        std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())?;
-    }
-    if !cert.exists() {
-        bail!("certificate {} vanished", cert.display());
-    }
-    tracing::info!(
-        names = %names.join(", "),
-        "made a self-signed TLS certificate (use --tls-cert/--tls-key for a real one); agents: `collector.ca: {}`",
-        cert.display()
-    );
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key);
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another replica is making it (or made the key and died).
+            let started = std::time::Instant::now();
+            while !cert.exists() {
+                if started.elapsed() > CERT_WAIT {
+                    bail!(
+                        "{} exists without {}: another collector was making the certificate and did not finish; remove {} and start again",
+                        key.display(),
+                        cert.display(),
+                        key.display()
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            pin("TLS with the self-signed certificate another replica made");
+            return Ok((cert, key));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot write {}", key.display())),
+    };
+    std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", key.display()))?;
+    let aside = dir.join(format!(".cert.pem.{}", std::process::id()));
+    std::fs::write(&aside, made.cert.pem())
+        .and_then(|()| std::fs::rename(&aside, &cert))
+        .with_context(|| format!("cannot write {}", cert.display()))?;
+    tracing::info!(names = %names.join(", "), "made a self-signed TLS certificate (use --tls-cert/--tls-key for one of your CA's)");
+    pin("TLS with the self-signed certificate");
     Ok((cert, key))
 }

@@ -47,6 +47,23 @@ pub const RETRIABLE_CODES: &[Code] = &[
     Code::Unknown,
 ];
 
+/// Codes after which a collector with several URLs (`collector.urls`) is
+/// tried at its next URL: the replica is down, stopping, cut off or
+/// without its store, and another may not be. Not RESOURCE_EXHAUSTED (that
+/// replica is up and asks for a slower pace) nor ABORTED.
+pub const FAIL_OVER_CODES: &[Code] = &[
+    Code::Unavailable,
+    Code::DeadlineExceeded,
+    Code::Cancelled,
+    Code::Internal,
+    Code::Unknown,
+];
+
+/// True when a call that failed with `code` goes to the next URL.
+pub fn is_fail_over(code: Code) -> bool {
+    FAIL_OVER_CODES.contains(&code)
+}
+
 /// True when a call that failed with `code` is worth sending again.
 pub fn is_retriable(code: Code) -> bool {
     RETRIABLE_CODES.contains(&code)
@@ -166,6 +183,9 @@ pub enum SyncError {
         /// What is wrong with it.
         detail: String,
     },
+    /// Neither `url` nor `urls`, or both.
+    #[error("{0}")]
+    NoUrl(&'static str),
     /// Neither `token` nor `token_file`.
     #[error(
         "the collector needs a token: set collector.token_file (a file holding the token, mode 0600) or collector.token"
