@@ -50,6 +50,15 @@ async fn wait_for_health(channel: &Channel, want: ServingStatus, limit: Duration
     }
 }
 
+/// A channel to the fixture's collector (for health checks).
+async fn channel(f: &Fixture) -> Channel {
+    Channel::from_shared(f.running.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 async fn execute(store: &Store, sql: &'static str) {
     match store {
         Store::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
@@ -69,11 +78,7 @@ async fn a_store_failure_reaches_clients_as_one_status_without_sql() {
     .unwrap()
     {
         let f = Fixture::start(&db).await;
-        let channel = Channel::from_shared(f.running.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = channel(&f).await;
         let mut client = f.client().await;
         let ok = push(&mut client, Some(&f.token), "agent-1", records("a", 3))
             .await
@@ -132,11 +137,7 @@ async fn a_sqlite_store_locked_elsewhere_is_reported_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::sqlite(dir.path());
     let f = Fixture::start(&db).await;
-    let channel = Channel::from_shared(f.running.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(&f).await;
     let mut client = f.client().await;
     assert_eq!(
         push(&mut client, Some(&f.token), "agent-1", records("a", 2))

@@ -25,14 +25,54 @@ use sqlx::Connection;
 /// timeout, and a slow machine).
 const HEALTH_LIMIT: Duration = Duration::from_secs(20);
 
-/// Drops the test database when the test ends, re-allowing connections
-/// first so a failed test leaves nothing behind.
-struct DropDb(Option<TestDb>, String, String);
+/// A database of the test's own on the test server; dropped when the test
+/// ends, connections re-allowed first so a failed test leaves nothing
+/// behind.
+struct OwnDb {
+    db: Option<TestDb>,
+    /// The server's URL (for admin statements).
+    server: String,
+    /// The store URL the collector gets.
+    store: String,
+    /// The database's name.
+    name: String,
+}
 
-impl Drop for DropDb {
+impl OwnDb {
+    /// A fresh database, or `None` (saying why) without
+    /// `EARLYEXIT_TEST_DATABASE_URL`.
+    fn create(test: &str) -> Option<OwnDb> {
+        let Some(server) = std::env::var(DATABASE_URL_VAR)
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("{test}: skipped: {DATABASE_URL_VAR} is not set");
+            return None;
+        };
+        let db = runtime()
+            .block_on(TestDb::postgres_on(&server))
+            .expect("create the test database");
+        let store = db.url.clone();
+        Some(OwnDb {
+            name: database_name(&store),
+            db: Some(db),
+            server,
+            store,
+        })
+    }
+
+    /// Runs `sql` on the server.
+    fn admin(&self, sql: &str) {
+        runtime()
+            .block_on(admin(&self.server, sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+impl Drop for OwnDb {
     fn drop(&mut self) {
-        let _ = runtime().block_on(admin(&self.1, &allow(&self.2, true)));
-        if let Some(db) = self.0.take() {
+        let _ = runtime().block_on(admin(&self.server, &allow(&self.name, true)));
+        if let Some(db) = self.db.take() {
             runtime().block_on(db.cleanup());
         }
     }
@@ -62,21 +102,12 @@ fn database_name(url: &str) -> String {
 fn the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing() {
     const AGENTS: usize = 3;
     const RECORDS: usize = 2000;
-    let test = "the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing";
-    let Some(server) = std::env::var(DATABASE_URL_VAR)
-        .ok()
-        .filter(|u| !u.is_empty())
+    let Some(db) =
+        OwnDb::create("the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing")
     else {
-        eprintln!("{test}: skipped: {DATABASE_URL_VAR} is not set");
         return;
     };
-    let db = runtime()
-        .block_on(TestDb::postgres(test))
-        .expect("create the test database")
-        .expect("the database URL is set");
-    let store = db.url.clone();
-    let name = database_name(&store);
-    let _drop = DropDb(Some(db), server.clone(), name.clone());
+    let (store, name) = (db.store.clone(), db.name.clone());
 
     let bin = binaries!();
     let token = Collector::create_org_and_token(&bin, &store, "acme");
@@ -114,18 +145,11 @@ fn the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing() {
 
     // The database goes away for the collector: no new connections, and
     // the open ones (the collector's, the check's) cut.
-    runtime()
-        .block_on(admin(&server, &allow(&name, false)))
-        .expect("stop connections to the test database");
-    runtime()
-        .block_on(admin(
-            &server,
-            &format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+    db.admin(&allow(&name, false));
+    db.admin(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-            ),
-        ))
-        .expect("end the test database's sessions");
+    ));
     let went_down = collector.wait_for_health(false, HEALTH_LIMIT);
 
     // An agent syncing now hears that the store is unavailable and keeps
@@ -141,9 +165,7 @@ fn the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing() {
     assert_eq!(collector.serving(), Some(false), "still down");
 
     // Back: health follows, and what was acknowledged before is there.
-    runtime()
-        .block_on(admin(&server, &allow(&name, true)))
-        .expect("allow connections again");
+    db.admin(&allow(&name, true));
     let came_back = collector.wait_for_health(true, HEALTH_LIMIT);
     let stored: HashSet<(String, String)> = check.keys().into_iter().collect();
     let lost = acknowledged.iter().filter(|k| !stored.contains(*k)).count();
@@ -207,21 +229,10 @@ fn the_store_lost_under_load_turns_health_off_and_back_and_loses_nothing() {
 /// probe writes a table the migrations make).
 #[test]
 fn a_dropped_database_made_again_is_migrated_and_serves() {
-    let test = "a_dropped_database_made_again_is_migrated_and_serves";
-    let Some(server) = std::env::var(DATABASE_URL_VAR)
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("{test}: skipped: {DATABASE_URL_VAR} is not set");
+    let Some(db) = OwnDb::create("a_dropped_database_made_again_is_migrated_and_serves") else {
         return;
     };
-    let db = runtime()
-        .block_on(TestDb::postgres(test))
-        .expect("create the test database")
-        .expect("the database URL is set");
-    let store = db.url.clone();
-    let name = database_name(&store);
-    let _drop = DropDb(Some(db), server.clone(), name.clone());
+    let (store, name) = (db.store.clone(), db.name.clone());
     let bin = binaries!();
     let token = Collector::create_org_and_token(&bin, &store, "acme");
     let mut collector = Collector::start(&bin, &store, 0, &[]);
@@ -230,12 +241,7 @@ fn a_dropped_database_made_again_is_migrated_and_serves() {
     let (out, _) = agent.run(&["sync", "--timeout", "30s"], Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
-    runtime()
-        .block_on(admin(
-            &server,
-            &format!("DROP DATABASE {name} WITH (FORCE)"),
-        ))
-        .expect("drop the test database");
+    db.admin(&format!("DROP DATABASE {name} WITH (FORCE)"));
     collector.wait_for_health(false, HEALTH_LIMIT);
     agent.seed(1, 1);
     let (out, _) = agent.run(&["sync", "--timeout", "5s"], Duration::from_secs(60));
@@ -248,9 +254,7 @@ fn a_dropped_database_made_again_is_migrated_and_serves() {
     );
     assert_eq!(agent.status()["pending"], 1, "{stderr}");
 
-    runtime()
-        .block_on(admin(&server, &format!("CREATE DATABASE {name}")))
-        .expect("make the test database again");
+    db.admin(&format!("CREATE DATABASE {name}"));
     collector.wait_for_health(true, HEALTH_LIMIT);
     let (migrations, records): (i64, i64) = runtime().block_on(async {
         let mut conn = sqlx::PgConnection::connect(&store).await.expect("connect");
