@@ -84,7 +84,7 @@ pub async fn run(
     log(&format!(
         "syncing {} to {} every {} as agent {agent_id}{}",
         config.db.display(),
-        collector.url(),
+        collector_config.shown_urls(),
         crate::duration::format_duration(options.interval),
         if options.subscribe {
             ", with the update stream"
