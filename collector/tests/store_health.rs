@@ -10,6 +10,8 @@ use common::{Fixture, push, records};
 use earlyexit_collector::health::STORE_UNAVAILABLE;
 use earlyexit_collector::store::Store;
 use earlyexit_collector::testing::TestDb;
+use earlyexit_proto::v1::SubscribeRequest;
+use earlyexit_proto::v1::updates_client::UpdatesClient;
 use sqlx::Connection;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -102,6 +104,19 @@ async fn a_store_failure_reaches_clients_as_one_status_without_sql() {
         for word in STORE_WORDS {
             assert!(!lower.contains(word), "{:?}: {word} in {lower}", db.backend);
         }
+        // Reads too: a bundle fetch whose table is gone gets the same status.
+        execute(&f.store, "DROP TABLE bundles").await;
+        let mut updates = UpdatesClient::new(channel.clone());
+        let mut request = tonic::Request::new(SubscribeRequest {
+            agent_id: "agent-1".into(),
+            have_versions: Default::default(),
+        });
+        let bearer = format!("Bearer {}", f.token).parse().unwrap();
+        request.metadata_mut().insert("authorization", bearer);
+        let fetch = updates.fetch(request).await.unwrap_err();
+        assert_eq!(fetch.code(), Code::Unavailable, "{fetch:?}");
+        assert_eq!(fetch.message(), STORE_UNAVAILABLE);
+
         // A failed write takes the collector out of service at once (for a
         // hold of a second), and the next push is refused the same way
         // without asking the store.
