@@ -120,9 +120,20 @@ impl StoreHealth {
     /// A call met `error` from the store: health turns NOT_SERVING (logged
     /// when it was SERVING), the call is counted, and a probe runs soon.
     pub async fn call_failed(&self, error: &(dyn Display + Sync)) {
+        self.failed(error, true).await;
+    }
+
+    /// Work of the collector's own that no call waits for (the writer's
+    /// WAL checkpoint) met `error` from the store: as
+    /// [`StoreHealth::call_failed`], without counting a call.
+    pub async fn background_failed(&self, error: &(dyn Display + Sync)) {
+        self.failed(error, false).await;
+    }
+
+    async fn failed(&self, error: &(dyn Display + Sync), call: bool) {
         let changed = {
             let mut state = self.state();
-            state.failed_calls += 1;
+            state.failed_calls += u64::from(call);
             state.failed_since_probe = true;
             if state.failing_since.is_none() {
                 let now = Instant::now();
@@ -139,7 +150,7 @@ impl StoreHealth {
                 tracing::error!(
                     error = %error,
                     hold = %humantime::format_duration(state.hold),
-                    "the store failed a call; health is NOT_SERVING and pushes are answered UNAVAILABLE until a probe write succeeds after the hold"
+                    "the store failed; health is NOT_SERVING and pushes are answered UNAVAILABLE until a probe write succeeds after the hold"
                 );
                 true
             } else {

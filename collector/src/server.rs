@@ -160,11 +160,6 @@ impl Bound {
             ..
         } = self;
         let limits = config.limits.clone();
-        let (writer, mut writers) = Writer::start(
-            store.clone(),
-            limits.max_inflight_bytes,
-            limits.group_commit_rows,
-        );
         let (stopping, stop_watch) = watch::channel(false);
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let health = Arc::new(StoreHealth::new(
@@ -176,6 +171,12 @@ impl Bound {
             ],
         ));
         health.publish().await;
+        let (writer, mut writers) = Writer::start(
+            store.clone(),
+            limits.max_inflight_bytes,
+            limits.group_commit_rows,
+            Arc::clone(&health),
+        );
         let ingest = IngestServer::new(IngestService::new(
             store.clone(),
             writer,
