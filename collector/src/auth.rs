@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
+use crate::health::StoreHealth;
 use crate::store::{Caller, Store};
 
 /// Refused calls are logged at most this often.
@@ -27,50 +28,56 @@ static FAILURE_LOG: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 /// documentation). `call` names it in the log (`Ingest.Push`).
 pub async fn authenticate_call<T>(
     store: &Store,
+    health: &StoreHealth,
     request: &Request<T>,
     call: &str,
 ) -> Result<Caller, Status> {
-    let result = authenticate(store, request.metadata()).await;
+    let result = authenticate(store, health, request.metadata()).await;
     if let Err(status) = &result
         && status.code() == tonic::Code::Unauthenticated
     {
-        let token = match bearer_token(request.metadata()) {
+        let (token_id, reason) = match bearer_token(request.metadata()) {
             Ok(token) => match store.token_state(token).await {
-                Ok(Some((id, true))) => format!("revoked token {id}"),
-                Ok(Some((id, false))) => format!("token {id}"),
-                Ok(None) | Err(_) => "a token this collector never made".to_owned(),
+                Ok(Some((id, true))) => (Some(id), "revoked token"),
+                Ok(Some((id, false))) => (Some(id), "token refused"),
+                Ok(None) | Err(_) => (None, "a token this collector never made"),
             },
-            Err(_) => "no usable token".to_owned(),
+            Err(_) => (None, "no usable token"),
         };
-        log_failure(request.remote_addr(), call, &token);
+        log_failure(request.remote_addr(), call, token_id.as_deref(), reason);
     }
     result
 }
 
 /// Writes one failure line, or counts it when one was written lately.
-fn log_failure(peer: Option<SocketAddr>, call: &str, token: &str) {
+fn log_failure(peer: Option<SocketAddr>, call: &str, token_id: Option<&str>, reason: &str) {
     let mut state = FAILURE_LOG.lock().unwrap_or_else(|p| p.into_inner());
     let (last, unlogged) = &mut *state;
     if last.is_some_and(|at| at.elapsed() < FAILURE_LOG_INTERVAL) {
         *unlogged += 1;
         return;
     }
-    let more = if *unlogged > 0 {
-        format!(" (and {unlogged} more refused since the last line)")
-    } else {
-        String::new()
-    };
-    let peer = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.to_string());
-    crate::server::log(&format!("refused {call} from {peer}: {token}{more}"));
+    let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+    tracing::warn!(
+        %peer,
+        token_id = %token_id.unwrap_or("-"),
+        reason,
+        refused_since_last_line = *unlogged,
+        "refused {call}"
+    );
     *last = Some(Instant::now());
     *unlogged = 0;
 }
 
 /// The caller behind `metadata`'s `authorization: Bearer …`, or
 /// UNAUTHENTICATED (missing, malformed, unknown or revoked token) or
-/// UNAVAILABLE (the store cannot be asked right now).
-pub async fn authenticate(store: &Store, metadata: &MetadataMap) -> Result<Caller, Status> {
-    check_token(store, bearer_token(metadata)?).await
+/// UNAVAILABLE (the store cannot be asked right now; `health` hears of it).
+pub async fn authenticate(
+    store: &Store,
+    health: &StoreHealth,
+    metadata: &MetadataMap,
+) -> Result<Caller, Status> {
+    check_token(store, health, bearer_token(metadata)?).await
 }
 
 /// The token of `metadata`'s `authorization: Bearer …` header, or
@@ -96,15 +103,21 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
 }
 
 /// The caller holding `token` now: long-lived calls (an update stream) ask
-/// again while they run, so a revoked token is cut off.
-pub async fn check_token(store: &Store, token: &str) -> Result<Caller, Status> {
+/// again while they run, so a revoked token is cut off. A store failure is
+/// told to `health` and answered with [`crate::health::unavailable`].
+pub async fn check_token(
+    store: &Store,
+    health: &StoreHealth,
+    token: &str,
+) -> Result<Caller, Status> {
     match store.authenticate(token).await {
         Ok(Some(caller)) => Ok(caller),
         Ok(None) => Err(Status::unauthenticated(
             "unknown or revoked token: create one with `earlyexit-collector token create --org ORG`",
         )),
-        Err(e) => Err(Status::unavailable(format!(
-            "cannot check the token right now ({e}); retry"
-        ))),
+        Err(e) => {
+            health.call_failed(&e).await;
+            Err(crate::health::unavailable())
+        }
     }
 }

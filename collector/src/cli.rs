@@ -89,7 +89,7 @@ struct BenchArgs {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// YAML file with the same settings as the flags (listen, store,
-    /// tls_cert, tls_key, client_ca, insecure, shutdown_grace, bundle_poll,
+    /// tls_cert, tls_key, client_ca, tls_dir, tls_names, insecure, shutdown_grace, bundle_poll,
     /// limits: {max_message_bytes, max_batch_records, max_record_bytes,
     /// max_inflight_bytes, max_concurrent_pushes, group_commit_rows, org_records_per_second,
     /// org_burst_records, org_bytes_per_second, max_connections (4096),
@@ -111,6 +111,17 @@ struct ServeArgs {
     /// Require client certificates signed by this PEM CA (mutual TLS).
     #[arg(long, value_name = "FILE")]
     client_ca: Option<PathBuf>,
+    /// Folder of the self-signed certificate, made there on first start
+    /// when missing [default: ~/.earlyexit-collector/tls]. Give replicas
+    /// one folder (shared, or a copy of the first one's) so they serve one
+    /// certificate and agents can fail over between them.
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
+    /// A name (host or IP) to put in the self-signed certificate when it
+    /// is made, besides localhost, 127.0.0.1, ::1 and this host's name:
+    /// the other replicas' hosts. Repeatable.
+    #[arg(long = "tls-name", value_name = "NAME")]
+    tls_names: Vec<String>,
     /// Serve plaintext gRPC, without TLS (warns unless listening on loopback).
     #[arg(long)]
     insecure: bool,
@@ -263,6 +274,7 @@ fn rfc3339(ms: i64) -> String {
 /// Runs the command line; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -540,6 +552,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     if args.client_ca.is_some() {
         cfg.client_ca = args.client_ca;
+    }
+    if args.tls_dir.is_some() {
+        cfg.tls_dir = args.tls_dir;
+    }
+    if !args.tls_names.is_empty() {
+        cfg.tls_names = args.tls_names;
     }
     cfg.insecure |= args.insecure;
     if args.org_records_per_second.is_some() {

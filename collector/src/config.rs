@@ -92,6 +92,15 @@ pub struct ServeConfig {
     pub tls_key: Option<PathBuf>,
     /// PEM CA bundle: when set, clients must present a certificate it signed.
     pub client_ca: Option<PathBuf>,
+    /// Folder of the self-signed certificate (`cert.pem`, `key.pem`), made
+    /// there on first start when missing; default `tls/` in [`home`].
+    /// Replicas given one folder (shared, or a copy of the first's) serve
+    /// one certificate, so an agent failing over trusts them all.
+    pub tls_dir: Option<PathBuf>,
+    /// Names put in a self-signed certificate besides localhost,
+    /// 127.0.0.1, ::1 and the host's name: the other replicas' host names,
+    /// a load balancer's.
+    pub tls_names: Vec<String>,
     /// Serve plaintext gRPC (no TLS).
     pub insecure: bool,
     /// Size, queue and rate limits.
@@ -162,6 +171,8 @@ impl Default for ServeConfig {
             tls_cert: None,
             tls_key: None,
             client_ca: None,
+            tls_dir: None,
+            tls_names: Vec::new(),
             insecure: false,
             limits: Limits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -212,6 +223,13 @@ impl ServeConfig {
         if self.insecure && (self.tls_cert.is_some() || self.client_ca.is_some()) {
             return Err(ConfigError::Invalid(
                 "--insecure serves plaintext, so --tls-cert/--tls-key/--client-ca would be ignored; drop one side".into(),
+            ));
+        }
+        if (self.tls_dir.is_some() || !self.tls_names.is_empty())
+            && (self.insecure || self.tls_cert.is_some())
+        {
+            return Err(ConfigError::Invalid(
+                "--tls-dir and --tls-name are for the self-signed certificate, so they go with neither --insecure nor --tls-cert/--tls-key; drop one side".into(),
             ));
         }
         let l = &self.limits;
@@ -335,6 +353,17 @@ mod tests {
             ..ServeConfig::default()
         };
         assert!(cfg.validate().is_err());
+        let cfg = ServeConfig {
+            insecure: true,
+            tls_dir: Some("tls".into()),
+            ..ServeConfig::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--tls-dir")
+        );
         assert!(ServeConfig::default().validate().is_ok());
     }
 

@@ -76,9 +76,11 @@ pub fn bounded(
                 stats.refused.fetch_add(1, Ordering::Relaxed);
                 unlogged += 1;
                 if last_log.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL) {
-                    crate::server::log(&format!(
-                        "refused {unlogged} connection(s): {max_connections} are open (limits.max_connections)"
-                    ));
+                    tracing::warn!(
+                        refused = unlogged,
+                        open = max_connections,
+                        "refused connections at the cap (limits.max_connections)"
+                    );
                     last_log = Some(Instant::now());
                     unlogged = 0;
                 }

@@ -10,8 +10,9 @@
 //!   retry with backoff.
 //! - OUT_OF_RANGE: the message is over the size limit (tonic refuses it
 //!   before decoding) — nothing stored; send smaller batches.
-//! - UNAVAILABLE: the store failed or the collector is stopping — nothing
-//!   stored; retry.
+//! - UNAVAILABLE: the store failed (always the message
+//!   [`crate::health::STORE_UNAVAILABLE`], never the store's error, which
+//!   goes to the log) or the collector is stopping — nothing stored; retry.
 //! - OK with `rejected`: the named records were refused (retriable or not);
 //!   all others are stored or were already.
 //!
@@ -33,6 +34,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::authenticate_call;
 use crate::config::Limits;
+use crate::health::StoreHealth;
 use crate::quota::Quotas;
 use crate::rescrub::Rescrubber;
 use crate::store::{RecordRow, Store, now_ms};
@@ -66,11 +68,19 @@ pub struct IngestService {
     byte_quotas: Arc<Quotas>,
     rescrubber: Arc<Rescrubber>,
     stats: Arc<IngestStats>,
+    health: Arc<StoreHealth>,
 }
 
 impl IngestService {
-    /// A service writing through `writer`, checking tokens in `store`.
-    pub fn new(store: Store, writer: Writer, limits: Limits, stats: Arc<IngestStats>) -> Self {
+    /// A service writing through `writer`, checking tokens in `store`,
+    /// telling `health` of store failures.
+    pub fn new(
+        store: Store,
+        writer: Writer,
+        limits: Limits,
+        stats: Arc<IngestStats>,
+        health: Arc<StoreHealth>,
+    ) -> Self {
         let quotas = Quotas::new(
             limits.org_records_per_second,
             limits.org_burst_records,
@@ -85,6 +95,7 @@ impl IngestService {
             byte_quotas: Arc::new(byte_quotas),
             rescrubber: Arc::new(Rescrubber::default()),
             stats,
+            health,
         }
     }
 
@@ -160,7 +171,12 @@ fn check_id(id: &str) -> Result<(), &'static str> {
 impl Ingest for IngestService {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
         let started = Instant::now();
-        let caller = authenticate_call(&self.store, &request, "Ingest.Push").await?;
+        // A store known to be down is not asked: the agent hears at once.
+        if !self.health.is_serving() {
+            self.health.call_refused();
+            return Err(crate::health::unavailable());
+        }
+        let caller = authenticate_call(&self.store, &self.health, &request, "Ingest.Push").await?;
         let req = request.into_inner();
         if let Err(why) = check_id(&req.agent_id) {
             return Err(Status::invalid_argument(format!("agent_id {why}")));
@@ -230,14 +246,8 @@ impl Ingest for IngestService {
                 ));
             }
             Err(SubmitError::Store(failure)) => {
-                return Err(Status::unavailable(format!(
-                    "{failure}; nothing was stored, retry{}",
-                    if failure.transient {
-                        ""
-                    } else {
-                        " (the collector's operator should look at its log)"
-                    }
-                )));
+                self.health.call_failed(&failure).await;
+                return Err(crate::health::unavailable());
             }
         };
         debug_assert_eq!(flags.len(), row_index.len());

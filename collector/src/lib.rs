@@ -6,7 +6,9 @@
 //! - [`ingest`]: `Ingest.Push` — auth, checks, re-scrubbing, idempotent
 //!   durable writes through the bounded [`writer`] queue, per-org [`quota`].
 //! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
+//! - [`health`]: `grpc.health.v1` follows whether the store takes writes.
 //! - [`server`]: TLS, health, reflection, graceful shutdown.
+//! - [`logging`]: `tracing` events on stderr, filtered by `RUST_LOG`.
 //! - [`cli`]: `earlyexit-collector serve | org | token | bundle | bench`.
 //! - [`bench`]: the load generator behind `earlyexit-collector bench`.
 
@@ -17,8 +19,10 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod health;
 pub mod ingest;
 pub mod limit;
+pub mod logging;
 pub mod quota;
 pub mod rescrub;
 pub mod server;

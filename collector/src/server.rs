@@ -2,7 +2,11 @@
 //! `grpc.health.v1`, reflection) and runs until the shutdown future
 //! resolves.
 //!
-//! Shutdown is bounded: health turns NOT_SERVING, the listener stops
+//! Health (`grpc.health.v1`, for the whole server `""` and each service)
+//! follows the store ([`crate::health`]): NOT_SERVING while it cannot be
+//! written.
+//!
+//! Shutdown is bounded: health turns NOT_SERVING for good, the listener stops
 //! accepting, subscriptions end, in-flight batches get up to
 //! `shutdown_grace` to be committed and answered, then the writer drains
 //! and the process exits. A batch cut off by the bound was not
@@ -20,9 +24,11 @@ use earlyexit_proto::v1::updates_server::UpdatesServer;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tonic::server::NamedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::{ServeConfig, home};
+use crate::health::StoreHealth;
 use crate::ingest::{IngestService, IngestStats};
 use crate::limit::IngestLimitLayer;
 use crate::store::{Store, redact_url};
@@ -113,21 +119,22 @@ async fn bind(config: ServeConfig) -> Result<Bound> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
-        log(&format!(
-            "WARNING: serving plaintext gRPC on {addr}, which is not a loopback address: tokens and telemetry cross the network unencrypted; use --tls-cert/--tls-key"
-        ));
+        tracing::warn!(
+            %addr,
+            "serving plaintext gRPC on an address that is not loopback: tokens and telemetry cross the network unencrypted; use --tls-cert/--tls-key"
+        );
     }
-    log(&format!(
-        "store {} ({}), {}",
-        redact_url(&config.store),
-        store.backend(),
-        match (&tls, &config.client_ca) {
-            (None, _) => "plaintext (--insecure)".to_owned(),
-            (Some(_), Some(ca)) =>
-                format!("TLS, client certificates required (CA {})", ca.display()),
-            (Some(_), None) => "TLS".to_owned(),
-        }
-    ));
+    let transport = match (&tls, &config.client_ca) {
+        (None, _) => "plaintext (--insecure)".to_owned(),
+        (Some(_), Some(ca)) => format!("TLS, client certificates required (CA {})", ca.display()),
+        (Some(_), None) => "TLS".to_owned(),
+    };
+    tracing::info!(
+        store = %redact_url(&config.store),
+        backend = %store.backend(),
+        transport = %transport,
+        "store open"
+    );
     Ok(Bound {
         scheme: if tls.is_some() { "https" } else { "http" },
         config,
@@ -153,27 +160,37 @@ impl Bound {
             ..
         } = self;
         let limits = config.limits.clone();
+        let (stopping, stop_watch) = watch::channel(false);
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = Arc::new(StoreHealth::new(
+            reporter,
+            vec![
+                "",
+                <IngestServer<IngestService> as NamedService>::NAME,
+                <UpdatesServer<UpdatesService> as NamedService>::NAME,
+            ],
+        ));
+        health.publish().await;
         let (writer, mut writers) = Writer::start(
             store.clone(),
             limits.max_inflight_bytes,
             limits.group_commit_rows,
+            Arc::clone(&health),
         );
-        let (stopping, stop_watch) = watch::channel(false);
         let ingest = IngestServer::new(IngestService::new(
             store.clone(),
             writer,
             limits.clone(),
             Arc::clone(&stats),
+            Arc::clone(&health),
         ))
         .max_decoding_message_size(limits.max_message_bytes);
         let updates = UpdatesServer::new(UpdatesService::new(
             store.clone(),
             config.bundle_poll,
             stop_watch.clone(),
+            Arc::clone(&health),
         ));
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<IngestServer<IngestService>>().await;
-        health.set_serving::<UpdatesServer<UpdatesService>>().await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(earlyexit_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -200,19 +217,20 @@ impl Bound {
         let (drained_tx, drained_rx) = oneshot::channel::<()>();
         let grace = config.shutdown_grace;
         let signal = {
-            let health = health.clone();
+            let health = Arc::clone(&health);
             async move {
                 shutdown.await;
-                log("shutting down: no new connections; finishing in-flight batches");
-                health
-                    .set_not_serving::<IngestServer<IngestService>>()
-                    .await;
-                health
-                    .set_not_serving::<UpdatesServer<UpdatesService>>()
-                    .await;
+                tracing::info!("shutting down: no new connections; finishing in-flight batches");
+                health.stop().await;
                 let _ = stopping.send(true);
                 let _ = drained_tx.send(());
             }
+        };
+        let watch_store = {
+            let health = Arc::clone(&health);
+            let store = store.clone();
+            let stopping = stop_watch.clone();
+            tokio::spawn(async move { health.watch(store, stopping).await })
         };
         let summary = tokio::spawn(log_summaries(
             Arc::clone(&stats),
@@ -228,39 +246,43 @@ impl Bound {
             ),
             signal,
         ));
-        log(&format!("listening on {addr}"));
+        tracing::info!(%addr, "listening");
         let served = tokio::select! {
             r = &mut serving => r,
             () = async {
                 let _ = drained_rx.await;
                 tokio::time::sleep(grace).await;
             } => {
-                log(&format!("shutdown grace of {grace:?} ran out; unanswered batches were not acknowledged and will be re-sent"));
+                tracing::warn!(?grace, "shutdown grace ran out; unanswered batches were not acknowledged and will be re-sent");
                 Ok(())
             }
         };
         summary.abort();
+        watch_store.abort();
         // Dropping the server drops the last writer handles; the writer
         // tasks commit what is queued and end.
         drop(serving);
         let writers_done = async { while writers.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, writers_done).await.is_err() {
-            log("the store did not finish the last batches in time; they were not acknowledged");
+            tracing::warn!(
+                ?grace,
+                "the store did not finish the last batches in time; they were not acknowledged"
+            );
         }
         // Aborts writers still running; each gives its connection back, so
         // closing the pool does not wait for them.
         drop(writers);
         store.close().await;
-        log(&format!(
-            "stopped: {} records stored, {} duplicates, {} rejected, {} fields re-scrubbed, {} busy refusals, {} connections refused at the cap, {} closed silent",
-            stats.accepted.load(Ordering::Relaxed),
-            stats.duplicates.load(Ordering::Relaxed),
-            stats.rejected.load(Ordering::Relaxed),
-            stats.scrub_hits.load(Ordering::Relaxed),
-            stats.busy.load(Ordering::Relaxed),
-            connection_stats.refused.load(Ordering::Relaxed),
-            connection_stats.silent.load(Ordering::Relaxed),
-        ));
+        tracing::info!(
+            records_stored = stats.accepted.load(Ordering::Relaxed),
+            duplicates = stats.duplicates.load(Ordering::Relaxed),
+            rejected = stats.rejected.load(Ordering::Relaxed),
+            fields_rescrubbed = stats.scrub_hits.load(Ordering::Relaxed),
+            busy_refusals = stats.busy.load(Ordering::Relaxed),
+            connections_refused_at_cap = connection_stats.refused.load(Ordering::Relaxed),
+            connections_closed_silent = connection_stats.silent.load(Ordering::Relaxed),
+            "stopped"
+        );
         served.context("the gRPC server failed")
     }
 }
@@ -297,17 +319,17 @@ async fn log_summaries(
             continue;
         }
         let d: Vec<u64> = now.iter().zip(&before).map(|(n, b)| n - b).collect();
-        log(&format!(
-            "last {}s: {} records stored, {} duplicates, {} rejected, {} busy refusals; connections: {} open, {} refused at the cap, {} closed silent",
-            SUMMARY_INTERVAL.as_secs(),
-            d[0],
-            d[1],
-            d[2],
-            d[3],
-            connections.open.load(Ordering::Relaxed),
-            d[4],
-            d[5]
-        ));
+        tracing::info!(
+            seconds = SUMMARY_INTERVAL.as_secs(),
+            records_stored = d[0],
+            duplicates = d[1],
+            rejected = d[2],
+            busy_refusals = d[3],
+            connections_open = connections.open.load(Ordering::Relaxed),
+            connections_refused_at_cap = d[4],
+            connections_closed_silent = d[5],
+            "ingest summary"
+        );
         before = now;
     }
 }
@@ -320,7 +342,10 @@ fn tls_config(config: &ServeConfig) -> Result<Option<ServerTlsConfig>> {
     }
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
-        _ => self_signed(&home().join("tls"))?,
+        _ => self_signed(
+            &config.tls_dir.clone().unwrap_or_else(|| home().join("tls")),
+            &config.tls_names,
+        )?,
     };
     let identity = Identity::from_pem(read(&cert)?, read(&key)?);
     let mut tls = ServerTlsConfig::new().identity(identity);
@@ -334,17 +359,27 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// A certificate for localhost and this host, made on first use and kept
-/// in `dir` (cert.pem, key.pem) so agents can pin it (`collector.ca`).
-fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+/// How long a replica that finds another one making the shared
+/// certificate waits for it.
+const CERT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A certificate for localhost, this host and `extra` names, made on first
+/// use and kept in `dir` (cert.pem, key.pem) so agents can pin it
+/// (`collector.ca`). Replicas starting at once on one folder agree on one
+/// certificate: the key file is created exclusively, so one replica makes
+/// both files and the others wait for its `cert.pem`, which appears whole
+/// (written aside, then renamed).
+fn self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf)> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    if cert.exists() && key.exists() {
-        log(&format!(
-            "TLS with the self-signed certificate {} (agents: collector.ca: {})",
-            cert.display(),
+    let pin = |what: &str| {
+        tracing::info!(
+            "{what}; agents: `collector.ca: {}` (replicas serving the same folder need no other)",
             cert.display()
-        ));
+        );
+    };
+    if cert.exists() && key.exists() {
+        pin("TLS with the self-signed certificate");
         return Ok((cert, key));
     }
     let mut names = vec![
@@ -353,43 +388,54 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         "::1".to_owned(),
     ];
     if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        let host = host.trim();
-        if !host.is_empty() && !names.iter().any(|n| n == host) {
-            names.push(host.to_owned());
-        }
+        names.push(host.trim().to_owned());
     }
+    names.extend(extra.iter().map(|n| n.trim().to_owned()));
+    names.retain(|n| !n.is_empty());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     let made = rcgen::generate_simple_self_signed(names.clone())
         .context("cannot make a self-signed certificate")?;
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(&cert, made.cert.pem())
-            .with_context(|| format!("cannot write {}", cert.display()))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .with_context(|| format!("cannot write {}", key.display()))?;
-        std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())?;
-    }
-    if !cert.exists() {
-        bail!("certificate {} vanished", cert.display());
-    }
-    log(&format!(
-        "made a self-signed TLS certificate for {} at {} (agents: collector.ca: {}); use --tls-cert/--tls-key for a real one",
-        names.join(", "),
-        cert.display(),
-        cert.display()
-    ));
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key);
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another replica is making it (or made the key and died).
+            let started = std::time::Instant::now();
+            while !cert.exists() {
+                if started.elapsed() > CERT_WAIT {
+                    bail!(
+                        "{} exists without {}: another collector was making the certificate and did not finish; remove {} and start again",
+                        key.display(),
+                        cert.display(),
+                        key.display()
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            pin("TLS with the self-signed certificate another replica made");
+            return Ok((cert, key));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot write {}", key.display())),
+    };
+    std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", key.display()))?;
+    let aside = dir.join(format!(".cert.pem.{}", std::process::id()));
+    std::fs::write(&aside, made.cert.pem())
+        .and_then(|()| std::fs::rename(&aside, &cert))
+        .with_context(|| format!("cannot write {}", cert.display()))?;
+    tracing::info!(names = %names.join(", "), "made a self-signed TLS certificate (use --tls-cert/--tls-key for one of your CA's)");
+    pin("TLS with the self-signed certificate");
     Ok((cert, key))
-}
-
-/// One log line on stderr.
-pub fn log(message: &str) {
-    eprintln!("earlyexit-collector: {message}");
 }

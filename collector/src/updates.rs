@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use earlyexit_proto::v1::updates_server::Updates;
@@ -22,6 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{authenticate_call, bearer_token, check_token};
+use crate::health::StoreHealth;
 use crate::store::{Bundle, Store};
 
 /// Bundle bytes per chunk: well under gRPC's 4 MiB default message limit.
@@ -39,16 +41,24 @@ pub struct UpdatesService {
     store: Store,
     poll: Duration,
     shutdown: watch::Receiver<bool>,
+    health: Arc<StoreHealth>,
 }
 
 impl UpdatesService {
     /// A service reading bundles from `store`; subscriptions poll every
-    /// `poll` and end when `shutdown` turns true.
-    pub fn new(store: Store, poll: Duration, shutdown: watch::Receiver<bool>) -> Self {
+    /// `poll` and end when `shutdown` turns true; store failures are told
+    /// to `health`.
+    pub fn new(
+        store: Store,
+        poll: Duration,
+        shutdown: watch::Receiver<bool>,
+        health: Arc<StoreHealth>,
+    ) -> Self {
         UpdatesService {
             store,
             poll,
             shutdown,
+            health,
         }
     }
 
@@ -62,20 +72,22 @@ impl UpdatesService {
         } else {
             "Updates.Fetch"
         };
-        let caller = authenticate_call(&self.store, &request, call).await?;
+        let caller = authenticate_call(&self.store, &self.health, &request, call).await?;
         let token = bearer_token(request.metadata())?.to_string();
         let mut have = request.into_inner().have_versions;
         let store = self.store.clone();
         let poll = self.poll;
         let mut shutdown = self.shutdown.clone();
+        let health = Arc::clone(&self.health);
         // The first answer comes before the stream opens, so a store failure
         // is a status, not a broken stream.
-        let first = store
-            .bundles_newer(caller.org.id, &have)
-            .await
-            .map_err(|e| {
-                Status::unavailable(format!("cannot read bundles right now ({e}); retry"))
-            })?;
+        let first = match store.bundles_newer(caller.org.id, &have).await {
+            Ok(first) => first,
+            Err(e) => {
+                health.call_failed(&e).await;
+                return Err(crate::health::unavailable());
+            }
+        };
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(async move {
             if !send_bundles(&tx, first, &mut have).await || !follow {
@@ -87,7 +99,7 @@ impl UpdatesService {
                     _ = shutdown.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(poll) => {}
                 }
-                match check_token(&store, &token).await {
+                match check_token(&store, &health, &token).await {
                     Ok(now) if now.org.id == caller.org.id => {}
                     Err(status) if status.code() == tonic::Code::Unauthenticated => {
                         let _ = tx
@@ -109,7 +121,10 @@ impl UpdatesService {
                         }
                     }
                     // A store hiccup: keep the stream, try at the next poll.
-                    Err(_) => continue,
+                    Err(e) => {
+                        health.call_failed(&e).await;
+                        continue;
+                    }
                 }
             }
         });

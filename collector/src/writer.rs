@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::health::StoreHealth;
 use crate::store::{Backend, RecordRow, RecordWriter, Store, StoreError};
 
 /// Writer tasks per backend. SQLite has one writer at a time, so more tasks
@@ -126,11 +127,14 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer tasks. They end when every [`Writer`] clone is
-    /// dropped and the queue is empty; `tasks` resolves then.
+    /// dropped and the queue is empty; `tasks` resolves then. A failed
+    /// checkpoint is told to `health` (a failed commit reaches it through
+    /// the handler that hears of it).
     pub fn start(
         store: Store,
         max_inflight_bytes: usize,
         group_commit_rows: usize,
+        health: Arc<StoreHealth>,
     ) -> (Writer, JoinSet<()>) {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE_SLOTS);
         let rx = Arc::new(Mutex::new(rx));
@@ -138,7 +142,8 @@ impl Writer {
         for _ in 0..writer_tasks(store.backend()) {
             let rx = Arc::clone(&rx);
             let store = store.clone();
-            tasks.spawn(async move { write_loop(store, rx, group_commit_rows).await });
+            let health = Arc::clone(&health);
+            tasks.spawn(async move { write_loop(store, rx, group_commit_rows, &health).await });
         }
         let capacity = max_inflight_bytes.min(Semaphore::MAX_PERMITS);
         let writer = Writer {
@@ -193,7 +198,12 @@ impl Writer {
     }
 }
 
-async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_commit_rows: usize) {
+async fn write_loop(
+    store: Store,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    group_commit_rows: usize,
+    health: &StoreHealth,
+) {
     let mut records = store.record_writer();
     // When the writer's last checkpoint ran, so the batches that waited
     // for it can say so.
@@ -227,9 +237,13 @@ async fn write_loop(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, group_com
         match records.checkpoint(idle).await {
             Ok(Some(_)) => last_checkpoint = Some((started, Instant::now())),
             Ok(None) => {}
-            Err(e) => eprintln!(
-                "earlyexit-collector: WAL checkpoint failed ({e}); the writer retries after its next commit"
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "WAL checkpoint failed; the writer retries after its next commit"
+                );
+                health.background_failed(&e).await;
+            }
         }
     }
 }

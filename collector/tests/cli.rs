@@ -132,17 +132,17 @@ fn serve_with_defaults_then_manage_tokens_and_stop_on_sigterm() {
     assert!(status.success(), "{status:?}");
     let mut log = String::new();
     std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut log).unwrap();
-    assert!(log.contains("stopped: 1 records stored"), "{log}");
+    let stopped: Vec<&str> = log.lines().filter(|l| l.contains(" stopped ")).collect();
+    assert_eq!(stopped.len(), 1, "one summary line at the stop: {log}");
+    assert!(stopped[0].contains("records_stored=1 "), "{log}");
     let refusals: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("refused Ingest.Push"))
         .collect();
     assert_eq!(refusals.len(), 1, "rate limited: {log}");
-    assert!(refusals[0].contains("from 127.0.0.1:"), "{log}");
-    assert!(
-        refusals[0].contains(&format!("revoked token {id}")),
-        "{log}"
-    );
+    assert!(refusals[0].contains("peer=127.0.0.1:"), "{log}");
+    assert!(refusals[0].contains(&format!("token_id={id} ")), "{log}");
+    assert!(refusals[0].contains("reason=\"revoked token\""), "{log}");
     assert!(!log.contains(&token), "the token is never logged");
 }
 

@@ -25,6 +25,14 @@ pub mod v1 {
 /// push under gRPC's default 4 MiB message limit.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// The message of the `UNAVAILABLE` status a collector answers with while
+/// its store cannot be used (a dropped or stopped database, a full or
+/// read-only disk): nothing of the call was done, and the agent keeps its
+/// records and retries later. Always this text, so agents can tell it
+/// from an unreachable collector, and never the store's own error (which
+/// may hold SQL): the collector's log has that.
+pub const STORE_UNAVAILABLE: &str = "the collector's store is unavailable; retrying";
+
 /// The encoded `FileDescriptorSet` of every `earlyexit.v1` file: what gRPC
 /// reflection serves, and what tests read to find every field of a message.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -192,6 +192,9 @@ pub struct Collector {
     /// The port it listens on, across restarts.
     pub port: u16,
     extra: Vec<String>,
+    /// The self-signed certificate's folder (`--tls-dir`) when it serves
+    /// TLS; plaintext (`--insecure`) otherwise.
+    tls_dir: Option<PathBuf>,
     process: Option<Guard>,
     /// Everything it printed on stderr, over all its lives.
     log: Arc<Mutex<String>>,
@@ -220,11 +223,28 @@ impl Collector {
 
     /// Starts `serve` on `port` (0: a free one) with `extra` flags.
     pub fn start(bin: &Binaries, store: &str, port: u16, extra: &[&str]) -> Collector {
+        Self::start_with(bin, store, port, None, extra)
+    }
+
+    /// Starts `serve` with TLS: the self-signed certificate of `tls_dir`
+    /// (made there when missing; `tls_dir/cert.pem` is what agents pin).
+    pub fn start_tls(bin: &Binaries, store: &str, tls_dir: &std::path::Path) -> Collector {
+        Self::start_with(bin, store, 0, Some(tls_dir.to_path_buf()), &[])
+    }
+
+    fn start_with(
+        bin: &Binaries,
+        store: &str,
+        port: u16,
+        tls_dir: Option<PathBuf>,
+        extra: &[&str],
+    ) -> Collector {
         let mut collector = Collector {
             bin: bin.collector.clone(),
             store: store.to_string(),
             port: if port == 0 { free_port() } else { port },
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls_dir,
             process: None,
             log: Arc::default(),
         };
@@ -232,16 +252,26 @@ impl Collector {
         collector
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_dir.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Starts it again (it must be stopped), waiting for `listening on`.
     pub fn restart(&mut self) {
         assert!(self.process.is_none(), "the collector is already running");
-        let mut child = Command::new(&self.bin)
-            .args(["serve", "--insecure", "--store", &self.store])
+        let mut serve = Command::new(&self.bin);
+        serve.args(["serve", "--store", &self.store]);
+        match &self.tls_dir {
+            Some(dir) => serve.arg("--tls-dir").arg(dir),
+            None => serve.arg("--insecure"),
+        };
+        let mut child = serve
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .args(&self.extra)
             .stdin(Stdio::null())
@@ -295,6 +325,53 @@ impl Collector {
     /// What it printed on stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What `grpc.health.v1` of a plaintext collector says for the whole
+    /// server (`""`): `Some(true)`
+    /// for SERVING, `Some(false)` for any other status, `None` when it
+    /// does not answer.
+    pub fn serving(&self) -> Option<bool> {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::health_client::HealthClient;
+        let url = self.url();
+        runtime().block_on(async move {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .ok()?
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .ok()?;
+            let mut client = HealthClient::new(channel);
+            let request = HealthCheckRequest {
+                service: String::new(),
+            };
+            let answer = tokio::time::timeout(Duration::from_secs(5), client.check(request))
+                .await
+                .ok()?
+                .ok()?;
+            Some(answer.into_inner().status() == ServingStatus::Serving)
+        })
+    }
+
+    /// Waits up to `limit` for health to say SERVING (`serving`) or not;
+    /// returns how long it took. Panics with the collector's log when the
+    /// limit passes.
+    pub fn wait_for_health(&self, serving: bool, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.serving() == Some(serving) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "health did not turn {} within {limit:?}; collector log:\n{}",
+                if serving { "SERVING" } else { "NOT_SERVING" },
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::config::LoadedConfig;
+use crate::config::{CollectorConfig, LoadedConfig};
 use crate::duration::parse_duration;
 use crate::report::codes;
 use crate::store::outbox::{self, Status};
@@ -100,12 +100,12 @@ pub fn run(args: &Args, loaded: &LoadedConfig) -> anyhow::Result<ExitCode> {
         stdout.flush()?;
         eprintln!(
             "{count} records would be sent to {} (dry run: nothing was sent)",
-            collector_config.url
+            collector_config.shown_urls()
         );
         return Ok(ExitCode::SUCCESS);
     }
     let agent_id = identity::load_or_create(&loaded.files.earlyexit_home)?;
-    let url = collector_config.url.clone();
+    let url = collector_config.shown_urls();
     let mut progress = ProgressLine::new(!args.json);
     let (report, result) = runtime.block_on(async {
         let collector = Collector::connect(collector_config)?;
@@ -289,7 +289,7 @@ fn when(ms: Option<i64>) -> String {
 
 fn print_status(as_json: bool, loaded: &LoadedConfig, status: &Status) -> anyhow::Result<()> {
     let config = &loaded.config;
-    let url = config.collector.as_ref().map(|c| c.url.clone());
+    let url = config.collector.as_ref().map(CollectorConfig::shown_urls);
     if as_json {
         let mut value = serde_json::to_value(status)?;
         value["collector"] = json!(url);
@@ -307,7 +307,7 @@ fn print_status(as_json: bool, loaded: &LoadedConfig, status: &Status) -> anyhow
 
 fn status_text(loaded: &LoadedConfig, status: &Status) -> String {
     let config = &loaded.config;
-    let url = config.collector.as_ref().map(|c| c.url.clone());
+    let url = config.collector.as_ref().map(CollectorConfig::shown_urls);
     let mut out = String::new();
     let mut line = |label: &str, value: String| out.push_str(&format!("{label:<14}{value}\n"));
     line(

@@ -93,7 +93,7 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         name: "collector",
-        description: "where runs are synced: {url, token | token_file, ca, cert, key}",
+        description: "where runs are synced: {url (or urls: [replicas, tried in order]), token | token_file, ca, cert, key}",
         when_unset: "nothing leaves this machine",
     },
     KeyDoc {

@@ -182,8 +182,14 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
-    /// `https://host:port` of the collector.
+    /// `https://host:port` of the collector (or `urls`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+    /// Replicas of one collector (same store, same certificate), tried in
+    /// order: a push that fails with a fail-over code
+    /// (`sync::error::FAIL_OVER_CODES`) goes to the next. Instead of `url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     /// The agent's bearer token (prefer `token_file`); never printed.
     #[serde(default, serialize_with = "serialize_secret")]
     pub token: Option<String>,
@@ -199,6 +205,30 @@ pub struct CollectorConfig {
     /// Client key for mTLS.
     #[serde(default)]
     pub key: Option<PathBuf>,
+}
+
+impl CollectorConfig {
+    /// The URLs to use, in order (`urls`, or the one `url`), trimmed; an
+    /// error saying what to write when there is none or both keys are set.
+    pub fn urls(&self) -> Result<Vec<String>, &'static str> {
+        let url = self.url.trim();
+        match (url.is_empty(), self.urls.is_empty()) {
+            (false, false) => {
+                Err("set collector.url or collector.urls (a list of replicas), not both")
+            }
+            (true, true) => Err(
+                "collector.url is missing: set url: https://HOST:PORT (or urls: [https://A:PORT, https://B:PORT] for replicas)",
+            ),
+            (false, true) => Ok(vec![url.to_string()]),
+            (true, false) => Ok(self.urls.iter().map(|u| u.trim().to_string()).collect()),
+        }
+    }
+
+    /// The URLs for messages: `url`, or the `urls` joined by ", ".
+    pub fn shown_urls(&self) -> String {
+        self.urls()
+            .map_or_else(|_| self.url.clone(), |u| u.join(", "))
+    }
 }
 
 fn serialize_secret<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

@@ -1,4 +1,6 @@
-//! The connection to the collector: the channel for `collector.url`, TLS
+//! The connection to the collector: a channel for `collector.url` (or one
+//! per replica of `collector.urls`, the current one used until a caller
+//! [fails over](Collector::fail_over)), TLS
 //! (rustls: `collector.ca` as the only root when set, the system's roots
 //! otherwise; `cert` + `key` for mTLS), plaintext only for an explicit
 //! `http://` URL, and `authorization: Bearer TOKEN` on every call.
@@ -57,34 +59,63 @@ impl Interceptor for Bearer {
 
 type Authed = InterceptedService<Channel, Bearer>;
 
-/// A configured collector: the two services over one channel.
+/// A configured collector: the two services over one channel per URL.
 #[derive(Debug, Clone)]
 pub struct Collector {
+    targets: Vec<Target>,
+    current: usize,
+    warning: Option<String>,
+}
+
+/// One URL of the collector and its services.
+#[derive(Debug, Clone)]
+struct Target {
     url: String,
     ingest: v1::ingest_client::IngestClient<Authed>,
     updates: v1::updates_client::UpdatesClient<Authed>,
-    warning: Option<String>,
 }
 
 impl Collector {
     /// Prepares the channel for `config` (no I/O but reading the token and
     /// certificate files). Must be called inside a tokio runtime.
     pub fn connect(config: &CollectorConfig) -> Result<Collector, SyncError> {
-        let url = config.url.trim().to_string();
+        let urls = config.urls().map_err(SyncError::NoUrl)?;
         let bearer = Bearer(bearer_value(&read_token(config)?)?);
-        let endpoint = endpoint(&url, config)?;
-        let channel = endpoint.connect_lazy();
-        let ingest =
-            v1::ingest_client::IngestClient::with_interceptor(channel.clone(), bearer.clone())
-                .max_decoding_message_size(MAX_DECODE_BYTES);
-        let updates = v1::updates_client::UpdatesClient::with_interceptor(channel, bearer)
-            .max_decoding_message_size(MAX_DECODE_BYTES);
+        let mut targets = Vec::with_capacity(urls.len());
+        for url in urls {
+            let channel = endpoint(&url, config)?.connect_lazy();
+            let ingest =
+                v1::ingest_client::IngestClient::with_interceptor(channel.clone(), bearer.clone())
+                    .max_decoding_message_size(MAX_DECODE_BYTES);
+            let updates =
+                v1::updates_client::UpdatesClient::with_interceptor(channel, bearer.clone())
+                    .max_decoding_message_size(MAX_DECODE_BYTES);
+            targets.push(Target {
+                url,
+                ingest,
+                updates,
+            });
+        }
         Ok(Collector {
-            url,
-            ingest,
-            updates,
+            targets,
+            current: 0,
             warning: config.token_file.as_deref().and_then(token_file_warning),
         })
+    }
+
+    /// How many URLs the collector has (`collector.urls`; 1 for `url`).
+    pub fn replicas(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Moves to the next URL (round robin) and returns true, or false when
+    /// there is only one.
+    pub fn fail_over(&mut self) -> bool {
+        if self.targets.len() < 2 {
+            return false;
+        }
+        self.current = (self.current + 1) % self.targets.len();
+        true
     }
 
     /// A warning about the configuration to show the user once (a token
@@ -93,9 +124,9 @@ impl Collector {
         self.warning.as_deref()
     }
 
-    /// The collector's URL, for messages (it holds no secret).
+    /// The URL in use, for messages (it holds no secret).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.targets[self.current].url
     }
 
     /// `Ingest.Push`, bounded by [`PUSH_TIMEOUT`]. Cancel-safe: dropping
@@ -106,7 +137,8 @@ impl Collector {
     ) -> Result<v1::PushResponse, tonic::Status> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(PUSH_TIMEOUT);
-        self.ingest
+        self.targets[self.current]
+            .ingest
             .push(request)
             .await
             .map(tonic::Response::into_inner)
@@ -117,7 +149,8 @@ impl Collector {
         &mut self,
         request: v1::SubscribeRequest,
     ) -> Result<tonic::Streaming<v1::BundleChunk>, tonic::Status> {
-        self.updates
+        self.targets[self.current]
+            .updates
             .subscribe(request)
             .await
             .map(tonic::Response::into_inner)
@@ -232,6 +265,7 @@ mod tests {
     fn config(url: &str) -> CollectorConfig {
         CollectorConfig {
             url: url.to_string(),
+            urls: Vec::new(),
             token: Some("t0ken".into()),
             token_file: None,
             ca: None,
@@ -315,5 +349,36 @@ mod tests {
     fn the_token_is_never_in_debug_output() {
         let b = Bearer(bearer_value("s3cret").unwrap());
         assert!(!format!("{b:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn replicas_are_tried_in_turn_and_url_and_urls_do_not_mix() {
+        let mut c = config("");
+        c.urls = vec![
+            "http://127.0.0.1:7701".into(),
+            " http://127.0.0.1:7702 ".into(),
+        ];
+        let mut collector = Collector::connect(&c).unwrap();
+        assert_eq!(collector.replicas(), 2);
+        assert_eq!(collector.url(), "http://127.0.0.1:7701");
+        assert!(collector.fail_over());
+        assert_eq!(collector.url(), "http://127.0.0.1:7702");
+        assert!(collector.fail_over());
+        assert_eq!(collector.url(), "http://127.0.0.1:7701");
+        c.urls.push("collector:7703".into());
+        let e = Collector::connect(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("collector:7703") && e.contains("no https://"),
+            "{e}"
+        );
+
+        let mut single = Collector::connect(&config("http://127.0.0.1:7700")).unwrap();
+        assert!(!single.fail_over());
+        let mut both = config("http://127.0.0.1:7700");
+        both.urls = vec!["http://127.0.0.1:7701".into()];
+        let e = Collector::connect(&both).unwrap_err().to_string();
+        assert!(e.contains("not both"), "{e}");
+        let e = Collector::connect(&config(" ")).unwrap_err().to_string();
+        assert!(e.contains("collector.url is missing"), "{e}");
     }
 }

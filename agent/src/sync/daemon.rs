@@ -84,7 +84,7 @@ pub async fn run(
     log(&format!(
         "syncing {} to {} every {} as agent {agent_id}{}",
         config.db.display(),
-        collector.url(),
+        collector_config.shown_urls(),
         crate::duration::format_duration(options.interval),
         if options.subscribe {
             ", with the update stream"
@@ -216,6 +216,9 @@ async fn subscribe_loop(store: &Store, mut collector: Collector, agent_id: &str,
                     log(&format!("update stream: {text}"));
                 }
                 last_error = Some(text);
+                if super::error::is_fail_over(status.code()) {
+                    collector.fail_over();
+                }
             }
             Ok(mut stream) => {
                 log("update stream open");
@@ -253,6 +256,9 @@ async fn subscribe_loop(store: &Store, mut collector: Collector, agent_id: &str,
                                 super::error::code_name(status.code()),
                                 status.message()
                             ));
+                            if super::error::is_fail_over(status.code()) {
+                                collector.fail_over();
+                            }
                             break;
                         }
                     }

@@ -5,7 +5,10 @@
 //! idempotent (the collector keys records by agent and execution id, so a
 //! re-send is a duplicate, never a second record):
 //!
-//! - `UNAVAILABLE` — the collector is down, restarting, or unreachable.
+//! - `UNAVAILABLE` — the collector is down, restarting, or unreachable, or
+//!   it answered that its store is unavailable
+//!   ([`earlyexit_proto::STORE_UNAVAILABLE`]; [`SyncError::StoreUnavailable`]
+//!   says so instead of pointing at `collector.url`).
 //! - `RESOURCE_EXHAUSTED` — the collector's backpressure or quota.
 //! - `DEADLINE_EXCEEDED` — the call timed out; it may have been stored.
 //! - `ABORTED` — a conflict on the collector's side (e.g. a busy store).
@@ -43,6 +46,23 @@ pub const RETRIABLE_CODES: &[Code] = &[
     Code::Internal,
     Code::Unknown,
 ];
+
+/// Codes after which a collector with several URLs (`collector.urls`) is
+/// tried at its next URL: the replica is down, stopping, cut off or
+/// without its store, and another may not be. Not RESOURCE_EXHAUSTED (that
+/// replica is up and asks for a slower pace) nor ABORTED.
+pub const FAIL_OVER_CODES: &[Code] = &[
+    Code::Unavailable,
+    Code::DeadlineExceeded,
+    Code::Cancelled,
+    Code::Internal,
+    Code::Unknown,
+];
+
+/// True when a call that failed with `code` goes to the next URL.
+pub fn is_fail_over(code: Code) -> bool {
+    FAIL_OVER_CODES.contains(&code)
+}
 
 /// True when a call that failed with `code` is worth sending again.
 pub fn is_retriable(code: Code) -> bool {
@@ -163,6 +183,9 @@ pub enum SyncError {
         /// What is wrong with it.
         detail: String,
     },
+    /// Neither `url` nor `urls`, or both.
+    #[error("{0}")]
+    NoUrl(&'static str),
     /// Neither `token` nor `token_file`.
     #[error(
         "the collector needs a token: set collector.token_file (a file holding the token, mode 0600) or collector.token"
@@ -225,6 +248,16 @@ pub enum SyncError {
         /// The collector speaks TLS (else plaintext).
         speaks_tls: bool,
     },
+    /// The collector is reachable but its store is not (it answered
+    /// UNAVAILABLE with [`earlyexit_proto::STORE_UNAVAILABLE`]) past the
+    /// attempts or the time allowed.
+    #[error(
+        "the collector at {url} is up but its store is unavailable, so it cannot take records now; records stay pending and are sent by the next sync (nothing to change on this machine: the collector's log says what is wrong with its store)"
+    )]
+    StoreUnavailable {
+        /// The collector URL.
+        url: String,
+    },
     /// Retriable failures went on past the attempts or the time allowed.
     #[error("cannot reach the collector at {url} ({}: {message}); records stay pending and are sent by the next sync: {}", code_name(*.code), advice(*.code))]
     Unreachable {
@@ -255,9 +288,10 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// The error for a failed call to the collector at `url`: retriable
-    /// codes become [`SyncError::Unreachable`], the rest
-    /// [`SyncError::Refused`].
+    /// The error for a failed call to the collector at `url`: the
+    /// collector's "store unavailable" answer becomes
+    /// [`SyncError::StoreUnavailable`], other retriable codes
+    /// [`SyncError::Unreachable`], the rest [`SyncError::Refused`].
     pub fn from_status(url: &str, status: &tonic::Status) -> SyncError {
         let message = status_message(status);
         if let Some(speaks_tls) = scheme_mismatch(url, status) {
@@ -269,6 +303,12 @@ impl SyncError {
             SyncError::Certificate {
                 url: url.to_string(),
                 message,
+            }
+        } else if status.code() == Code::Unavailable
+            && status.message() == earlyexit_proto::STORE_UNAVAILABLE
+        {
+            SyncError::StoreUnavailable {
+                url: url.to_string(),
             }
         } else if is_retriable(status.code()) {
             SyncError::Unreachable {
@@ -288,7 +328,10 @@ impl SyncError {
     /// True when the same sync may succeed later without a change of
     /// configuration.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Unreachable { .. } | SyncError::Stopped)
+        matches!(
+            self,
+            SyncError::Unreachable { .. } | SyncError::StoreUnavailable { .. } | SyncError::Stopped
+        )
     }
 }
 
@@ -462,5 +505,19 @@ mod tests {
         assert!(text.contains("cannot reach the collector"), "{text}");
         assert!(text.contains("stay pending"), "{text}");
         assert!(text.contains("UNAVAILABLE"), "{text}");
+    }
+
+    #[test]
+    fn a_collector_whose_store_is_down_is_not_called_unreachable() {
+        let status = tonic::Status::unavailable(earlyexit_proto::STORE_UNAVAILABLE);
+        let e = SyncError::from_status("https://c:7700", &status);
+        let text = e.to_string();
+        assert!(matches!(e, SyncError::StoreUnavailable { .. }), "{text}");
+        assert!(e.is_transient());
+        assert!(is_retriable(status.code()));
+        assert!(text.contains("store is unavailable"), "{text}");
+        assert!(text.contains("stay pending"), "{text}");
+        assert!(!text.contains("cannot reach"), "{text}");
+        assert!(!text.contains("check collector.url"), "{text}");
     }
 }

@@ -131,6 +131,7 @@ fn from_the_collector(e: &SyncError) -> bool {
     matches!(
         e,
         SyncError::Unreachable { .. }
+            | SyncError::StoreUnavailable { .. }
             | SyncError::Refused { .. }
             | SyncError::Tls { .. }
             | SyncError::Certificate { .. }
@@ -164,7 +165,7 @@ fn attempt(on_exit: &OnExit, db: &Path) -> Option<Failure> {
         ))),
         Err(_) => Some(Failure::Collector(format!(
             "earlyexit: warning: sync_on_exit: the collector at {} did not answer within {limit} (sync_on_exit_timeout); records stay pending for `earlyexit sync`, and the next runs skip sync_on_exit for {skip} or more",
-            on_exit.collector.url
+            on_exit.collector.shown_urls()
         ))),
     }
 }

@@ -21,7 +21,7 @@ use super::backoff::{self, Backoff};
 use super::batch::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use super::client::Collector;
 use super::convert::Sendable;
-use super::error::{is_certificate_failure, is_retriable, scheme_mismatch};
+use super::error::{is_certificate_failure, is_fail_over, is_retriable, scheme_mismatch};
 use crate::config::{Config, TelemetryLevel};
 use crate::privacy::Outbound;
 use crate::record::RunRecord;
@@ -343,6 +343,9 @@ impl Sender {
     ) -> Result<v1::PushResponse, SyncError> {
         let mut backoff = Backoff::new(self.policy.base, self.policy.cap);
         let mut attempts = 0;
+        // URLs tried since the last back-off: the next replica is tried at
+        // once, the wait comes after a whole round failed.
+        let mut tried = 0;
         loop {
             attempts += 1;
             let result = tokio::select! {
@@ -357,6 +360,13 @@ impl Sender {
                         && scheme_mismatch(self.collector.url(), &status).is_none()
                         && attempts < self.policy.max_attempts =>
                 {
+                    if is_fail_over(status.code()) && self.collector.fail_over() {
+                        tried += 1;
+                        if tried < self.collector.replicas() {
+                            continue;
+                        }
+                    }
+                    tried = 0;
                     let wait = backoff.next_delay();
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}

@@ -267,6 +267,40 @@ impl Store {
         Ok(Store::Postgres(pool))
     }
 
+    /// Proves the store takes writes: one small upsert (the `store_probe`
+    /// row), committed. A database that lost its tables (dropped and made
+    /// again empty) is migrated first, so a recreated database serves
+    /// again. For the health watch ([`crate::health`]); cheap enough to
+    /// run every few seconds.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let sql = "INSERT INTO store_probe (id, probed_at_ms) VALUES (1, $1) \
+                   ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms";
+        let write = || async {
+            let now = now_ms();
+            on_pool!(self, |p| sqlx::query(sql)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|_| ()))
+        };
+        match write().await {
+            Err(e) if is_missing_table(&e) => {
+                self.migrate().await?;
+                Ok(write().await?)
+            }
+            result => Ok(result?),
+        }
+    }
+
+    /// Applies the migrations this build has and the database lacks.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match self {
+            Store::Sqlite(p) => SQLITE_MIGRATOR.run(p).await,
+            Store::Postgres(p) => POSTGRES_MIGRATOR.run(p).await,
+        };
+        result.map_err(|e| StoreError::Migrate(self.backend().to_string(), e.to_string()))
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         match self {
@@ -553,6 +587,17 @@ async fn set_checkpoint_size(conn: &mut sqlx::SqliteConnection) -> Result<(), sq
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A table the statement names does not exist (PostgreSQL
+/// `undefined_table`, SQLite "no such table").
+fn is_missing_table(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.code().as_deref() == Some("42P01") || d.message().starts_with("no such table")
+        }
+        _ => false,
+    }
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
