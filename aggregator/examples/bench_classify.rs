@@ -168,7 +168,14 @@ fn main() {
     let stamped: Vec<String> = infer
         .iter()
         .enumerate()
-        .map(|(i, l)| format!("2026-01-02T10:{:02}:{:02}.{:07}Z {l}", i / 60 % 60, i % 60, i))
+        .map(|(i, l)| {
+            format!(
+                "2026-01-02T10:{:02}:{:02}.{:07}Z {l}",
+                i / 60 % 60,
+                i % 60,
+                i
+            )
+        })
         .collect();
     let (t_stamped, _) = best_of(3, || {
         let mut flagged = 0usize;

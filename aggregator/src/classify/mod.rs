@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::{FeatureSchema, Features, LineContext, SchemaStamp, extract};
 use calibrate::Platt;
-use linear::{Rng, SparseLogistic};
+pub(crate) use linear::Rng;
+use linear::SparseLogistic;
 
 pub use persist::{FORMAT_VERSION, MAGIC};
 
@@ -435,11 +436,16 @@ impl LineClassifier {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&self.to_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(&self.to_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            // Best effort: the temporary file is ours and half written.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        Ok(())
     }
 
     /// Reads a model from `path`; refuses another format or feature schema.

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::metrics::Confusion;
 use super::{EvalError, require_dir};
-use crate::classify::{LineClassifier, TrainParams, TrainingSet};
+use crate::classify::{LineClassifier, Rng, TrainParams, TrainingSet};
 use crate::features::{DENSE_NAMES, extract_log};
 
 /// Folder under `--data` that holds the sample.
@@ -175,17 +175,7 @@ fn read_sample(path: &Path) -> Result<Sample, EvalError> {
 /// Fold of every line: a seeded shuffle dealt round-robin.
 fn random_folds(n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    // The classifier's generator is private to it; a separate splitmix here.
-    let mut state = SPLIT_SEED;
-    for i in (1..n).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let j = ((u128::from(z) * (i as u128 + 1)) >> 64) as usize;
-        order.swap(i, j);
-    }
+    Rng::new(SPLIT_SEED).shuffle(&mut order);
     let mut fold = vec![0; n];
     for (p, &r) in order.iter().enumerate() {
         fold[r] = p % FOLDS;

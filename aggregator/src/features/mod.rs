@@ -29,7 +29,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use tokens::{WordClass, fnv, for_each_token, mix};
+pub(crate) use tokens::mix;
+use tokens::{WordClass, fnv, for_each_token};
 
 /// Version of the feature definitions; bumped with every change to [`extract`].
 pub const SCHEMA_VERSION: u32 = 1;
