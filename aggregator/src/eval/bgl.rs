@@ -10,7 +10,7 @@
 //! `EventId` is used only to build the folds, never as a feature. Never
 //! tunes anything: it reports what the default training gives.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -58,6 +58,9 @@ pub struct Scores {
     pub f1: f64,
     /// Mean squared error of the probabilities (None for the regex).
     pub brier: Option<f64>,
+    /// Folds whose training lines were all of one class, so no model was
+    /// trained and that class was predicted for the held-out lines.
+    pub single_class_folds: usize,
 }
 
 impl Scores {
@@ -68,6 +71,7 @@ impl Scores {
             recall: counts.recall(),
             f1: counts.f1(),
             brier,
+            single_class_folds: 0,
         }
     }
 }
@@ -208,32 +212,59 @@ fn grouped_folds(event: &[String]) -> Vec<usize> {
     event.iter().map(|e| of[e.as_str()]).collect()
 }
 
+/// The one label all `rows` share, if they do: such a fold's training
+/// lines cannot train a model (with few templates, every alert template
+/// may sit in the held-out fold).
+fn single_class(set: &TrainingSet, rows: &[usize]) -> Option<bool> {
+    let first = set.labels()[*rows.first()?];
+    rows.iter()
+        .all(|&r| set.labels()[r] == first)
+        .then_some(first)
+}
+
 fn cross_validate(
     set: &TrainingSet,
     fold: &[usize],
     params: &TrainParams,
+    path: &Path,
 ) -> Result<(Scores, Vec<f32>), EvalError> {
     let mut counts = Confusion::default();
     let mut sq = 0.0;
     let labels = set.labels();
     let mut probs = vec![0.0; set.len()];
+    let mut single = 0;
     for f in 0..FOLDS {
         let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
         let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
-        let model =
-            LineClassifier::train(&set.select(&train), params).map_err(|e| EvalError::BadData {
-                path: PathBuf::from(BGL_FILE),
-                reason: format!("fold {f}: {e}"),
-            })?;
+        let model = match single_class(set, &train) {
+            Some(_) => {
+                single += 1;
+                None
+            }
+            None => Some(
+                LineClassifier::train(&set.select(&train), params).map_err(|e| {
+                    EvalError::BadData {
+                        path: path.to_owned(),
+                        reason: format!("training fold {f}: {e}"),
+                    }
+                })?,
+            ),
+        };
         for r in test {
-            let p = model.probability(&set.features(r));
+            // Without a model, the only class the training lines showed.
+            let p = match &model {
+                Some(m) => m.probability(&set.features(r)),
+                None => f32::from(u8::from(single_class(set, &train) == Some(true))),
+            };
             probs[r] = p;
             let y = labels[r];
             counts.add(p >= THRESHOLD, y);
             sq += f64::from(p - f32::from(u8::from(y))).powi(2);
         }
     }
-    Ok((Scores::new(counts, Some(sq / set.len() as f64)), probs))
+    let mut scores = Scores::new(counts, Some(sq / set.len() as f64));
+    scores.single_class_folds = single;
+    Ok((scores, probs))
 }
 
 /// The templates with the most wrong held-out decisions, worst first.
@@ -261,7 +292,11 @@ fn worst_templates(s: &Sample, probs: &[f32], n: usize) -> Vec<TemplateResult> {
 /// The same folds with smartcore's random forest on the dense features
 /// only (it needs a dense matrix, so the hashed block is left out, and it
 /// gives labels, not probabilities): a reference for the linear model.
-fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, EvalError> {
+fn forest_cross_validate(
+    set: &TrainingSet,
+    fold: &[usize],
+    path: &Path,
+) -> Result<Scores, EvalError> {
     use smartcore::ensemble::random_forest_classifier::{
         RandomForestClassifier, RandomForestClassifierParameters,
     };
@@ -282,14 +317,20 @@ fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, Ev
         DenseMatrix::new(rows.len(), d, values, false)
     };
     let bad = |reason: String| EvalError::BadData {
-        path: PathBuf::from(BGL_FILE),
+        path: path.to_owned(),
         reason,
     };
     let mut counts = Confusion::default();
+    let mut single = 0;
     let labels = set.labels();
     for f in 0..FOLDS {
         let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
         let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
+        if let Some(class) = single_class(set, &train) {
+            single += 1;
+            test.iter().for_each(|&r| counts.add(class, labels[r]));
+            continue;
+        }
         let x = matrix(&train).map_err(|e| bad(e.to_string()))?;
         let y: Vec<u32> = train.iter().map(|&r| u32::from(labels[r])).collect();
         let params = RandomForestClassifierParameters::default().with_seed(SPLIT_SEED);
@@ -301,7 +342,9 @@ fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, Ev
             counts.add(p == 1, labels[r]);
         }
     }
-    Ok(Scores::new(counts, None))
+    let mut scores = Scores::new(counts, None);
+    scores.single_class_folds = single;
+    Ok(scores)
 }
 
 fn regex_scores(texts: &[String], alert: &[bool]) -> Scores {
@@ -326,11 +369,11 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
     let s = read_sample(&path)?;
     let mut set = TrainingSet::new();
     extract_log(&s.lines, |_, _| {}, |i, f| set.push(f, s.alert[i]));
-    let (random, _) = cross_validate(&set, &random_folds(set.len()), params)?;
-    let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params)?;
+    let (random, _) = cross_validate(&set, &random_folds(set.len()), params, &path)?;
+    let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params, &path)?;
     let template_misses = worst_templates(&s, &held_out, 10);
-    let forest_random = forest_cross_validate(&set, &random_folds(set.len()))?;
-    let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event))?;
+    let forest_random = forest_cross_validate(&set, &random_folds(set.len()), &path)?;
+    let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event), &path)?;
     let all = LineClassifier::train(&set, params).map_err(|e| EvalError::BadData {
         path: path.clone(),
         reason: e.to_string(),
@@ -394,6 +437,12 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "{name:<34} {:>6.3} {:>6.3} {:>6.3} {brier:>7} {:>5} {:>5} {:>5}\n",
             s.precision, s.recall, s.f1, s.counts.tp, s.counts.fp, s.counts.fn_
         ));
+        if s.single_class_folds > 0 {
+            out.push_str(&format!(
+                "  ({} of {FOLDS} folds had training lines of one class only: no model, that class predicted)\n",
+                s.single_class_folds
+            ));
+        }
     }
     out.push_str(&format!(
         "model on all lines: {} bytes saved; largest dense weights:",
@@ -424,6 +473,7 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "template_r": r.template.recall,
             "template_f1": r.template.f1,
             "template_brier": r.template.brier,
+            "template_single_class_folds": r.template.single_class_folds,
             "forest_random_f1": r.forest_random.f1,
             "forest_template_f1": r.forest_template.f1,
             "regex_content_p": r.regex_content.precision,
