@@ -9,11 +9,11 @@
 //! [`crate::features`], for training and inference alike.
 //!
 //! The model is a sparse logistic regression over the hashed features,
-//! trained by AdaGrad ([`linear`]: hand-written, because smartcore's
+//! trained by AdaGrad (`linear`: hand-written, because smartcore's
 //! logistic regression needs a dense matrix, which at 2^18 columns does not
 //! fit in memory, and cannot continue from earlier weights), followed by
 //! Platt scaling fitted with smartcore's `LogisticRegression` on
-//! cross-fitted scores ([`calibrate`]), so a probability of 0.9 means about
+//! cross-fitted scores (`calibrate`), so a probability of 0.9 means about
 //! nine in ten such lines are errors.
 
 mod calibrate;
