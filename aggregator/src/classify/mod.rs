@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{FeatureSchema, Features, LineContext, SchemaStamp, extract};
+use crate::features::{FeatureSchema, Features, LineContext, SchemaStamp, extract, extract_log};
 use calibrate::Platt;
 pub(crate) use linear::Rng;
 use linear::SparseLogistic;
@@ -373,6 +373,19 @@ impl LineClassifier {
     pub fn score_line(&self, ctx: &LineContext<'_>, scratch: &mut Features) -> f32 {
         extract(ctx, scratch);
         self.probability(scratch)
+    }
+
+    /// The probability of every line of a log, each line tokenised once
+    /// (see [`extract_log`]: `prepare(i, ctx)` may set the stream,
+    /// template and pattern hits of line `i`).
+    pub fn score_log<'a, S: AsRef<[u8]>>(
+        &self,
+        lines: &'a [S],
+        prepare: impl FnMut(usize, &mut LineContext<'a>),
+    ) -> Vec<f32> {
+        let mut out = Vec::with_capacity(lines.len());
+        extract_log(lines, prepare, |_, f| out.push(self.probability(f)));
+        out
     }
 
     /// The schema the model was trained on.
