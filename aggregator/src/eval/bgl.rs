@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::metrics::Confusion;
 use super::{EvalError, require_dir};
 use crate::classify::{LineClassifier, Rng, TrainParams, TrainingSet};
-use crate::features::{DENSE_NAMES, extract_log};
+use crate::features::{DENSE_NAMES, Features, extract_log};
 
 /// Folder under `--data` that holds the sample.
 pub const BGL_DIR: &str = "loghub2k/BGL";
@@ -91,6 +91,10 @@ pub struct BglReport {
     pub random: Scores,
     /// Grouped 5-fold split, whole templates held out.
     pub template: Scores,
+    /// The classifier without position and neighbour features, random split.
+    pub no_context_random: Scores,
+    /// The same, templates held out.
+    pub no_context_template: Scores,
     /// smartcore random forest on the dense features, random split.
     pub forest_random: Scores,
     /// smartcore random forest on the dense features, templates held out.
@@ -210,6 +214,40 @@ fn grouped_folds(event: &[String]) -> Vec<usize> {
         of.insert(e, f);
     }
     event.iter().map(|e| of[e.as_str()]).collect()
+}
+
+/// Dense features that look beyond the line itself.
+const CONTEXT_FEATURES: &[&str] = &[
+    "pos_known",
+    "pos_rel",
+    "pos_tail",
+    "prev_alarm",
+    "next_alarm",
+    "next_indented",
+    "same_first_word_as_prev",
+];
+
+/// `set` without [`CONTEXT_FEATURES`]: how much the position and the
+/// neighbours contribute (in BGL alerts come in bursts).
+fn without_context(set: &TrainingSet) -> TrainingSet {
+    let drop: Vec<u32> = DENSE_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| CONTEXT_FEATURES.contains(n))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let mut out = TrainingSet::new();
+    for r in 0..set.len() {
+        let (i, v) = set.row(r);
+        let (i, v): (Vec<u32>, Vec<f32>) = i
+            .iter()
+            .zip(v)
+            .filter(|(i, _)| !drop.contains(i))
+            .map(|(i, v)| (*i, *v))
+            .unzip();
+        out.push(&Features::from_parts(&i, &v), set.labels()[r]);
+    }
+    out
 }
 
 /// The one label all `rows` share, if they do: such a fold's training
@@ -372,6 +410,9 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
     let (random, _) = cross_validate(&set, &random_folds(set.len()), params, &path)?;
     let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params, &path)?;
     let template_misses = worst_templates(&s, &held_out, 10);
+    let bare = without_context(&set);
+    let (no_context_random, _) = cross_validate(&bare, &random_folds(set.len()), params, &path)?;
+    let (no_context_template, _) = cross_validate(&bare, &grouped_folds(&s.event), params, &path)?;
     let forest_random = forest_cross_validate(&set, &random_folds(set.len()), &path)?;
     let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event), &path)?;
     let all = LineClassifier::train(&set, params).map_err(|e| EvalError::BadData {
@@ -404,6 +445,8 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
         alert_templates: alert_events.len(),
         random,
         template,
+        no_context_random,
+        no_context_template,
         forest_random,
         forest_template,
         regex_content: regex_scores(&s.contents, &s.alert),
@@ -427,6 +470,8 @@ pub fn render(r: &BglReport, json: bool) -> String {
     for (name, s) in [
         ("random 5-fold", &r.random),
         ("templates held out (5-fold)", &r.template),
+        ("no position/neighbours: random", &r.no_context_random),
+        ("no position/neighbours: held out", &r.no_context_template),
         ("forest, dense only: random", &r.forest_random),
         ("forest, dense only: held out", &r.forest_template),
         ("naive regex on Content", &r.regex_content),
@@ -474,6 +519,8 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "template_f1": r.template.f1,
             "template_brier": r.template.brier,
             "template_single_class_folds": r.template.single_class_folds,
+            "no_context_random_f1": r.no_context_random.f1,
+            "no_context_template_f1": r.no_context_template.f1,
             "forest_random_f1": r.forest_random.f1,
             "forest_template_f1": r.forest_template.f1,
             "regex_content_p": r.regex_content.precision,
