@@ -158,7 +158,7 @@ pub enum ClassifyError {
 }
 
 /// Labelled lines as feature rows (compressed sparse rows).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TrainingSet {
     offsets: Vec<usize>,
     indices: Vec<u32>,
@@ -171,15 +171,14 @@ impl TrainingSet {
     pub fn new() -> Self {
         Self {
             offsets: vec![0],
-            ..Self::default()
+            indices: Vec::new(),
+            values: Vec::new(),
+            labels: Vec::new(),
         }
     }
 
     /// Adds one line's features; `is_error` is its label.
     pub fn push(&mut self, features: &Features, is_error: bool) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
         self.indices.extend_from_slice(features.indices());
         self.values.extend_from_slice(features.values());
         self.offsets.push(self.indices.len());
@@ -239,6 +238,12 @@ impl TrainingSet {
 
     fn label(&self, r: usize) -> bool {
         self.labels[r]
+    }
+}
+
+impl Default for TrainingSet {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
