@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{TrainParams, TrainingSet};
+use crate::features::mix;
 
 /// Added under the square root of AdaGrad's denominator.
 const ADAGRAD_EPS: f32 = 1e-6;
@@ -96,10 +97,7 @@ impl Rng {
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        mix(self.0)
     }
 
     /// A uniform number below `n` (`n > 0`).

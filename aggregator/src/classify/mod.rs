@@ -9,11 +9,11 @@
 //! [`crate::features`], for training and inference alike.
 //!
 //! The model is a sparse logistic regression over the hashed features,
-//! trained by AdaGrad ([`linear`]: hand-written, because smartcore's
+//! trained by AdaGrad (`linear`: hand-written, because smartcore's
 //! logistic regression needs a dense matrix, which at 2^18 columns does not
 //! fit in memory, and cannot continue from earlier weights), followed by
 //! Platt scaling fitted with smartcore's `LogisticRegression` on
-//! cross-fitted scores ([`calibrate`]), so a probability of 0.9 means about
+//! cross-fitted scores (`calibrate`), so a probability of 0.9 means about
 //! nine in ten such lines are errors.
 
 mod calibrate;
@@ -25,9 +25,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{FeatureSchema, Features, LineContext, SchemaStamp, extract};
+use crate::features::{FeatureSchema, Features, LineContext, SchemaStamp, extract, extract_log};
 use calibrate::Platt;
-use linear::{Rng, SparseLogistic};
+pub(crate) use linear::Rng;
+use linear::SparseLogistic;
 
 pub use persist::{FORMAT_VERSION, MAGIC};
 
@@ -157,7 +158,7 @@ pub enum ClassifyError {
 }
 
 /// Labelled lines as feature rows (compressed sparse rows).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TrainingSet {
     offsets: Vec<usize>,
     indices: Vec<u32>,
@@ -170,15 +171,14 @@ impl TrainingSet {
     pub fn new() -> Self {
         Self {
             offsets: vec![0],
-            ..Self::default()
+            indices: Vec::new(),
+            values: Vec::new(),
+            labels: Vec::new(),
         }
     }
 
     /// Adds one line's features; `is_error` is its label.
     pub fn push(&mut self, features: &Features, is_error: bool) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
         self.indices.extend_from_slice(features.indices());
         self.values.extend_from_slice(features.values());
         self.offsets.push(self.indices.len());
@@ -238,6 +238,12 @@ impl TrainingSet {
 
     fn label(&self, r: usize) -> bool {
         self.labels[r]
+    }
+}
+
+impl Default for TrainingSet {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -374,6 +380,19 @@ impl LineClassifier {
         self.probability(scratch)
     }
 
+    /// The probability of every line of a log, each line tokenised once
+    /// (see [`extract_log`]: `prepare(i, ctx)` may set the stream,
+    /// template and pattern hits of line `i`).
+    pub fn score_log<'a, S: AsRef<[u8]>>(
+        &self,
+        lines: &'a [S],
+        prepare: impl FnMut(usize, &mut LineContext<'a>),
+    ) -> Vec<f32> {
+        let mut out = Vec::with_capacity(lines.len());
+        extract_log(lines, prepare, |_, f| out.push(self.probability(f)));
+        out
+    }
+
     /// The schema the model was trained on.
     pub fn schema(&self) -> &SchemaStamp {
         &self.schema
@@ -435,11 +454,16 @@ impl LineClassifier {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&self.to_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(&self.to_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            // Best effort: the temporary file is ours and half written.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        Ok(())
     }
 
     /// Reads a model from `path`; refuses another format or feature schema.

@@ -218,3 +218,24 @@ fn probabilities_stay_in_the_unit_interval() {
         assert!((0.0..=1.0).contains(&x), "{x}");
     }
 }
+
+#[test]
+fn scoring_a_log_equals_scoring_its_lines_one_by_one() {
+    let m = LineClassifier::train(&line_set(&separable(80)), &TrainParams::default()).unwrap();
+    let log = [
+        "job 1 ended in state quarantined on host h2",
+        "    detail line",
+        "job 2 ended in state archived on host h3",
+    ];
+    let batch = m.score_log(&log, |_, c| c.stream = crate::features::Stream::Stderr);
+    assert_eq!(batch.len(), 3);
+    for (i, p) in batch.iter().enumerate() {
+        let mut c = LineContext::in_log(&log, i);
+        c.stream = crate::features::Stream::Stderr;
+        assert_eq!(
+            p.to_bits(),
+            m.score_line(&c, &mut Features::new()).to_bits()
+        );
+    }
+    assert!(batch[0] > 0.5 && batch[2] < 0.5, "{batch:?}");
+}

@@ -10,14 +10,14 @@
 //! `EventId` is used only to build the folds, never as a feature. Never
 //! tunes anything: it reports what the default training gives.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::metrics::Confusion;
 use super::{EvalError, require_dir};
-use crate::classify::{LineClassifier, TrainParams, TrainingSet};
-use crate::features::{DENSE_NAMES, extract_log};
+use crate::classify::{LineClassifier, Rng, TrainParams, TrainingSet};
+use crate::features::{DENSE_NAMES, Features, extract_log};
 
 /// Folder under `--data` that holds the sample.
 pub const BGL_DIR: &str = "loghub2k/BGL";
@@ -58,6 +58,9 @@ pub struct Scores {
     pub f1: f64,
     /// Mean squared error of the probabilities (None for the regex).
     pub brier: Option<f64>,
+    /// Folds whose training lines were all of one class, so no model was
+    /// trained and that class was predicted for the held-out lines.
+    pub single_class_folds: usize,
 }
 
 impl Scores {
@@ -68,6 +71,7 @@ impl Scores {
             recall: counts.recall(),
             f1: counts.f1(),
             brier,
+            single_class_folds: 0,
         }
     }
 }
@@ -87,6 +91,10 @@ pub struct BglReport {
     pub random: Scores,
     /// Grouped 5-fold split, whole templates held out.
     pub template: Scores,
+    /// The classifier without position and neighbour features, random split.
+    pub no_context_random: Scores,
+    /// The same, templates held out.
+    pub no_context_template: Scores,
     /// smartcore random forest on the dense features, random split.
     pub forest_random: Scores,
     /// smartcore random forest on the dense features, templates held out.
@@ -175,17 +183,7 @@ fn read_sample(path: &Path) -> Result<Sample, EvalError> {
 /// Fold of every line: a seeded shuffle dealt round-robin.
 fn random_folds(n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    // The classifier's generator is private to it; a separate splitmix here.
-    let mut state = SPLIT_SEED;
-    for i in (1..n).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let j = ((u128::from(z) * (i as u128 + 1)) >> 64) as usize;
-        order.swap(i, j);
-    }
+    Rng::new(SPLIT_SEED).shuffle(&mut order);
     let mut fold = vec![0; n];
     for (p, &r) in order.iter().enumerate() {
         fold[r] = p % FOLDS;
@@ -218,32 +216,93 @@ fn grouped_folds(event: &[String]) -> Vec<usize> {
     event.iter().map(|e| of[e.as_str()]).collect()
 }
 
+/// Dense features that look beyond the line itself.
+const CONTEXT_FEATURES: &[&str] = &[
+    "pos_known",
+    "pos_rel",
+    "pos_tail",
+    "prev_alarm",
+    "next_alarm",
+    "next_indented",
+    "same_first_word_as_prev",
+];
+
+/// `set` without [`CONTEXT_FEATURES`]: how much the position and the
+/// neighbours contribute (in BGL alerts come in bursts).
+fn without_context(set: &TrainingSet) -> TrainingSet {
+    let drop: Vec<u32> = DENSE_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| CONTEXT_FEATURES.contains(n))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let mut out = TrainingSet::new();
+    for r in 0..set.len() {
+        let (i, v) = set.row(r);
+        let (i, v): (Vec<u32>, Vec<f32>) = i
+            .iter()
+            .zip(v)
+            .filter(|(i, _)| !drop.contains(i))
+            .map(|(i, v)| (*i, *v))
+            .unzip();
+        out.push(&Features::from_parts(&i, &v), set.labels()[r]);
+    }
+    out
+}
+
+/// The one label all `rows` share, if they do: such a fold's training
+/// lines cannot train a model (with few templates, every alert template
+/// may sit in the held-out fold).
+fn single_class(set: &TrainingSet, rows: &[usize]) -> Option<bool> {
+    let first = set.labels()[*rows.first()?];
+    rows.iter()
+        .all(|&r| set.labels()[r] == first)
+        .then_some(first)
+}
+
 fn cross_validate(
     set: &TrainingSet,
     fold: &[usize],
     params: &TrainParams,
+    path: &Path,
 ) -> Result<(Scores, Vec<f32>), EvalError> {
     let mut counts = Confusion::default();
     let mut sq = 0.0;
     let labels = set.labels();
     let mut probs = vec![0.0; set.len()];
+    let mut single = 0;
     for f in 0..FOLDS {
         let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
         let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
-        let model =
-            LineClassifier::train(&set.select(&train), params).map_err(|e| EvalError::BadData {
-                path: PathBuf::from(BGL_FILE),
-                reason: format!("fold {f}: {e}"),
-            })?;
+        let model = match single_class(set, &train) {
+            Some(_) => {
+                single += 1;
+                None
+            }
+            None => Some(
+                LineClassifier::train(&set.select(&train), params).map_err(|e| {
+                    EvalError::BadData {
+                        path: path.to_owned(),
+                        reason: format!("training fold {f}: {e}"),
+                    }
+                })?,
+            ),
+        };
         for r in test {
-            let p = model.probability(&set.features(r));
+            // Without a model, the only class the training lines showed.
+            let p = match &model {
+                Some(m) => m.probability(&set.features(r)),
+                None => f32::from(u8::from(single_class(set, &train) == Some(true))),
+            };
             probs[r] = p;
             let y = labels[r];
             counts.add(p >= THRESHOLD, y);
             sq += f64::from(p - f32::from(u8::from(y))).powi(2);
         }
     }
-    Ok((Scores::new(counts, Some(sq / set.len() as f64)), probs))
+    let mut scores = Scores::new(counts, Some(sq / set.len() as f64));
+    scores.single_class_folds = single;
+    Ok((scores, probs))
 }
 
 /// The templates with the most wrong held-out decisions, worst first.
@@ -271,7 +330,11 @@ fn worst_templates(s: &Sample, probs: &[f32], n: usize) -> Vec<TemplateResult> {
 /// The same folds with smartcore's random forest on the dense features
 /// only (it needs a dense matrix, so the hashed block is left out, and it
 /// gives labels, not probabilities): a reference for the linear model.
-fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, EvalError> {
+fn forest_cross_validate(
+    set: &TrainingSet,
+    fold: &[usize],
+    path: &Path,
+) -> Result<Scores, EvalError> {
     use smartcore::ensemble::random_forest_classifier::{
         RandomForestClassifier, RandomForestClassifierParameters,
     };
@@ -292,14 +355,20 @@ fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, Ev
         DenseMatrix::new(rows.len(), d, values, false)
     };
     let bad = |reason: String| EvalError::BadData {
-        path: PathBuf::from(BGL_FILE),
+        path: path.to_owned(),
         reason,
     };
     let mut counts = Confusion::default();
+    let mut single = 0;
     let labels = set.labels();
     for f in 0..FOLDS {
         let train: Vec<usize> = (0..set.len()).filter(|&r| fold[r] != f).collect();
         let test: Vec<usize> = (0..set.len()).filter(|&r| fold[r] == f).collect();
+        if let Some(class) = single_class(set, &train) {
+            single += 1;
+            test.iter().for_each(|&r| counts.add(class, labels[r]));
+            continue;
+        }
         let x = matrix(&train).map_err(|e| bad(e.to_string()))?;
         let y: Vec<u32> = train.iter().map(|&r| u32::from(labels[r])).collect();
         let params = RandomForestClassifierParameters::default().with_seed(SPLIT_SEED);
@@ -311,7 +380,9 @@ fn forest_cross_validate(set: &TrainingSet, fold: &[usize]) -> Result<Scores, Ev
             counts.add(p == 1, labels[r]);
         }
     }
-    Ok(Scores::new(counts, None))
+    let mut scores = Scores::new(counts, None);
+    scores.single_class_folds = single;
+    Ok(scores)
 }
 
 fn regex_scores(texts: &[String], alert: &[bool]) -> Scores {
@@ -336,11 +407,14 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
     let s = read_sample(&path)?;
     let mut set = TrainingSet::new();
     extract_log(&s.lines, |_, _| {}, |i, f| set.push(f, s.alert[i]));
-    let (random, _) = cross_validate(&set, &random_folds(set.len()), params)?;
-    let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params)?;
+    let (random, _) = cross_validate(&set, &random_folds(set.len()), params, &path)?;
+    let (template, held_out) = cross_validate(&set, &grouped_folds(&s.event), params, &path)?;
     let template_misses = worst_templates(&s, &held_out, 10);
-    let forest_random = forest_cross_validate(&set, &random_folds(set.len()))?;
-    let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event))?;
+    let bare = without_context(&set);
+    let (no_context_random, _) = cross_validate(&bare, &random_folds(set.len()), params, &path)?;
+    let (no_context_template, _) = cross_validate(&bare, &grouped_folds(&s.event), params, &path)?;
+    let forest_random = forest_cross_validate(&set, &random_folds(set.len()), &path)?;
+    let forest_template = forest_cross_validate(&set, &grouped_folds(&s.event), &path)?;
     let all = LineClassifier::train(&set, params).map_err(|e| EvalError::BadData {
         path: path.clone(),
         reason: e.to_string(),
@@ -371,6 +445,8 @@ pub fn run(data: &Path, params: &TrainParams) -> Result<BglReport, EvalError> {
         alert_templates: alert_events.len(),
         random,
         template,
+        no_context_random,
+        no_context_template,
         forest_random,
         forest_template,
         regex_content: regex_scores(&s.contents, &s.alert),
@@ -394,6 +470,8 @@ pub fn render(r: &BglReport, json: bool) -> String {
     for (name, s) in [
         ("random 5-fold", &r.random),
         ("templates held out (5-fold)", &r.template),
+        ("no position/neighbours: random", &r.no_context_random),
+        ("no position/neighbours: held out", &r.no_context_template),
         ("forest, dense only: random", &r.forest_random),
         ("forest, dense only: held out", &r.forest_template),
         ("naive regex on Content", &r.regex_content),
@@ -404,6 +482,12 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "{name:<34} {:>6.3} {:>6.3} {:>6.3} {brier:>7} {:>5} {:>5} {:>5}\n",
             s.precision, s.recall, s.f1, s.counts.tp, s.counts.fp, s.counts.fn_
         ));
+        if s.single_class_folds > 0 {
+            out.push_str(&format!(
+                "  ({} of {FOLDS} folds had training lines of one class only: no model, that class predicted)\n",
+                s.single_class_folds
+            ));
+        }
     }
     out.push_str(&format!(
         "model on all lines: {} bytes saved; largest dense weights:",
@@ -434,6 +518,9 @@ pub fn render(r: &BglReport, json: bool) -> String {
             "template_r": r.template.recall,
             "template_f1": r.template.f1,
             "template_brier": r.template.brier,
+            "template_single_class_folds": r.template.single_class_folds,
+            "no_context_random_f1": r.no_context_random.f1,
+            "no_context_template_f1": r.no_context_template.f1,
             "forest_random_f1": r.forest_random.f1,
             "forest_template_f1": r.forest_template.f1,
             "regex_content_p": r.regex_content.precision,

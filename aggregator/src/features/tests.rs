@@ -52,7 +52,7 @@ fn extraction_is_deterministic_and_reuses_the_buffer() {
 #[test]
 fn every_index_is_inside_the_schema() {
     let schema = FeatureSchema::current();
-    for line in PROBE {
+    for line in schema::PROBE {
         let f = feats(&LineContext::new(line.as_bytes()));
         assert!(f.indices().iter().all(|&i| (i as usize) < schema.dim()));
         assert!(
