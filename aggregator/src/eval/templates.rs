@@ -387,8 +387,8 @@ fn explain(d: &Dataset, ids: &[TemplateId], miner: &Miner) {
 /// Arguments of `earlyexit-aggregator eval templates`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The data folder: must hold loghub2k/<System>/ (raw logs and original
-    /// truth) and loghub2k_corrected/<System>/ (corrected truth).
+    /// The data folder: must hold loghub2k/SYSTEM/ (raw logs and original
+    /// truth) and loghub2k_corrected/SYSTEM/ (corrected truth).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Print the report as JSON; its last line is one object with

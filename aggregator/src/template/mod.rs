@@ -4,7 +4,7 @@
 //!
 //! A line is split on whitespace and its variable tokens are masked
 //! ([`mask`], an ordered list of named instructions); a fixed-depth prefix
-//! tree ([`tree`]) keyed by the token count and the leading key tokens
+//! tree (`tree.rs`) keyed by the token count and the leading key tokens
 //! picks a handful of candidate templates; the most similar one above
 //! [`MinerConfig::similarity`] takes the line and generalises in place
 //! (every token that differs becomes `<*>`); otherwise the line starts a
