@@ -63,6 +63,8 @@ pub struct DatasetResult {
     pub ga_uncorrected: f64,
     /// Whether the defaults were tuned on it.
     pub tuning: bool,
+    /// Lines their own template's `to_regex()` does not match (should be 0).
+    pub regex_misses: usize,
 }
 
 /// The whole report; serialised as the last line of `--json`.
@@ -80,6 +82,8 @@ pub struct Report {
     pub datasets: std::collections::BTreeMap<String, f64>,
     /// GA per dataset (original truth).
     pub datasets_uncorrected: std::collections::BTreeMap<String, f64>,
+    /// Lines (of all datasets) their own template's regex does not match.
+    pub regex_misses: usize,
     /// Lines per second of one miner, one thread, on the datasets
     /// concatenated and repeated to `speed_lines`.
     pub lines_per_sec: f64,
@@ -231,6 +235,7 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
             .iter()
             .collect::<std::collections::HashSet<_>>()
             .len();
+        let regex_misses = regex_misses(&d.lines, &ids, &miner);
         let r = DatasetResult {
             name: d.name.to_string(),
             lines: d.lines.len(),
@@ -239,6 +244,7 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
             ga: grouping_accuracy(&ids, &d.truth),
             ga_uncorrected: grouping_accuracy(&ids, &d.truth_uncorrected),
             tuning: TUNING.contains(&d.name),
+            regex_misses,
         };
         println!(
             "{:<12} {:>6} {:>9} {:>6} {:>8.4} {:>12.4}{}",
@@ -266,6 +272,11 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
     println!(
         "average GA {average_ga:.4} (original truth {average_ga_uncorrected:.4}); tuning datasets {average_ga_tuning:.4}, held out {average_ga_held_out:.4}"
     );
+    let regex_misses: usize = details.iter().map(|r| r.regex_misses).sum();
+    println!(
+        "template regexes: {regex_misses} of {} lines not matched by their own template's regex",
+        details.iter().map(|r| r.lines).sum::<usize>()
+    );
 
     let all: Vec<&str> = sets
         .iter()
@@ -289,12 +300,29 @@ pub fn run(data: &Path, opts: &Options) -> anyhow::Result<Report> {
             .iter()
             .map(|r| (r.name.clone(), r.ga_uncorrected))
             .collect(),
+        regex_misses,
         lines_per_sec,
         lines_per_cpu_sec: sp.lines_per_cpu_sec,
         speed_lines: opts.speed_lines,
         speed_templates,
         details,
     })
+}
+
+/// Lines that the anchored regex of the template they went to does not
+/// match (each template's regex compiled once).
+fn regex_misses(lines: &[String], ids: &[TemplateId], miner: &Miner) -> usize {
+    let mut compiled: HashMap<TemplateId, Option<regex::Regex>> = HashMap::new();
+    lines
+        .iter()
+        .zip(ids)
+        .filter(|(line, id)| {
+            let re = compiled
+                .entry(**id)
+                .or_insert_with(|| miner.template(**id).map(|t| t.to_regex()));
+            !re.as_ref().is_some_and(|re| re.is_match(line))
+        })
+        .count()
 }
 
 /// Mines `lines` repeated until `total` lines, with one fresh miner.

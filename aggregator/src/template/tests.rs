@@ -323,6 +323,11 @@ const CI_LINES: &[&str] = &[
     "Compiling tokio v1.48.0",
     "weird  spacing\there   and [brackets with spaces 12] (parens) \"quotes\" a+b*c",
     "path C:\\Users\\ci\\build\\out.log written, 1,234 bytes",
+    "INFO [IPC Server handler 19 on 62270] progress 0.3",
+    "INFO [main]   progress 0.5",
+    "INFO [RMCommunicator   Allocator] progress 0.7",
+    "WARN [spool /var/spool/x 3] full",
+    "WARN [spool /var/spool/y 4] full",
 ];
 
 #[test]
