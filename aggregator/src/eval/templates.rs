@@ -476,4 +476,80 @@ mod tests {
         assert_eq!(grouping_accuracy(&[1, 9, 2, 2, 3], &truth), 0.6);
         assert_eq!(grouping_accuracy(&[7, 7, 8, 8, 9], &truth), 1.0);
     }
+
+    /// Writes a tiny stand-in for the 16 datasets: CRLF logs without a
+    /// final newline, the original truth in `loghub2k`, the corrected one
+    /// in `loghub2k_corrected` (which splits the last event in two).
+    fn write_data(dir: &Path, rows_short_by: usize) {
+        let lines = [
+            "081109 203615 148 INFO dfs.DataNode: Receiving block blk_1 src: /10.0.0.1:50010",
+            "081109 203616 149 INFO dfs.DataNode: Receiving block blk_2 src: /10.0.0.2:50010",
+            "081109 203617 150 WARN dfs.DataNode: Slow \"BlockReceiver\" write, took 300ms",
+            "081109 203618 151 WARN dfs.DataNode: Slow \"BlockReceiver\" write, took 12ms",
+        ];
+        for name in DATASETS {
+            let raw = dir.join("loghub2k").join(name);
+            let cor = dir.join("loghub2k_corrected").join(name);
+            std::fs::create_dir_all(&raw).unwrap();
+            std::fs::create_dir_all(&cor).unwrap();
+            std::fs::write(raw.join(format!("{name}_2k.log")), lines.join("\r\n")).unwrap();
+            let csv = |ids: [&str; 4]| {
+                let mut s = String::from("LineId,Content,EventId,EventTemplate\n");
+                for (i, (l, id)) in lines.iter().zip(ids).enumerate().skip(rows_short_by) {
+                    s.push_str(&format!(
+                        "{},\"{}\",{id},t\n",
+                        i + 1,
+                        l.replace('"', "\"\"")
+                    ));
+                }
+                s
+            };
+            std::fs::write(
+                raw.join(format!("{name}_2k.log_structured.csv")),
+                csv(["E1", "E1", "E2", "E2"]),
+            )
+            .unwrap();
+            std::fs::write(
+                cor.join(format!("{name}_2k.log_structured_corrected.csv")),
+                csv(["E1", "E1", "E2", "E3"]),
+            )
+            .unwrap();
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            config: MinerConfig::default(),
+            speed_lines: 100,
+            explain: None,
+        }
+    }
+
+    #[test]
+    fn the_evaluation_reads_both_truths_and_scores_every_dataset() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_data(tmp.path(), 0);
+        let r = run(tmp.path(), &opts()).unwrap();
+        assert_eq!(r.datasets.len(), 16);
+        // The miner makes {1,2} and {3,4}: right for the original truth,
+        // half right for the corrected one (3 and 4 are two events there).
+        assert_eq!(r.average_ga_uncorrected, 1.0);
+        assert_eq!(r.average_ga, 0.5);
+        assert_eq!(r.regex_misses, 0);
+        assert_eq!(r.speed_lines, 100);
+        assert!(r.lines_per_sec > 0.0);
+    }
+
+    #[test]
+    fn missing_or_short_data_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = run(tmp.path(), &opts()).unwrap_err().to_string();
+        assert!(e.contains("loghub2k") && e.contains("--data"), "{e}");
+        write_data(tmp.path(), 1);
+        let e = run(tmp.path(), &opts()).unwrap_err().to_string();
+        assert!(
+            e.contains("4 lines but the corrected truth has 3 rows"),
+            "{e}"
+        );
+    }
 }
