@@ -4,7 +4,7 @@
 //!
 //! A line is split on whitespace and its variable tokens are masked
 //! ([`mask`], an ordered list of named instructions); a fixed-depth prefix
-//! tree ([`tree`]) keyed by the token count and the leading key tokens
+//! tree (`tree.rs`) keyed by the token count and the leading key tokens
 //! picks a handful of candidate templates; the most similar one above
 //! [`MinerConfig::similarity`] takes the line and generalises in place
 //! (every token that differs becomes `<*>`); otherwise the line starts a
@@ -121,9 +121,10 @@ impl Template {
 
     /// An anchored regular expression (as text) that matches every line
     /// this template took, ANSI escape codes removed: literal text is
-    /// escaped, a variable token matches one whitespace-free token, a
-    /// masked part matches a whitespace-free run, and whitespace matches
-    /// any run of spaces, tabs and CR.
+    /// escaped, a variable token matches one whitespace-free token or a
+    /// bracketed group (`[IPC Server handler 7]`), a masked part matches a
+    /// whitespace-free run (any run inside a group), and whitespace
+    /// matches any run of spaces, tabs and CR.
     pub fn regex_source(&self) -> String {
         let mut s = format!("^{SPACE_CLASS}*");
         for (i, t) in self.tokens.iter().enumerate() {
@@ -132,15 +133,27 @@ impl Template {
             }
             match t {
                 Token::Literal(l) => {
+                    // A group token (`[…]`, maybe with spaces) may have
+                    // had spaces in its masked parts.
+                    let masked = if l.starts_with('[') || l.contains(' ') {
+                        r"[^\r\n]+?"
+                    } else {
+                        concat!(r"[^ \t\n\x0C\r]", "+?")
+                    };
                     for (j, part) in l.split(WILDCARD).enumerate() {
                         if j > 0 {
-                            let _ = write!(s, "{TOKEN_CLASS}+?");
+                            s.push_str(masked);
                         }
-                        s.push_str(&regex::escape(part));
+                        for (k, word) in part.split(' ').enumerate() {
+                            if k > 0 {
+                                let _ = write!(s, "{SPACE_CLASS}+");
+                            }
+                            s.push_str(&regex::escape(word));
+                        }
                     }
                 }
                 Token::Wildcard => {
-                    let _ = write!(s, "{TOKEN_CLASS}+");
+                    let _ = write!(s, r"(?:{TOKEN_CLASS}+|\[[^\r\n]*?\])");
                 }
                 Token::Rest => s.push_str(".*"),
             }

@@ -238,8 +238,30 @@ fn the_cap_holds_over_many_distinct_lines() {
     // 50 started a template and pushed one out.
     assert_eq!(m.evicted(), 2_000 - 50);
     assert_eq!(m.lines(), 2_000);
-    // The tree holds one node per token count and per distinct key path.
-    assert!(m.tree_nodes() <= 1 + 8 + 64, "{}", m.tree_nodes());
+    // The tree holds the paths of the live templates only: one
+    // token-count node and at most two key levels below it.
+    assert!(m.tree_nodes() <= 1 + 2 * 50, "{}", m.tree_nodes());
+}
+
+#[test]
+fn evicted_templates_take_their_tree_nodes_with_them() {
+    let mut m = Miner::new(MinerConfig {
+        max_clusters: 10,
+        max_children: 10_000,
+        word_variants: 0,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    // Every line has its own token count and its own key words.
+    for i in 0..500 {
+        let mut line = format!("w{i}x{}", "y".repeat(i % 7));
+        line = line.replace(|c: char| c.is_ascii_digit(), "q");
+        let filler = " z".repeat(i % 40);
+        m.add(&format!("alpha{line} beta{line}{filler}"));
+    }
+    assert_eq!(m.len(), 10);
+    // 10 templates, each on a path of at most 3 nodes.
+    assert!(m.tree_nodes() <= 30, "{} nodes", m.tree_nodes());
 }
 
 #[test]
@@ -301,6 +323,11 @@ const CI_LINES: &[&str] = &[
     "Compiling tokio v1.48.0",
     "weird  spacing\there   and [brackets with spaces 12] (parens) \"quotes\" a+b*c",
     "path C:\\Users\\ci\\build\\out.log written, 1,234 bytes",
+    "INFO [IPC Server handler 19 on 62270] progress 0.3",
+    "INFO [main]   progress 0.5",
+    "INFO [RMCommunicator   Allocator] progress 0.7",
+    "WARN [spool /var/spool/x 3] full",
+    "WARN [spool /var/spool/y 4] full",
 ];
 
 #[test]

@@ -54,14 +54,23 @@ struct Node {
     wild: Option<u32>,
     /// Template slots at this node when it is a leaf.
     clusters: Vec<u32>,
+    /// The parent node; [`NO_PARENT`] for a token-count node.
+    parent: u32,
+    /// A token-count node's key in `by_len`.
+    len_key: u64,
 }
 
-/// The tree. Nodes live in one arena and are never freed: their number is
-/// bounded by token counts × `max_children` per level, and a node costs
+const NO_PARENT: u32 = u32::MAX;
+
+/// The tree. Nodes live in one arena; a node left with no template and no
+/// child is freed (and its index reused), so the tree never holds more
+/// than the paths of the live templates (at most `prefix_tokens` + 1
+/// nodes each). A node costs
 /// ~100 bytes.
 #[derive(Debug)]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
+    free: Vec<u32>,
     by_len: FxMap<u64, u32>,
     prefix_tokens: usize,
     max_children: usize,
@@ -79,6 +88,7 @@ impl Tree {
     pub(crate) fn new(prefix_tokens: usize, max_children: usize) -> Self {
         Self {
             nodes: Vec::new(),
+            free: Vec::new(),
             by_len: FxMap::default(),
             prefix_tokens,
             max_children,
@@ -139,7 +149,7 @@ impl Tree {
         match self.by_len.get(&key) {
             Some(&n) => n,
             None => {
-                let n = self.new_node();
+                let n = self.new_node(NO_PARENT, key);
                 self.by_len.insert(key, n);
                 n
             }
@@ -156,7 +166,7 @@ impl Tree {
         if let Some(c) = existing {
             return c;
         }
-        let c = self.new_node();
+        let c = self.new_node(node, 0);
         let n = &mut self.nodes[node as usize];
         match edge {
             Some(tok) => {
@@ -167,9 +177,46 @@ impl Tree {
         c
     }
 
-    fn new_node(&mut self) -> u32 {
-        self.nodes.push(Node::default());
-        (self.nodes.len() - 1) as u32
+    fn new_node(&mut self, parent: u32, len_key: u64) -> u32 {
+        let node = Node {
+            parent,
+            len_key,
+            ..Node::default()
+        };
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Frees `node` and then its ancestors while they hold nothing.
+    fn prune(&mut self, mut node: u32) {
+        loop {
+            let n = &self.nodes[node as usize];
+            if !n.clusters.is_empty() || !n.children.is_empty() || n.wild.is_some() {
+                return;
+            }
+            let (parent, key) = (n.parent, n.len_key);
+            self.nodes[node as usize] = Node::default();
+            self.free.push(node);
+            if parent == NO_PARENT {
+                self.by_len.remove(&key);
+                return;
+            }
+            let p = &mut self.nodes[parent as usize];
+            if p.wild == Some(node) {
+                p.wild = None;
+            } else {
+                p.children.retain(|_, c| *c != node);
+            }
+            node = parent;
+        }
     }
 
     /// The template slots at a leaf.
@@ -188,10 +235,11 @@ impl Tree {
         if let Some(i) = c.iter().position(|&s| s == slot) {
             c.swap_remove(i);
         }
+        self.prune(leaf);
     }
 
-    /// Nodes allocated (for memory reports).
+    /// Nodes in use (for memory reports).
     pub(crate) fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.len() - self.free.len()
     }
 }
