@@ -433,7 +433,10 @@ each_backend!(shutdown_finishes_a_batch_in_flight, |db| {
         tokio::spawn(
             async move { push(&mut client, Some(&token), "agent-1", records("s", 200)).await },
         );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The push must be in the collector before the shutdown starts; it
+    // waits there on the store's lock. On a loaded machine it took up to
+    // 250 ms to arrive, so give it a second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let Fixture {
         store,
         running,
