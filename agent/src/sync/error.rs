@@ -90,13 +90,58 @@ pub fn is_certificate_failure(status: &tonic::Status) -> bool {
 const TLS_SPOKEN: &str = "frame with invalid size";
 const PLAINTEXT_SPOKEN: &str = "received corrupt message of type InvalidContentType";
 
+/// How a plaintext HTTP/2 connection reads when the other end closed it
+/// while the client was still writing: a TLS server does that after its
+/// alert, and then the alert may never be read (the close resets the
+/// connection), so the words above do not show.
+const CUT_OFF: &[&str] = &["broken pipe", "connection reset"];
+
+/// Whether the server behind an `http://` URL answers a plaintext greeting
+/// with a TLS alert record (content type 21, version 3.x). It sends the
+/// five bytes of one record header, which a TLS server reads whole before
+/// it answers, so its close is orderly and its alert arrives. Bounded: one
+/// second to connect and one to read, on a host that just answered.
+fn answers_with_tls(url: &str) -> bool {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(1);
+    let Ok(uri) = url.parse::<tonic::transport::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(80);
+    let Some(addr) = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, WAIT) else {
+        return false;
+    };
+    let mut answer = [0u8; 2];
+    stream.set_read_timeout(Some(WAIT)).is_ok()
+        && stream.set_write_timeout(Some(WAIT)).is_ok()
+        && stream.write_all(b"PRI *").is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && answer == [21, 3]
+}
+
 /// What the collector speaks when the URL's scheme says otherwise: `Some(true)`
 /// for TLS behind an `http://` URL, `Some(false)` for plaintext behind an
 /// `https://` URL, `None` when the failure is anything else. Not retried:
 /// only a change of `collector.url` helps.
 pub fn scheme_mismatch(url: &str, status: &tonic::Status) -> Option<bool> {
     let message = status_message(status);
-    if url.starts_with("http://") && message.contains(TLS_SPOKEN) {
+    if url.starts_with("http://")
+        && (message.contains(TLS_SPOKEN)
+            || (CUT_OFF.iter().any(|w| message.contains(w)) && answers_with_tls(url)))
+    {
         Some(true)
     } else if url.starts_with("https://") && message.contains(PLAINTEXT_SPOKEN) {
         Some(false)
@@ -374,6 +419,37 @@ fn status_message(status: &tonic::Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback that reads the five-byte greeting and answers
+    /// `reply`.
+    fn answering(reply: &'static [u8]) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                let mut greeting = [0u8; 5];
+                let _ = conn.read_exact(&mut greeting);
+                let _ = conn.write_all(reply);
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn a_cut_off_plaintext_call_to_a_tls_server_is_recognised_by_its_alert() {
+        let cut = tonic::Status::unknown(
+            "transport error: connection error: stream closed because of a broken pipe",
+        );
+        // A TLS alert record: handshake failure.
+        let tls = answering(&[21, 3, 3, 0, 2, 2, 40]);
+        assert_eq!(scheme_mismatch(&tls, &cut), Some(true));
+        // An HTTP/2 server's SETTINGS frame is no alert.
+        let h2 = answering(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(scheme_mismatch(&h2, &cut), None);
+        // Nothing listening: no mismatch, just unreachable.
+        assert_eq!(scheme_mismatch("http://127.0.0.1:9", &cut), None);
+    }
 
     const ALL: [Code; 17] = [
         Code::Ok,
