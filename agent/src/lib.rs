@@ -11,6 +11,7 @@
 //! | [`config`] | `config.yaml` / `.earlyexit.yaml`: the schema and defaults, the documented keys, finding, parsing and layering the files |
 //! | [`duration`] | `1.5s`, `2m`, `1h` parsing |
 //! | [`privacy`] | what leaves the machine at each telemetry level; the scrubber a config describes, and its key |
+//! | [`private_file`] | files and directories only the user can read; files made once by racing processes |
 //! | [`matcher`] | patterns: compile, match a line, find candidates in a buffer |
 //! | [`supervise`] | the child process group: spawn, signal, reap |
 //! | [`watch`] | one stream: read, pass through, count, match |
@@ -32,6 +33,7 @@ pub mod context;
 pub mod duration;
 pub mod matcher;
 pub mod privacy;
+pub mod private_file;
 pub mod record;
 pub mod report;
 pub mod run;

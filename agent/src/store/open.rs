@@ -5,9 +5,7 @@
 //!
 //! The common open (schema current) is one read. Nothing here writes a run.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -38,37 +36,18 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 128;
 /// The schema, embedded at compile time from `agent/migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Creates the parent directory of `path` with mode 0700 when it is missing.
-fn create_private_parent(path: &Path) -> Result<(), StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        crate::spool::create_private_dir(dir).map_err(|source| {
-            match StoreError::from_io(dir, source) {
-                StoreError::Io { path, source } => StoreError::CreateDir { path, source },
-                other => other,
-            }
-        })?;
-    }
-    Ok(())
-}
-
 /// Creates `path` (and a missing parent directory) privately; returns true
 /// when the database file is new or empty.
 fn create_private_file(path: &Path) -> Result<bool, StoreError> {
-    create_private_parent(path)?;
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(file) => {
-            // The mode above is filtered by the umask; make it exact.
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| StoreError::from_io(path, e))?;
-            Ok(true)
+    crate::private_file::create_parent(path).map_err(|source| {
+        let dir = path.parent().unwrap_or(path);
+        match StoreError::from_io(dir, source) {
+            StoreError::Io { path, source } => StoreError::CreateDir { path, source },
+            other => other,
         }
+    })?;
+    match crate::private_file::create_new(path) {
+        Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let meta = std::fs::metadata(path).map_err(|e| StoreError::from_io(path, e))?;
             Ok(meta.len() == 0)
