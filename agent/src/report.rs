@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use earlyexit_scrub::sha256_hex;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::matcher::HitKind;
 use crate::record::{
@@ -112,14 +112,6 @@ pub fn quote_command(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Builds the telemetry record of a finished run.

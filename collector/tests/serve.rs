@@ -210,7 +210,7 @@ async fn a_subscriber_gets_each_new_bundle_as_it_is_published() {
         (first.kind.as_str(), first.version, &first.data[..]),
         ("patterns", 1, &b"v1"[..])
     );
-    assert_eq!(first.sha256, earlyexit_collector::store::sha256_hex(b"v1"));
+    assert_eq!(first.sha256, earlyexit_scrub::sha256_hex(b"v1"));
 
     // Published later (as by another replica or the aggregator): arrives on
     // the open stream; of models, only version 5 is newer than the 4 the

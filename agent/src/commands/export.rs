@@ -108,9 +108,7 @@ pub fn run(
     } else {
         None
     };
-    let since_ms = args.since.map(|age| {
-        store::now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
-    });
+    let since_ms = args.since.map(|age| store::ms_before(store::now_ms(), age));
     if !db_path.exists() && crate::spool::size(&crate::spool::spool_path(db_path)) == 0 {
         eprintln!("no telemetry recorded yet at {}", db_path.display());
     }

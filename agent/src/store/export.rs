@@ -345,7 +345,7 @@ impl Store {
     /// whatever the number of ids (the sync path reads a batch at a time).
     pub async fn runs_by_id(&self, ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
         let err = self.sql_err();
-        let decode = |e: serde_json::Error| self.error(sqlx::Error::Decode(Box::new(e)));
+        let decode = |e: serde_json::Error| self.sql_err()(sqlx::Error::Decode(Box::new(e)));
         let (execution_columns, match_columns) = self.export_columns().await?;
         let id_list = serde_json::to_string(ids).unwrap_or_default();
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -23,7 +23,6 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqlitePool;
 
 pub mod effectiveness;
@@ -81,6 +80,12 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The time `age` before `now_ms` (both in ms since the epoch), never
+/// overflowing: the cutoff of `--since` and `--older-than`.
+pub fn ms_before(now_ms: i64, age: std::time::Duration) -> i64 {
+    now_ms.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// `ms` since the epoch as RFC 3339 UTC with milliseconds.
 pub fn rfc3339_ms(ms: i64) -> String {
     let time = if ms >= 0 {
@@ -95,16 +100,8 @@ pub(super) fn rfc3339_now() -> String {
     rfc3339_ms(now_ms())
 }
 
-/// Hex SHA-256 of `text` (how `command_hash` and `pattern_hash` are made).
-pub(crate) fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
-}
+/// Hex SHA-256 (how `command_hash` and `pattern_hash` are made).
+pub(crate) use earlyexit_scrub::sha256_hex;
 
 impl Store {
     /// The database file.
@@ -130,11 +127,6 @@ impl Store {
             .map_err(self.sql_err())
     }
 
-    /// Classifies a sqlx error on this database (see [`StoreError`]).
-    pub(crate) fn error(&self, e: sqlx::Error) -> StoreError {
-        StoreError::from_sqlx(&self.path, e)
-    }
-
     /// Closes the connection cleanly (checkpointing the WAL when this is the
     /// last connection to the database).
     pub async fn close(self) {
@@ -147,7 +139,9 @@ impl Store {
         std::mem::forget(self.pool);
     }
 
-    fn sql_err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    /// Classifies a sqlx error on this database (see [`StoreError`]), as
+    /// a function for `map_err`.
+    pub(crate) fn sql_err(&self) -> impl Fn(sqlx::Error) -> StoreError + Copy + '_ {
         |e| StoreError::from_sqlx(&self.path, e)
     }
 }

@@ -97,7 +97,7 @@ pub async fn pending_after(
     .bind(limit)
     .fetch_all(store.pool())
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(rows
         .into_iter()
         .map(|(seq, execution_id, level)| Pending {
@@ -117,7 +117,7 @@ pub async fn pending_count(store: &Store) -> Result<u64, StoreError> {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
         .fetch_one(store.pool())
         .await
-        .map_err(|e| store.error(e))?;
+        .map_err(store.sql_err())?;
     Ok(count.max(0) as u64)
 }
 
@@ -129,7 +129,7 @@ pub async fn next_batch_seq(store: &Store) -> Result<u64, StoreError> {
     )
     .fetch_one(store.pool())
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(seq.max(0) as u64)
 }
 
@@ -151,7 +151,7 @@ pub struct Answer {
 /// Records the collector's answer for one batch in one transaction: states,
 /// attempts, totals and the time of the last success.
 pub async fn apply_answer(store: &Store, answer: &Answer) -> Result<(), StoreError> {
-    let err = |e| store.error(e);
+    let err = store.sql_err();
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let ids = serde_json::to_string(&answer.acknowledged).unwrap_or_default();
@@ -206,7 +206,7 @@ pub async fn reject_locally(
         rejected: rejected.to_vec(),
         ..Answer::default()
     };
-    let err = |e| store.error(e);
+    let err = store.sql_err();
     let mut tx = store.pool().begin().await.map_err(err)?;
     for (id, reason) in &answer.rejected {
         sqlx::query(
@@ -239,7 +239,7 @@ pub async fn record_error(store: &Store, message: &str) -> Result<(), StoreError
     .bind(now)
     .execute(store.pool())
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(())
 }
 
@@ -252,7 +252,7 @@ pub async fn clear_error(store: &Store) -> Result<(), StoreError> {
     .bind(now_ms())
     .execute(store.pool())
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(())
 }
 
@@ -319,7 +319,7 @@ pub const RECENT_REJECTIONS: i64 = 5;
 
 /// Reads the outbox counts and the sync bookkeeping.
 pub async fn status(store: &Store) -> Result<Status, StoreError> {
-    let err = |e| store.error(e);
+    let err = store.sql_err();
     let (pending, acknowledged, rejected): (i64, i64, i64) = sqlx::query_as(
         "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'acknowledged'), 0), \
          coalesce(sum(state = 'rejected'), 0) FROM outbox",

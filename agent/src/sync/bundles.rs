@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use earlyexit_proto::v1::BundleChunk;
-use sha2::{Digest, Sha256};
+use earlyexit_scrub::sha256_hex;
 
 use crate::store::{Store, StoreError, now_ms};
 
@@ -133,7 +133,7 @@ impl Assembler {
         let Some(done) = self.partial.take() else {
             return Ok(None);
         };
-        let actual = hex(&Sha256::digest(&done.data));
+        let actual = sha256_hex(&done.data);
         if actual != done.sha256 {
             return Err(BundleError::Checksum {
                 kind: done.kind,
@@ -151,10 +151,6 @@ impl Assembler {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Keeps `bundle`; false when that kind and version was already kept.
 pub async fn store_bundle(store: &Store, bundle: &Bundle) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
@@ -168,7 +164,7 @@ pub async fn store_bundle(store: &Store, bundle: &Bundle) -> Result<bool, StoreE
     .bind(now_ms())
     .execute(store.pool())
     .await
-    .map_err(|e| store.error(e))?
+    .map_err(store.sql_err())?
     .rows_affected();
     Ok(inserted > 0)
 }
@@ -179,7 +175,7 @@ pub async fn have_versions(store: &Store) -> Result<HashMap<String, u64>, StoreE
         sqlx::query_as("SELECT kind, max(version) FROM bundles GROUP BY kind")
             .fetch_all(store.pool())
             .await
-            .map_err(|e| store.error(e))?;
+            .map_err(store.sql_err())?;
     Ok(rows
         .into_iter()
         .map(|(kind, version)| (kind, version.max(0) as u64))
@@ -191,7 +187,7 @@ mod tests {
     use super::*;
 
     fn chunks(kind: &str, version: u64, data: &[u8], size: usize) -> Vec<BundleChunk> {
-        let sha = hex(&Sha256::digest(data));
+        let sha = sha256_hex(data);
         let parts: Vec<&[u8]> = data.chunks(size).collect();
         parts
             .iter()

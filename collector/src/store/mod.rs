@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use earlyexit_scrub::{hex, sha256_hex};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -173,17 +173,6 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// SHA-256 of `data` as lowercase hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// The file a `sqlite://` URL names (`sqlite://relative/x.db`,
@@ -583,12 +572,7 @@ fn validate_bundle_kind(kind: &str) -> Result<(), StoreError> {
 fn random_hex(n: usize) -> Result<String, StoreError> {
     let mut buf = vec![0u8; n];
     getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
-    let mut out = String::with_capacity(2 * n);
-    for b in buf {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    Ok(out)
+    Ok(hex(buf))
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for
