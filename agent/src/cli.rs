@@ -22,26 +22,27 @@ use crate::store::Recorder;
 /// Pattern words that mean "no pattern: timeouts only" (as in earlyexit 0.0.3).
 pub const NO_PATTERN_WORDS: &[&str] = &["NONE", "-", "NOPATTERN"];
 
-/// Words reserved for subcommands in the first position. `earlyexit run …`
-/// or `-e PATTERN` runs a command or pattern of the same name.
-pub const SUBCOMMANDS: &[&str] = &[
-    "run",
-    "stats",
-    "export",
-    "clear-data",
-    "config",
-    "scrub",
-    "analyze",
-    "suggest",
-    "feedback",
-    "patterns",
-    "sync",
-    "agent",
-    "improve",
-];
-
 /// Reserved subcommand names this version does not implement yet.
 const NOT_YET: &[&str] = &["analyze", "suggest", "feedback", "patterns", "improve"];
+
+/// Whether `word` in the first position names a subcommand: one of [`Sub`],
+/// or one of [`NOT_YET`]. (`run` is reserved too, but runs a command.)
+/// `earlyexit run …` or `-e PATTERN` runs a command or pattern of the same
+/// name.
+pub fn is_subcommand(word: &str) -> bool {
+    NOT_YET.contains(&word) || Sub::has_subcommand(word)
+}
+
+/// Prints a clap error (or the help or version it carries) and returns
+/// the exit code: `error` for a usage error, success for help and version.
+fn clap_exit(e: &clap::Error, error: ExitCode) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        error
+    } else {
+        ExitCode::SUCCESS
+    }
+}
 
 const ABOUT: &str = "Run a command, watch its output, and stop it the moment an error pattern, a hang or a timeout shows.";
 
@@ -310,7 +311,7 @@ pub enum UsageError {
 pub fn main_entry() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let first = argv.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    if SUBCOMMANDS.contains(&first) && first != "run" {
+    if is_subcommand(first) {
         return run_subcommand(first, &argv);
     }
     let rest: Vec<OsString> = if first == "run" {
@@ -330,14 +331,7 @@ pub fn main_entry() -> ExitCode {
     };
     let args = match parse_run_args(rest) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                error_code(unix_hint)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_exit(&e, error_code(unix_hint)),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let loaded = match Config::load(&cwd) {
@@ -372,14 +366,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
     }
     let cli = match SubcommandCli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(codes::ERROR)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_exit(&e, ExitCode::from(codes::ERROR)),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let result = match &cli.command {
@@ -694,6 +681,29 @@ mod tests {
 
     fn parse(args: &[&str]) -> RunArgs {
         parse_run_args(std::iter::once("earlyexit").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_reserved_words_are_the_subcommands_and_nothing_else() {
+        for word in [
+            "stats",
+            "export",
+            "clear-data",
+            "config",
+            "scrub",
+            "analyze",
+            "suggest",
+            "feedback",
+            "patterns",
+            "sync",
+            "agent",
+            "improve",
+        ] {
+            assert!(is_subcommand(word), "{word}");
+        }
+        for word in ["run", "error", "ERROR", "make", "", "-e", "Stats"] {
+            assert!(!is_subcommand(word), "{word}");
+        }
     }
 
     #[test]

@@ -239,6 +239,16 @@ pub struct Outcome {
     pub context: Option<crate::context::RunContext>,
 }
 
+impl Outcome {
+    /// The outcome of a run that could not start (or be watched): reason
+    /// `error`, with `detail` saying why, ended now.
+    fn not_started(mut self, detail: String) -> Outcome {
+        self.detail = Some(detail);
+        self.end = Instant::now();
+        self
+    }
+}
+
 /// Runs `plan` to its end. Never panics on a child's behaviour; errors
 /// starting the command come back as an outcome with reason `error`.
 ///
@@ -268,9 +278,7 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let signals = match supervise::SignalThread::start(tx.clone()) {
         Ok(signals) => signals,
         Err(e) => {
-            outcome.detail = Some(format!("cannot install signal handlers: {e}"));
-            outcome.end = Instant::now();
-            return outcome;
+            return outcome.not_started(format!("cannot install signal handlers: {e}"));
         }
     };
 
@@ -289,18 +297,14 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
                 (spawned.streams, Some(guard), Some(spawned.pid))
             }
             Err(e) => {
-                outcome.detail = Some(e.to_string());
-                outcome.end = Instant::now();
-                return outcome;
+                return outcome.not_started(e.to_string());
             }
         }
     } else {
         match std::io::stdin().as_fd().try_clone_to_owned() {
             Ok(fd) => (vec![("stdin".to_string(), File::from(fd))], None, None),
             Err(e) => {
-                outcome.detail = Some(format!("cannot read standard input: {e}"));
-                outcome.end = Instant::now();
-                return outcome;
+                return outcome.not_started(format!("cannot read standard input: {e}"));
             }
         }
     };
@@ -309,12 +313,10 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let reports = match start_streams(plan, sources, &shared) {
         Ok(reports) => reports,
         Err(e) => {
-            outcome.detail = Some(format!("cannot watch the command's output: {e}"));
             if let Some(pid) = pid {
                 outcome.termination = Some(supervise::terminate_group(pid, plan.kill_grace));
             }
-            outcome.end = Instant::now();
-            return outcome;
+            return outcome.not_started(format!("cannot watch the command's output: {e}"));
         }
     };
 

@@ -544,7 +544,7 @@ mod tests {
     #[tokio::test]
     async fn size_cap_deletes_oldest_runs_and_shrinks_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         let now = now_ms();
         let runs: Vec<RunRecord> = (0..120)

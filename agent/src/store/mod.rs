@@ -49,9 +49,6 @@ pub use recorder::{
 };
 pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
 
-/// The database file name inside the earlyexit home directory.
-pub const DB_FILE_NAME: &str = "telemetry.db";
-
 /// The local telemetry database. Open it once per process; every method
 /// takes `&self`.
 #[derive(Debug, Clone)]
@@ -155,7 +152,9 @@ pub(crate) mod test_support {
     /// A new database in a temporary directory (kept while the `TempDir` lives).
     pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let store = Store::open(&dir.path().join(crate::config::DEFAULT_DB_FILE))
+            .await
+            .unwrap();
         (dir, store)
     }
 

@@ -178,7 +178,7 @@ mod tests {
     async fn open_creates_private_directory_and_file() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home").join(".earlyexit");
-        let db = home.join(DB_FILE_NAME);
+        let db = home.join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         store.record_run(&sample_run(now_ms())).await.unwrap();
         assert_eq!(mode(&home), 0o700);
@@ -205,7 +205,7 @@ mod tests {
     fn open_is_private_under_a_permissive_umask() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("new-home");
-        let db = home.join(DB_FILE_NAME);
+        let db = home.join(crate::config::DEFAULT_DB_FILE);
         let status = std::process::Command::new("sh")
             .arg("-c")
             .arg("umask 000 && exec \"$0\" \"$@\"")
@@ -228,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn reopening_keeps_data_and_applies_migrations_once() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         store.record_run(&sample_run(now_ms())).await.unwrap();
         store.close().await;
@@ -255,7 +255,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_first_opens_all_succeed() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let handles: Vec<_> = (0..6)
             .map(|_| {
                 let db = db.clone();
@@ -272,7 +272,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_from_a_newer_version_is_refused_with_advice() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
@@ -299,7 +299,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_file_is_an_error_that_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         std::fs::write(&db, vec![0x5a; 8192]).unwrap();
         let err = Store::open(&db).await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
@@ -309,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn a_held_write_lock_is_a_locked_error() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let holder = Store::open(&db).await.unwrap();
         let mut tx = holder.pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
         sqlx::query("INSERT INTO meta (key, value) VALUES ('x', 'y')")
@@ -334,21 +334,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let not_a_dir = dir.path().join("file");
         std::fs::write(&not_a_dir, "x").unwrap();
-        let err = block_on(Store::open(&not_a_dir.join("sub").join(DB_FILE_NAME))).unwrap_err();
+        let err = block_on(Store::open(
+            &not_a_dir.join("sub").join(crate::config::DEFAULT_DB_FILE),
+        ))
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("--db PATH") && text.contains("--no-telemetry"),
             "{text}"
         );
-        let err = record_run_blocking(&not_a_dir.join(DB_FILE_NAME), &sample_run(0), 90, 100)
-            .unwrap_err();
+        let err = record_run_blocking(
+            &not_a_dir.join(crate::config::DEFAULT_DB_FILE),
+            &sample_run(0),
+            90,
+            100,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--no-telemetry"), "{err}");
     }
 
     #[tokio::test]
     async fn open_existing_never_creates_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("none").join(DB_FILE_NAME);
+        let db = dir.path().join("none").join(crate::config::DEFAULT_DB_FILE);
         let err = Store::open_existing(&db).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
         assert_eq!(

@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn a_recorder_opens_early_and_records_at_finish() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("home").join(DB_FILE_NAME);
+        let db = dir.path().join("home").join(crate::config::DEFAULT_DB_FILE);
         let recorder = Recorder::start(&db, 90, 100);
         let run = sample_run(now_ms());
         // A command long enough for the database to be ready: written directly.
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn spooled_runs_reach_the_database_once_when_it_is_opened() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         let runs: Vec<RunRecord> = (0..3).map(|i| sample_run(now_ms() - i)).collect();
         for run in &runs {
@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn a_recorder_moves_the_spool_in_as_soon_as_it_opens() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         for _ in 0..3 {
             crate::spool::append(&spool, &run_with(1, 0.001), now_ms()).unwrap();
@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn a_long_run_is_stored_at_exit_whatever_its_size_a_short_busy_one_is_spooled() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let ready = |recorder: &Recorder| {
             // Let the database open, as it does while a command runs.
             std::thread::sleep(Duration::from_millis(300));
@@ -443,7 +443,7 @@ mod tests {
     fn a_long_run_waits_for_a_database_that_is_still_busy_a_short_one_does_not() {
         for (seconds, want) in [(0.02, Recorded::Spool), (0.15, Recorded::Database)] {
             let dir = tempfile::tempdir().unwrap();
-            let db = dir.path().join(DB_FILE_NAME);
+            let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
             block_on(async {
                 Store::open(&db).await?.close().await;
                 Ok::<_, StoreError>(())
@@ -482,7 +482,7 @@ mod tests {
     #[test]
     fn a_short_run_moves_in_a_spool_that_waited_a_minute() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         let recently = now_ms() - 1_000;
         crate::spool::append(&spool, &run_with(1, 0.001), recently).unwrap();
@@ -509,7 +509,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let not_a_dir = dir.path().join("file");
         std::fs::write(&not_a_dir, "x").unwrap();
-        let recorder = Recorder::start(&not_a_dir.join(DB_FILE_NAME), 90, 100);
+        let recorder = Recorder::start(&not_a_dir.join(crate::config::DEFAULT_DB_FILE), 90, 100);
         let err = recorder.finish(sample_run(now_ms())).unwrap_err();
         assert!(err.to_string().contains("--no-telemetry"), "{err}");
     }
@@ -575,7 +575,7 @@ mod tests {
     #[ignore = "benchmark; run by hand"]
     fn bench_record_run_in_fresh_processes() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let now = now_ms();
         block_on(async {
             let store = Store::open(&db).await?;

@@ -367,23 +367,14 @@ impl Store {
 
     /// Tokens, optionally of one org, oldest first.
     pub async fn list_tokens(&self, org: Option<&str>) -> Result<Vec<TokenInfo>, StoreError> {
+        // The cast gives PostgreSQL the parameter's type when it is NULL;
+        // SQLite accepts it too.
         let sql = "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
                    FROM tokens t JOIN orgs o ON o.id = t.org_id \
-                   WHERE ($1 IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id";
+                   WHERE (CAST($1 AS TEXT) IS NULL OR o.name = $1) \
+                   ORDER BY t.created_at_ms, t.token_id";
         type Row = (String, String, Option<String>, i64, Option<i64>);
-        let rows: Vec<Row> = match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(org).fetch_all(p).await,
-            Store::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
-                     FROM tokens t JOIN orgs o ON o.id = t.org_id \
-                     WHERE ($1::text IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id",
-                )
-                .bind(org)
-                .fetch_all(p)
-                .await
-            }
-        }?;
+        let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(sql).bind(org).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
             .map(
@@ -518,10 +509,6 @@ impl Store {
     }
 }
 
-/// SQLite: `INSERT … VALUES (?, …), (?, …) ON CONFLICT DO NOTHING
-/// RETURNING key` for `rows` rows. Built once per shape (the sizes
-/// [`statement_chunks`] makes) and kept, so a batch neither formats 5,000
-/// placeholders nor hashes a new string to find its prepared statement.
 /// Sets `wal_autocheckpoint` to [`SQLITE_CHECKPOINT_BYTES`] in this
 /// database's pages (a database made by an older collector may have another
 /// page size).
