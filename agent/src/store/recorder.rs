@@ -51,6 +51,13 @@ pub fn record_run_blocking(
     })
 }
 
+/// Appends `run` to `spool` now; true when that made the spool due to be
+/// moved into the database ([`crate::spool::Appended::is_due`]).
+fn append_is_due(spool: &Path, run: &RunRecord) -> Result<bool, StoreError> {
+    let now = now_ms();
+    Ok(crate::spool::append(spool, run, now)?.is_due(now))
+}
+
 /// Records a run that ended before its database was opened (see
 /// [`crate::run::LONG_RUN`]): the run goes to the spool, and only when that
 /// makes the spool due ([`crate::spool::Appended::is_due`]: 4 MiB, or a run
@@ -63,8 +70,7 @@ pub fn spool_run(
     max_db_size_mb: u64,
 ) -> Result<Recorded, StoreError> {
     let spool = crate::spool::spool_path(db_path);
-    let now = now_ms();
-    if !crate::spool::append(&spool, run, now)?.is_due(now) {
+    if !append_is_due(&spool, run)? {
         return Ok(Recorded::Spool);
     }
     block_on(async {
@@ -227,8 +233,7 @@ impl Recorder {
                 Ok(ready) => Some(ready),
                 // Still not open (locked elsewhere): keep it for the next run.
                 Err(RecvTimeoutError::Timeout) => {
-                    let now = now_ms();
-                    crate::spool::append(&self.spool, &run, now)?;
+                    crate::spool::append(&self.spool, &run, now_ms())?;
                     return Ok(Recorded::Spool);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -254,16 +259,14 @@ impl Recorder {
             // Ready, but a short run with many events: spool it, and move
             // the spool in only when it is due.
             Some(Ok(())) => {
-                let now = now_ms();
-                if crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                if append_is_due(&self.spool, &run)? {
                     return self.run_job(Job::IngestSpool).map(|()| Recorded::Database);
                 }
                 Ok(Recorded::Spool)
             }
             // Not ready and a short run: never wait, unless the spool is due.
             None => {
-                let now = now_ms();
-                if !crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                if !append_is_due(&self.spool, &run)? {
                     return Ok(Recorded::Spool);
                 }
                 match self.ready.recv_timeout(BATCH_WAIT) {
