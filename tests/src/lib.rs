@@ -14,8 +14,8 @@
 //! it runs out. Only 127.0.0.1 is used.
 #![forbid(unsafe_code)]
 
-mod wait;
-pub use wait::wait_with_limit;
+mod process;
+pub use process::wait_with_limit;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -384,13 +384,7 @@ impl Agent {
 
     /// `earlyexit ARGS` in this home with a predictable environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("EARLYEXIT_HOME", self.home.path())
-            .env_remove("EARLYEXIT_NO_TELEMETRY")
-            .current_dir(self.home.path())
-            .stdin(Stdio::null());
-        cmd
+        process::earlyexit_command(&self.bin, self.home.path(), args)
     }
 
     /// Starts `earlyexit ARGS` with piped output, guarded.
