@@ -18,9 +18,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::config::TelemetryLevel;
 use crate::matcher::{HitKind, MatchOptions, PatternError, SourcedPattern, StreamMatcher};
 use crate::record::ExitReason;
-use crate::supervise::{self, GroupGuard, SpawnSpec, Termination};
+use crate::supervise::{self, GroupEvent, GroupGuard, SpawnSpec, Termination};
 use crate::sys::{self, Reaped};
-use crate::watch::{self, Decoration, Event, Shared, Sink, StreamConfig, StreamReport};
+use crate::watch::{
+    self, Decoration, Destination, RunProgress, StreamConfig, StreamEvent, StreamReport,
+};
 
 /// After the command exits, how long to keep reading streams that something
 /// else (a background grandchild) still holds open before stopping the rest
@@ -196,6 +198,61 @@ impl RunPlan {
     }
 }
 
+/// What the run loop reacts to: the stream threads' [`StreamEvent`]s and
+/// the signal thread's [`GroupEvent`]s, on one channel.
+#[derive(Debug)]
+pub enum Event {
+    /// A line hit a pattern.
+    Hit {
+        /// Index of the stream.
+        stream: usize,
+        /// Error or success.
+        kind: HitKind,
+        /// When the line was seen.
+        at: Instant,
+    },
+    /// `--max-repeat`: the same line came this many times in a row.
+    Stuck {
+        /// Index of the stream.
+        stream: usize,
+        /// The repeated line.
+        line: String,
+    },
+    /// `--delay-exit-after-lines` lines arrived after the first match.
+    DelayLinesReached,
+    /// A stream ended (EOF or read error).
+    Eof {
+        /// Index of the stream.
+        stream: usize,
+        /// The read error, if it ended on one.
+        error: Option<String>,
+    },
+    /// The child process ended.
+    ChildExited(Reaped),
+    /// A termination signal reached earlyexit.
+    Signal(i32),
+}
+
+impl From<StreamEvent> for Event {
+    fn from(event: StreamEvent) -> Self {
+        match event {
+            StreamEvent::Hit { stream, kind, at } => Event::Hit { stream, kind, at },
+            StreamEvent::Stuck { stream, line } => Event::Stuck { stream, line },
+            StreamEvent::DelayLinesReached => Event::DelayLinesReached,
+            StreamEvent::Eof { stream, error } => Event::Eof { stream, error },
+        }
+    }
+}
+
+impl From<GroupEvent> for Event {
+    fn from(event: GroupEvent) -> Self {
+        match event {
+            GroupEvent::ChildExited(reaped) => Event::ChildExited(reaped),
+            GroupEvent::Signal(signal) => Event::Signal(signal),
+        }
+    }
+}
+
 /// What one stream saw.
 #[derive(Debug)]
 pub struct StreamOutcome {
@@ -258,7 +315,14 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let start = Instant::now();
     let started_at = SystemTime::now();
     let (tx, rx) = mpsc::channel();
-    let shared = Arc::new(Shared::new(start, tx.clone(), plan.max_count));
+    let notify = tx.clone();
+    let progress = Arc::new(RunProgress::new(
+        start,
+        move |event| {
+            let _ = notify.send(Event::from(event));
+        },
+        plan.max_count,
+    ));
     let mut outcome = Outcome {
         started_at,
         start,
@@ -310,7 +374,7 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     };
     drop(tx);
 
-    let reports = match start_streams(plan, sources, &shared) {
+    let reports = match start_streams(plan, sources, &progress) {
         Ok(reports) => reports,
         Err(e) => {
             if let Some(pid) = pid {
@@ -325,8 +389,8 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     outcome.context = Some(crate::context::RunContext::gather(&plan.argv));
     let mut state = LoopState::new(plan, reports.len(), pid.is_some());
     state.long_run_hook = Some(Box::new(on_long_run));
-    state.run(plan, &shared, &rx);
-    state.error_matches = state.error_matches.max(shared.error_hits());
+    state.run(plan, &progress, &rx);
+    state.error_matches = state.error_matches.max(progress.error_hits());
     outcome.reason = state.reason.unwrap_or(ExitReason::Error);
     outcome.detail = state.detail.take();
     outcome.signal = state.signal;
@@ -347,8 +411,8 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     }
     outcome.child = state.child;
     outcome.end = Instant::now();
-    outcome.first_output = shared.first_output();
-    outcome.idle = shared.idle_stats(outcome.end - start);
+    outcome.first_output = progress.first_output();
+    outcome.idle = progress.idle_stats(outcome.end - start);
     outcome.streams = reports
         .into_iter()
         .map(|(name, report)| StreamOutcome {
@@ -364,12 +428,12 @@ type Reports = Vec<(String, Arc<Mutex<StreamReport>>)>;
 fn start_streams(
     plan: &RunPlan,
     sources: Vec<(String, File)>,
-    shared: &Arc<Shared>,
+    progress: &Arc<RunProgress>,
 ) -> std::io::Result<Reports> {
-    let stdout_sink = Arc::new(Sink::new(File::from(
+    let stdout = Arc::new(Destination::new(File::from(
         std::io::stdout().as_fd().try_clone_to_owned()?,
     )));
-    let stderr_sink = Arc::new(Sink::new(File::from(
+    let stderr = Arc::new(Destination::new(File::from(
         std::io::stderr().as_fd().try_clone_to_owned()?,
     )));
     let mut reports = Vec::new();
@@ -384,10 +448,10 @@ fn start_streams(
             // A plan made without `compile_matchers` (the CLI always calls it).
             None => Arc::new(plan.matcher_for(fd).map_err(std::io::Error::other)?),
         };
-        let sink = match (plan.quiet, fd) {
+        let destination = match (plan.quiet, fd) {
             (true, _) => None,
-            (false, 1) => Some(stdout_sink.clone()),
-            (false, _) => Some(stderr_sink.clone()),
+            (false, 1) => Some(stdout.clone()),
+            (false, _) => Some(stderr.clone()),
         };
         let decoration = Decoration {
             prefix: plan.prefix.then(|| format!("[{name}] ")),
@@ -399,13 +463,13 @@ fn start_streams(
             index,
             name: name.clone(),
             matcher,
-            sink,
+            destination,
             decoration,
             max_repeat: plan.max_repeat,
             context_before: plan.record_before(),
             context_after: plan.record_after(),
         };
-        watch::spawn(config, source, shared.clone(), report.clone())?;
+        watch::spawn(config, source, progress.clone(), report.clone())?;
         reports.push((name, report));
     }
     Ok(reports)
@@ -462,8 +526,8 @@ impl<'h> LoopState<'h> {
         }
     }
 
-    fn next_deadline(&self, plan: &RunPlan, shared: &Shared) -> Option<(Instant, Deadline)> {
-        let start = shared.start;
+    fn next_deadline(&self, plan: &RunPlan, progress: &RunProgress) -> Option<(Instant, Deadline)> {
+        let start = progress.start;
         let mut candidates: Vec<(Instant, Deadline)> = Vec::with_capacity(6);
         if self.long_run_hook.is_some() {
             candidates.push((start + LONG_RUN, Deadline::LongRun));
@@ -476,12 +540,12 @@ impl<'h> LoopState<'h> {
         }
         if let Some(t) = plan.idle_timeout {
             candidates.push((
-                start + shared.last_output().unwrap_or_default() + t,
+                start + progress.last_output().unwrap_or_default() + t,
                 Deadline::Idle,
             ));
         }
         if let Some(t) = plan.first_output_timeout
-            && shared.first_output().is_none()
+            && progress.first_output().is_none()
         {
             candidates.push((start + t, Deadline::FirstOutput));
         }
@@ -493,7 +557,7 @@ impl<'h> LoopState<'h> {
         candidates.into_iter().min_by_key(|(at, _)| *at)
     }
 
-    fn run(&mut self, plan: &RunPlan, shared: &Shared, rx: &Receiver<Event>) {
+    fn run(&mut self, plan: &RunPlan, progress: &RunProgress, rx: &Receiver<Event>) {
         while self.reason.is_none() {
             if !self.child_running && self.open_streams == 0 {
                 self.finish_normally();
@@ -501,7 +565,7 @@ impl<'h> LoopState<'h> {
             }
             // Deadlines move (output pushes the idle deadline back), so they
             // are recomputed from fresh state on every turn.
-            let next = self.next_deadline(plan, shared);
+            let next = self.next_deadline(plan, progress);
             let event = match next {
                 Some((at, which)) => {
                     let now = Instant::now();
@@ -514,7 +578,7 @@ impl<'h> LoopState<'h> {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match event {
-                Ok(event) => self.on_event(event, plan, shared),
+                Ok(event) => self.on_event(event, plan, progress),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     // Every sender is gone: nothing more can happen.
@@ -532,7 +596,7 @@ impl<'h> LoopState<'h> {
         });
     }
 
-    fn on_event(&mut self, event: Event, plan: &RunPlan, shared: &Shared) {
+    fn on_event(&mut self, event: Event, plan: &RunPlan, progress: &RunProgress) {
         match event {
             Event::Hit { kind, at, .. } => {
                 if self.phase != Phase::Running {
@@ -540,22 +604,22 @@ impl<'h> LoopState<'h> {
                 }
                 match kind {
                     HitKind::Error => {
-                        self.error_matches = shared.error_hits();
+                        self.error_matches = progress.error_hits();
                         self.first_match_at.get_or_insert(at);
                         if self.max_count > 0 && self.error_matches >= self.max_count {
-                            shared.stop_matching();
+                            progress.stop_matching();
                             if plan.delay_exit.is_zero() {
                                 self.reason = Some(ExitReason::Match);
                             } else {
                                 self.phase = Phase::Delay(at + plan.delay_exit);
                                 if let Some(lines) = plan.delay_exit_after_lines {
-                                    shared.notify_after_lines(lines);
+                                    progress.notify_after_lines(lines);
                                 }
                             }
                         }
                     }
                     HitKind::Success => {
-                        shared.stop_matching();
+                        progress.stop_matching();
                         self.reason = Some(ExitReason::SuccessPattern);
                     }
                 }
