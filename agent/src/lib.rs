@@ -16,6 +16,7 @@
 //! | [`supervise`] | the child process group: spawn, signal, reap |
 //! | [`watch`] | one stream: read, pass through, count, match |
 //! | [`run`] | one run: the event loop of matches, timeouts and signals |
+//! | [`lifecycle`] | a plan from start to exit code: when to record, spool, summarise and sync |
 //! | [`record`] | the telemetry record of a run (plain data) |
 //! | [`report`] | exit code, record, summaries after a run |
 //! | [`context`] | project type, command category, system load, environment at start |
@@ -31,6 +32,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod duration;
+pub mod lifecycle;
 pub mod matcher;
 pub mod privacy;
 pub mod private_file;

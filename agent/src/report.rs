@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use earlyexit_scrub::sha256_hex;
 use serde_json::json;
 
+use crate::config::TelemetryLevel;
 use crate::matcher::HitKind;
 use crate::record::{
     Execution, ExitReason, MatchEvent, OutputSample, PerformanceMetric, RunRecord,
@@ -114,9 +115,10 @@ pub fn quote_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// Builds the telemetry record of a finished run.
+/// Builds the telemetry record of a finished run, recorded at `telemetry`.
 pub fn build_record(
     plan: &RunPlan,
+    telemetry: TelemetryLevel,
     outcome: &Outcome,
     execution_id: &str,
     exit_code: u8,
@@ -258,7 +260,7 @@ pub fn build_record(
         load_avg_1m: system.load_avg_1m,
         mem_available_mb: system.mem_available_mb,
         disk_free_mb: system.disk_free_mb,
-        telemetry_level: plan.telemetry.as_str().to_string(),
+        telemetry_level: telemetry.as_str().to_string(),
         earlyexit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
 

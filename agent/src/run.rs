@@ -10,12 +10,10 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::TelemetryLevel;
 use crate::matcher::{HitKind, MatchOptions, PatternError, SourcedPattern, StreamMatcher};
 use crate::record::ExitReason;
 use crate::supervise::{self, GroupEvent, GroupGuard, SpawnSpec, Termination};
@@ -59,7 +57,8 @@ impl MatchMode {
     }
 }
 
-/// Everything a run needs, resolved from flags and config.
+/// Everything supervising a run needs, resolved from flags and config
+/// (where its record goes is `lifecycle`'s [`TelemetryPlan`](crate::lifecycle::TelemetryPlan)).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     /// The command; empty in pipe mode.
@@ -117,21 +116,6 @@ pub struct RunPlan {
     pub unix_exit_codes: bool,
     /// `--json`.
     pub json: bool,
-    /// Telemetry level in effect.
-    pub telemetry: TelemetryLevel,
-    /// Database path.
-    pub db: PathBuf,
-    /// `retention_days`.
-    pub retention_days: u32,
-    /// `max_db_size_mb`.
-    pub max_db_size_mb: u64,
-    /// `--verbose`.
-    pub verbose: bool,
-    /// `anonymize_local: true`: what scrubs runs before they are stored.
-    pub local_scrubber: Option<std::sync::Arc<crate::privacy::Outbound>>,
-    /// `sync_on_exit: true` with a collector: the push after the run is
-    /// recorded (see [`crate::sync::on_exit`]).
-    pub sync_on_exit: Option<crate::sync::on_exit::OnExit>,
 }
 
 impl RunPlan {

@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::SqlitePool;
 
+pub mod bundles;
 pub mod effectiveness;
 pub mod error;
 pub mod export;
@@ -35,6 +36,7 @@ pub mod recorder;
 pub mod stats;
 pub mod write;
 
+pub use bundles::Bundle;
 pub use effectiveness::PatternEffectiveness;
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
@@ -104,12 +106,6 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The connection pool, for the modules that own tables of their own in
-    /// this database ([`outbox`]).
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     /// Begins a write transaction, taking the write lock at once (`BEGIN

@@ -461,7 +461,7 @@ mod tests {
             let holder = std::thread::spawn(move || {
                 block_on(async {
                     let store = Store::open(&holder_db).await?;
-                    let tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    let tx = store.pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
                     locked_tx.send(()).unwrap();
                     tokio::time::sleep(Duration::from_millis(400)).await;
                     tx.rollback().await.unwrap();

@@ -1,34 +1,17 @@
 //! Bundles (models, pattern libraries) streamed by the collector: chunks
-//! reassembled in order, bounded in size, checked against their SHA-256,
-//! and kept in the `bundles` table.
-//!
-//! Bundles are stored, never applied here: applying one is the job of the
-//! learning side, which reads the table. This module owns that table and
-//! the reassembly; it opens no connection.
-
-use std::collections::HashMap;
+//! reassembled in order, bounded in size, and checked against their
+//! SHA-256. Keeping them is the store's (`store::bundles`, the `bundles`
+//! table); applying them is the learning side's. This module opens no
+//! connection and runs no SQL.
 
 use earlyexit_proto::v1::BundleChunk;
 use earlyexit_scrub::sha256_hex;
 
-use crate::store::{Store, StoreError, now_ms};
+pub use crate::store::Bundle;
 
 /// The largest bundle accepted (256 MiB); a larger one is refused and
 /// logged, and the agent keeps the versions it has.
 pub const MAX_BUNDLE_BYTES: usize = 256 * 1024 * 1024;
-
-/// A complete, checked bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bundle {
-    /// `patterns`, `models`, ….
-    pub kind: String,
-    /// Monotonic per kind.
-    pub version: u64,
-    /// SHA-256 of `data`, hex (checked).
-    pub sha256: String,
-    /// The bundle.
-    pub data: Vec<u8>,
-}
 
 /// Why a bundle could not be put together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,37 +134,6 @@ impl Assembler {
     }
 }
 
-/// Keeps `bundle`; false when that kind and version was already kept.
-pub async fn store_bundle(store: &Store, bundle: &Bundle) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO bundles (kind, version, sha256, data, received_at_ms) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&bundle.kind)
-    .bind(i64::try_from(bundle.version).unwrap_or(i64::MAX))
-    .bind(&bundle.sha256)
-    .bind(&bundle.data)
-    .bind(now_ms())
-    .execute(store.pool())
-    .await
-    .map_err(store.sql_err())?
-    .rows_affected();
-    Ok(inserted > 0)
-}
-
-/// The newest version kept of each kind (`SubscribeRequest.have_versions`).
-pub async fn have_versions(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT kind, max(version) FROM bundles GROUP BY kind")
-            .fetch_all(store.pool())
-            .await
-            .map_err(store.sql_err())?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, version)| (kind, version.max(0) as u64))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,19 +197,16 @@ mod tests {
         assert_eq!(done.unwrap().data, b"ok");
     }
 
-    #[tokio::test]
-    async fn bundles_are_kept_once_and_reported_as_had() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    #[test]
+    fn an_assembled_bundle_is_the_one_the_store_keeps() {
         let mut a = Assembler::default();
         let mut bundle = None;
         for chunk in chunks("patterns", 4, b"rules", 2) {
             bundle = a.feed(chunk).unwrap();
         }
         let bundle = bundle.unwrap();
-        assert!(store_bundle(&store, &bundle).await.unwrap());
-        assert!(!store_bundle(&store, &bundle).await.unwrap());
-        let have = have_versions(&store).await.unwrap();
-        assert_eq!(have.get("patterns"), Some(&4));
+        assert_eq!(bundle.sha256, sha256_hex(b"rules"));
+        assert_eq!((bundle.kind.as_str(), bundle.version), ("patterns", 4));
+        assert_eq!(bundle.data, b"rules");
     }
 }
