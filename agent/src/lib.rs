@@ -21,6 +21,7 @@
 //! | [`report`] | exit code, record, summaries after a run |
 //! | [`context`] | project type, command category, system load, environment at start |
 //! | [`store`] | the local SQLite database (sqlx), the outbox of runs to sync |
+//! | [`recorder`] | when a finished run is written: the database writer started once a run lasts, or the spool |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
 //! | [`sync`] | sending runs to a collector: outbox, wire records, client, `sync` / `agent` |
 //! | [`commands`] | subcommands: stats, export, clear-data, config, scrub, sync, agent |
@@ -37,6 +38,7 @@ pub mod matcher;
 pub mod privacy;
 pub mod private_file;
 pub mod record;
+pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod spool;

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::TelemetryLevel;
+use crate::recorder::Recorder;
 use crate::report;
 use crate::run::{self, RunPlan};
-use crate::store::Recorder;
 
 /// Where a run's record goes and what happens after it is written.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn run_plan(plan: &Plan) -> u8 {
     let written = match (telemetry_on, recorder) {
         (false, _) => Ok(None),
         (true, Some(recorder)) => recorder.finish(record.clone()).map(Some),
-        (true, None) => crate::store::spool_run(
+        (true, None) => crate::recorder::spool_run(
             &telemetry.db,
             &record,
             telemetry.retention_days,

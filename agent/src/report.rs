@@ -447,7 +447,7 @@ pub fn json_summary(
     plan: &RunPlan,
     outcome: &Outcome,
     record: &RunRecord,
-    telemetry: Result<Option<crate::store::Recorded>, String>,
+    telemetry: Result<Option<crate::recorder::Recorded>, String>,
 ) -> serde_json::Value {
     let e = &record.execution;
     let matches: Vec<serde_json::Value> = record
@@ -502,8 +502,8 @@ pub fn json_summary(
                 "level": e.telemetry_level,
                 "recorded": true,
                 "stored_in": match place {
-                    crate::store::Recorded::Database => "database",
-                    crate::store::Recorded::Spool => "spool",
+                    crate::recorder::Recorded::Database => "database",
+                    crate::recorder::Recorded::Spool => "spool",
                 },
             }),
             Err(error) => json!({"level": e.telemetry_level, "recorded": false, "error": error}),

@@ -58,7 +58,7 @@ impl MatchMode {
 }
 
 /// Everything supervising a run needs, resolved from flags and config
-/// (where its record goes is `lifecycle`'s [`TelemetryPlan`](crate::lifecycle::TelemetryPlan)).
+/// (where its record goes is `lifecycle`'s `TelemetryPlan`, never given to the loop).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     /// The command; empty in pipe mode.

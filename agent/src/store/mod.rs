@@ -8,7 +8,6 @@
 //! | [`error`] | [`StoreError`]: every failure, with what to do about it |
 //! | [`open`] | creating the file privately (directory 0700, file 0600), the connection settings (WAL, `synchronous=NORMAL`, foreign keys, busy timeout), the embedded migrations (`agent/migrations/`) |
 //! | [`write`](mod@write) | a run's rows in one transaction; moving the spool in |
-//! | [`recorder`] | the run path: when and how a finished run reaches the database or the spool ([`Recorder`], [`spool_run`]) |
 //! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
 //! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
 //! | [`stats`] | the read queries behind `stats` |
@@ -32,7 +31,6 @@ pub mod export;
 pub mod limits;
 pub mod open;
 pub mod outbox;
-pub mod recorder;
 pub mod stats;
 pub mod write;
 
@@ -45,10 +43,6 @@ pub use limits::{
     SIZE_CAP_TARGET_PERCENT,
 };
 pub use open::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES};
-pub use recorder::{
-    ALWAYS_STORED_AFTER, BATCH_WAIT, DIRECT_WRITE_MAX_MATCHES, Recorded, Recorder,
-    record_run_blocking, spool_run,
-};
 pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
 
 /// The local telemetry database. Open it once per process; every method
@@ -99,6 +93,10 @@ pub(super) fn rfc3339_now() -> String {
     rfc3339_ms(now_ms())
 }
 
+/// A statement with its values bound, as the write path builds them.
+pub(crate) type SqliteQuery<'q> =
+    sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
 /// Hex SHA-256 (how `command_hash` and `pattern_hash` are made).
 pub(crate) use earlyexit_scrub::sha256_hex;
 
@@ -127,7 +125,7 @@ impl Store {
     }
 
     /// Leaves the connection open until the process exits, skipping the
-    /// checkpoint that closing it would do (see [`record_run_blocking`]).
+    /// checkpoint that closing it would do (see `recorder::record_run_blocking`).
     pub(crate) fn leave_open_until_exit(self) {
         std::mem::forget(self.pool);
     }

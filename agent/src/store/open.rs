@@ -28,7 +28,7 @@ pub const JOURNAL_SIZE_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Checkpoint the WAL into the database once it holds this many pages
 /// (SQLite's default is 1000). A run adds about 20 pages; the run path does
-/// not checkpoint on exit (see [`record_run_blocking`](super::record_run_blocking)), so the next open
+/// not checkpoint on exit (see `recorder::record_run_blocking`), so the next open
 /// re-reads the WAL to rebuild its index, and a small WAL keeps that cheap,
 /// while a checkpoint (two fsyncs) is paid only every few runs.
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 128;
@@ -169,6 +169,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::record::tests_support::sample_run;
+    use crate::recorder::record_run_blocking;
     use crate::store::test_support::*;
     use crate::store::*;
     use std::path::Path;

@@ -10,15 +10,17 @@
 //! connection is left to the process exit instead of being closed, because
 //! closing the last connection checkpoints the WAL and deletes it (fsyncs,
 //! and a new WAL for the next run). Checkpoints happen every
-//! [`WAL_AUTOCHECKPOINT_PAGES`](super::WAL_AUTOCHECKPOINT_PAGES) pages instead.
+//! [`WAL_AUTOCHECKPOINT_PAGES`](crate::store::WAL_AUTOCHECKPOINT_PAGES) pages instead.
 //!
-//! This file decides *where* a run goes; the SQL is in [`super::write`].
+//! This module decides *when* and *where* a run is written (database now,
+//! or the spool beside it for later, see `spool`); *how* is the store's
+//! (`store::write`). It runs no SQL of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Store, StoreError, block_on, now_ms};
 use crate::record::RunRecord;
+use crate::store::{Store, StoreError, block_on, now_ms};
 
 /// Records `run` in the database at `db_path` (creating it if needed) and
 /// enforces the retention and size limits; blocks until done.
@@ -29,7 +31,7 @@ use crate::record::RunRecord;
 /// a file re-created by the next run). The connection is released when the
 /// process exits, as after any exit; every committed run is already in the
 /// WAL, and the next open rebuilds the WAL index from it. SQLite's
-/// auto-checkpoint ([`WAL_AUTOCHECKPOINT_PAGES`](super::WAL_AUTOCHECKPOINT_PAGES)) keeps the WAL small. A
+/// auto-checkpoint ([`WAL_AUTOCHECKPOINT_PAGES`](crate::store::WAL_AUTOCHECKPOINT_PAGES)) keeps the WAL small. A
 /// long-lived process should use [`Store`] and [`Store::close`] instead.
 pub fn record_run_blocking(
     db_path: &Path,
@@ -59,7 +61,7 @@ fn append_is_due(spool: &Path, run: &RunRecord) -> Result<bool, StoreError> {
 }
 
 /// Records a run that ended before its database was opened (see
-/// [`crate::run::LONG_RUN`]): the run goes to the spool, and only when that
+/// `run::LONG_RUN`): the run goes to the spool, and only when that
 /// makes the spool due ([`crate::spool::Appended::is_due`]: 4 MiB, or a run
 /// waiting for a minute) is the database opened, the spool moved in and the
 /// limits enforced before returning.
@@ -461,7 +463,7 @@ mod tests {
             let holder = std::thread::spawn(move || {
                 block_on(async {
                     let store = Store::open(&holder_db).await?;
-                    let tx = store.pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    let tx = store.begin_write().await.unwrap();
                     locked_tx.send(()).unwrap();
                     tokio::time::sleep(Duration::from_millis(400)).await;
                     tx.rollback().await.unwrap();
