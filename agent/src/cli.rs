@@ -1,8 +1,9 @@
 //! The command line: run flags (compatible with the Python `earlyexit`
 //! 0.0.3), subcommands reserved in the first position, help text, and the
-//! resolution of flags + config files into a [`RunPlan`].
+//! resolution of flags + config files into a [`Plan`].
 //!
-//! This module parses and dispatches; it never supervises processes itself.
+//! This module parses, resolves and dispatches; it never supervises
+//! processes or records runs itself (`lifecycle` runs a plan).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -14,35 +15,35 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{ColorChoice, Config, TelemetryLevel};
 use crate::duration::parse_duration;
+use crate::lifecycle::{Plan, TelemetryPlan};
 use crate::matcher::{MatchOptions, SourcedPattern};
-use crate::report::{self, codes};
-use crate::run::{self, MatchMode, RunPlan};
-use crate::store::Recorder;
+use crate::report::codes;
+use crate::run::{MatchMode, RunPlan};
 
 /// Pattern words that mean "no pattern: timeouts only" (as in earlyexit 0.0.3).
 pub const NO_PATTERN_WORDS: &[&str] = &["NONE", "-", "NOPATTERN"];
 
-/// Words reserved for subcommands in the first position. `earlyexit run …`
-/// or `-e PATTERN` runs a command or pattern of the same name.
-pub const SUBCOMMANDS: &[&str] = &[
-    "run",
-    "stats",
-    "export",
-    "clear-data",
-    "config",
-    "scrub",
-    "analyze",
-    "suggest",
-    "feedback",
-    "patterns",
-    "sync",
-    "agent",
-    "bundles",
-    "improve",
-];
-
 /// Reserved subcommand names this version does not implement yet.
 const NOT_YET: &[&str] = &["analyze", "suggest", "feedback", "patterns", "improve"];
+
+/// Whether `word` in the first position names a subcommand: one of [`Sub`],
+/// or one of [`NOT_YET`]. (`run` is reserved too, but runs a command.)
+/// `earlyexit run …` or `-e PATTERN` runs a command or pattern of the same
+/// name.
+pub fn is_subcommand(word: &str) -> bool {
+    NOT_YET.contains(&word) || Sub::has_subcommand(word)
+}
+
+/// Prints a clap error (or the help or version it carries) and returns
+/// the exit code: `error` for a usage error, success for help and version.
+fn clap_exit(e: &clap::Error, error: ExitCode) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        error
+    } else {
+        ExitCode::SUCCESS
+    }
+}
 
 const ABOUT: &str = "Run a command, watch its output, and stop it the moment an error pattern, a hang or a timeout shows.";
 
@@ -316,7 +317,7 @@ pub enum UsageError {
 pub fn main_entry() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let first = argv.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    if SUBCOMMANDS.contains(&first) && first != "run" {
+    if is_subcommand(first) {
         return run_subcommand(first, &argv);
     }
     let rest: Vec<OsString> = if first == "run" {
@@ -336,14 +337,7 @@ pub fn main_entry() -> ExitCode {
     };
     let args = match parse_run_args(rest) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                error_code(unix_hint)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_exit(&e, error_code(unix_hint)),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let loaded = match Config::load(&cwd) {
@@ -357,8 +351,8 @@ pub fn main_entry() -> ExitCode {
     let unix = args.unix_exit_codes || config.unix_exit_codes;
     match plan_from(args, config) {
         Ok(mut plan) => {
-            plan.sync_on_exit = crate::sync::on_exit::plan(&loaded, plan.telemetry);
-            ExitCode::from(run_plan(&plan))
+            plan.telemetry.sync_on_exit = crate::sync::on_exit::plan(&loaded, plan.telemetry.level);
+            ExitCode::from(crate::lifecycle::run_plan(&plan))
         }
         Err(e) => {
             eprintln!("earlyexit: {e}");
@@ -378,14 +372,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
     }
     let cli = match SubcommandCli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(codes::ERROR)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_exit(&e, ExitCode::from(codes::ERROR)),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let result = match &cli.command {
@@ -487,7 +474,7 @@ fn find_separator(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
 }
 
 /// Resolves flags over config into a plan, or explains what is wrong.
-pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> {
+pub fn plan_from(args: RunArgs, config: &Config) -> Result<Plan, UsageError> {
     let mut patterns: Vec<SourcedPattern> = args
         .regexp
         .iter()
@@ -610,11 +597,14 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
         max_count: args.max_count,
         unix_exit_codes: args.unix_exit_codes || config.unix_exit_codes,
         json: args.json,
-        telemetry,
+        matchers: BTreeMap::new(),
+    };
+    plan.matchers = plan.compile_matchers()?;
+    let telemetry = TelemetryPlan {
+        level: telemetry,
         db: args.db.unwrap_or_else(|| config.db.clone()),
         retention_days: config.retention_days,
         max_db_size_mb: config.max_db_size_mb,
-        verbose: args.verbose,
         local_scrubber: if config.anonymize_local && telemetry != TelemetryLevel::Off {
             Some(std::sync::Arc::new(crate::privacy::outbound(
                 config,
@@ -624,10 +614,12 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<RunPlan, UsageError> 
             None
         },
         sync_on_exit: None,
-        matchers: BTreeMap::new(),
     };
-    plan.matchers = plan.compile_matchers()?;
-    Ok(plan)
+    Ok(Plan {
+        run: plan,
+        telemetry,
+        verbose: args.verbose,
+    })
 }
 
 fn env_no_telemetry() -> bool {
@@ -639,68 +631,35 @@ fn env_no_telemetry() -> bool {
     })
 }
 
-/// Runs a plan: supervise, then record, summarise, and return the exit code.
-pub fn run_plan(plan: &RunPlan) -> u8 {
-    if plan.verbose {
-        eprintln!("earlyexit: {plan:#?}");
-    }
-    // A run that lasts opens the database (and prunes old runs) on its own
-    // thread while the command runs; a short one never pays for that and
-    // goes to the spool (see `spool`).
-    let telemetry_on = plan.telemetry != TelemetryLevel::Off;
-    let mut recorder = None;
-    let outcome = run::execute(plan, || {
-        if telemetry_on {
-            recorder = Some(Recorder::start(
-                &plan.db,
-                plan.retention_days,
-                plan.max_db_size_mb,
-            ));
-        }
-    });
-    let code = report::exit_code(plan, &outcome);
-    let execution_id = uuid::Uuid::now_v7().to_string();
-    let mut record = report::build_record(plan, &outcome, &execution_id, code);
-    if let Some(outbound) = &plan.local_scrubber {
-        // anonymize_local: the database gets the scrubbed record too.
-        record = outbound.scrubbed_for_local(&record);
-    }
-    let telemetry = match (telemetry_on, recorder) {
-        (false, _) => Ok(None),
-        (true, Some(recorder)) => recorder.finish(record.clone()).map(Some),
-        (true, None) => {
-            crate::store::spool_run(&plan.db, &record, plan.retention_days, plan.max_db_size_mb)
-                .map(Some)
-        }
-    }
-    .map_err(|e| e.to_string());
-    if plan.json {
-        let summary = report::json_summary(plan, &outcome, &record, telemetry.clone());
-        eprintln!("{summary}");
-    } else if !plan.quiet {
-        eprint!("{}", report::human_summary(plan, &outcome));
-    }
-    if let Err(e) = &telemetry
-        && !plan.json
-    {
-        eprintln!("earlyexit: warning: telemetry skipped: {e}");
-    }
-    // After the run's own record is written: never changes the exit code.
-    if let Some(on_exit) = &plan.sync_on_exit
-        && telemetry.is_ok()
-        && let Some(warning) = crate::sync::on_exit::run(on_exit, &plan.db)
-    {
-        eprintln!("{warning}");
-    }
-    code
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> RunArgs {
         parse_run_args(std::iter::once("earlyexit").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_reserved_words_are_the_subcommands_and_nothing_else() {
+        for word in [
+            "stats",
+            "export",
+            "clear-data",
+            "config",
+            "scrub",
+            "analyze",
+            "suggest",
+            "feedback",
+            "patterns",
+            "sync",
+            "agent",
+            "improve",
+        ] {
+            assert!(is_subcommand(word), "{word}");
+        }
+        for word in ["run", "error", "ERROR", "make", "", "-e", "Stats"] {
+            assert!(!is_subcommand(word), "{word}");
+        }
     }
 
     #[test]

@@ -63,48 +63,34 @@ pub enum PrivacyError {
     },
 }
 
+/// Shortest scrub key accepted from the key file (128 bits).
+const MIN_SCRUB_KEY_BYTES: usize = 16;
+
 /// Reads the scrub key at `path`, creating it (32 random bytes, mode 0600,
-/// directory 0700) when missing.
+/// directory 0700) when missing. Processes racing on a fresh home all get
+/// the one key that was written, never a partial one (see
+/// [`load_or_create_once`](crate::private_file::load_or_create_once)).
 pub fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>, PrivacyError> {
-    use std::io::{Read, Write};
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| PrivacyError::Key {
+    crate::private_file::load_or_create_once(path, random_key, |key| {
+        if key.len() >= MIN_SCRUB_KEY_BYTES {
+            Ok(key.to_vec())
+        } else {
+            Err(std::io::Error::other(
+                "the key file is shorter than 16 bytes; delete it to have a new one made",
+            ))
+        }
+    })
+    .map_err(|source| PrivacyError::Key {
         path: path.to_path_buf(),
         source,
-    };
-    match std::fs::read(path) {
-        Ok(key) if key.len() >= 16 => return Ok(key),
-        Ok(_) => {
-            return Err(err(std::io::Error::other(
-                "the key file is shorter than 16 bytes; delete it to have a new one made",
-            )));
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
-        Err(_) => {}
-    }
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        crate::spool::create_private_dir(dir).map_err(err)?;
-    }
+    })
+}
+
+/// [`SCRUB_KEY_BYTES`] bytes from the system's random source.
+fn random_key() -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
     let mut key = vec![0u8; SCRUB_KEY_BYTES];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut key))
-        .map_err(err)?;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => file.write_all(&key).map_err(err)?,
-        // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return std::fs::read(path).map_err(err);
-        }
-        Err(e) => return Err(err(e)),
-    }
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
     Ok(key)
 }
 

@@ -7,9 +7,10 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use earlyexit_scrub::sha256_hex;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use crate::config::TelemetryLevel;
 use crate::matcher::HitKind;
 use crate::record::{
     Execution, ExitReason, MatchEvent, OutputSample, PerformanceMetric, RunRecord,
@@ -114,17 +115,10 @@ pub fn quote_command(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// Builds the telemetry record of a finished run.
+/// Builds the telemetry record of a finished run, recorded at `telemetry`.
 pub fn build_record(
     plan: &RunPlan,
+    telemetry: TelemetryLevel,
     outcome: &Outcome,
     execution_id: &str,
     exit_code: u8,
@@ -266,7 +260,7 @@ pub fn build_record(
         load_avg_1m: system.load_avg_1m,
         mem_available_mb: system.mem_available_mb,
         disk_free_mb: system.disk_free_mb,
-        telemetry_level: plan.telemetry.as_str().to_string(),
+        telemetry_level: telemetry.as_str().to_string(),
         earlyexit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
 
@@ -453,7 +447,7 @@ pub fn json_summary(
     plan: &RunPlan,
     outcome: &Outcome,
     record: &RunRecord,
-    telemetry: Result<Option<crate::store::Recorded>, String>,
+    telemetry: Result<Option<crate::recorder::Recorded>, String>,
 ) -> serde_json::Value {
     let e = &record.execution;
     let matches: Vec<serde_json::Value> = record
@@ -508,8 +502,8 @@ pub fn json_summary(
                 "level": e.telemetry_level,
                 "recorded": true,
                 "stored_in": match place {
-                    crate::store::Recorded::Database => "database",
-                    crate::store::Recorded::Spool => "spool",
+                    crate::recorder::Recorded::Database => "database",
+                    crate::recorder::Recorded::Spool => "spool",
                 },
             }),
             Err(error) => json!({"level": e.telemetry_level, "recorded": false, "error": error}),

@@ -10,17 +10,17 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::TelemetryLevel;
 use crate::matcher::{HitKind, MatchOptions, PatternError, SourcedPattern, StreamMatcher};
 use crate::record::ExitReason;
-use crate::supervise::{self, GroupGuard, SpawnSpec, Termination};
+use crate::supervise::{self, GroupEvent, GroupGuard, SpawnSpec, Termination};
 use crate::sys::{self, Reaped};
-use crate::watch::{self, Decoration, Event, Shared, Sink, StreamConfig, StreamReport};
+use crate::watch::{
+    self, Decoration, Destination, RunProgress, StreamConfig, StreamEvent, StreamReport,
+};
 
 /// After the command exits, how long to keep reading streams that something
 /// else (a background grandchild) still holds open before stopping the rest
@@ -57,7 +57,8 @@ impl MatchMode {
     }
 }
 
-/// Everything a run needs, resolved from flags and config.
+/// Everything supervising a run needs, resolved from flags and config
+/// (where its record goes is `lifecycle`'s `TelemetryPlan`, never given to the loop).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     /// The command; empty in pipe mode.
@@ -115,21 +116,6 @@ pub struct RunPlan {
     pub unix_exit_codes: bool,
     /// `--json`.
     pub json: bool,
-    /// Telemetry level in effect.
-    pub telemetry: TelemetryLevel,
-    /// Database path.
-    pub db: PathBuf,
-    /// `retention_days`.
-    pub retention_days: u32,
-    /// `max_db_size_mb`.
-    pub max_db_size_mb: u64,
-    /// `--verbose`.
-    pub verbose: bool,
-    /// `anonymize_local: true`: what scrubs runs before they are stored.
-    pub local_scrubber: Option<std::sync::Arc<crate::privacy::Outbound>>,
-    /// `sync_on_exit: true` with a collector: the push after the run is
-    /// recorded (see [`crate::sync::on_exit`]).
-    pub sync_on_exit: Option<crate::sync::on_exit::OnExit>,
 }
 
 impl RunPlan {
@@ -196,6 +182,61 @@ impl RunPlan {
     }
 }
 
+/// What the run loop reacts to: the stream threads' [`StreamEvent`]s and
+/// the signal thread's [`GroupEvent`]s, on one channel.
+#[derive(Debug)]
+pub enum Event {
+    /// A line hit a pattern.
+    Hit {
+        /// Index of the stream.
+        stream: usize,
+        /// Error or success.
+        kind: HitKind,
+        /// When the line was seen.
+        at: Instant,
+    },
+    /// `--max-repeat`: the same line came this many times in a row.
+    Stuck {
+        /// Index of the stream.
+        stream: usize,
+        /// The repeated line.
+        line: String,
+    },
+    /// `--delay-exit-after-lines` lines arrived after the first match.
+    DelayLinesReached,
+    /// A stream ended (EOF or read error).
+    Eof {
+        /// Index of the stream.
+        stream: usize,
+        /// The read error, if it ended on one.
+        error: Option<String>,
+    },
+    /// The child process ended.
+    ChildExited(Reaped),
+    /// A termination signal reached earlyexit.
+    Signal(i32),
+}
+
+impl From<StreamEvent> for Event {
+    fn from(event: StreamEvent) -> Self {
+        match event {
+            StreamEvent::Hit { stream, kind, at } => Event::Hit { stream, kind, at },
+            StreamEvent::Stuck { stream, line } => Event::Stuck { stream, line },
+            StreamEvent::DelayLinesReached => Event::DelayLinesReached,
+            StreamEvent::Eof { stream, error } => Event::Eof { stream, error },
+        }
+    }
+}
+
+impl From<GroupEvent> for Event {
+    fn from(event: GroupEvent) -> Self {
+        match event {
+            GroupEvent::ChildExited(reaped) => Event::ChildExited(reaped),
+            GroupEvent::Signal(signal) => Event::Signal(signal),
+        }
+    }
+}
+
 /// What one stream saw.
 #[derive(Debug)]
 pub struct StreamOutcome {
@@ -239,6 +280,16 @@ pub struct Outcome {
     pub context: Option<crate::context::RunContext>,
 }
 
+impl Outcome {
+    /// The outcome of a run that could not start (or be watched): reason
+    /// `error`, with `detail` saying why, ended now.
+    fn not_started(mut self, detail: String) -> Outcome {
+        self.detail = Some(detail);
+        self.end = Instant::now();
+        self
+    }
+}
+
 /// Runs `plan` to its end. Never panics on a child's behaviour; errors
 /// starting the command come back as an outcome with reason `error`.
 ///
@@ -248,7 +299,14 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let start = Instant::now();
     let started_at = SystemTime::now();
     let (tx, rx) = mpsc::channel();
-    let shared = Arc::new(Shared::new(start, tx.clone(), plan.max_count));
+    let notify = tx.clone();
+    let progress = Arc::new(RunProgress::new(
+        start,
+        move |event| {
+            let _ = notify.send(Event::from(event));
+        },
+        plan.max_count,
+    ));
     let mut outcome = Outcome {
         started_at,
         start,
@@ -268,9 +326,7 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     let signals = match supervise::SignalThread::start(tx.clone()) {
         Ok(signals) => signals,
         Err(e) => {
-            outcome.detail = Some(format!("cannot install signal handlers: {e}"));
-            outcome.end = Instant::now();
-            return outcome;
+            return outcome.not_started(format!("cannot install signal handlers: {e}"));
         }
     };
 
@@ -289,32 +345,26 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
                 (spawned.streams, Some(guard), Some(spawned.pid))
             }
             Err(e) => {
-                outcome.detail = Some(e.to_string());
-                outcome.end = Instant::now();
-                return outcome;
+                return outcome.not_started(e.to_string());
             }
         }
     } else {
         match std::io::stdin().as_fd().try_clone_to_owned() {
             Ok(fd) => (vec![("stdin".to_string(), File::from(fd))], None, None),
             Err(e) => {
-                outcome.detail = Some(format!("cannot read standard input: {e}"));
-                outcome.end = Instant::now();
-                return outcome;
+                return outcome.not_started(format!("cannot read standard input: {e}"));
             }
         }
     };
     drop(tx);
 
-    let reports = match start_streams(plan, sources, &shared) {
+    let reports = match start_streams(plan, sources, &progress) {
         Ok(reports) => reports,
         Err(e) => {
-            outcome.detail = Some(format!("cannot watch the command's output: {e}"));
             if let Some(pid) = pid {
                 outcome.termination = Some(supervise::terminate_group(pid, plan.kill_grace));
             }
-            outcome.end = Instant::now();
-            return outcome;
+            return outcome.not_started(format!("cannot watch the command's output: {e}"));
         }
     };
 
@@ -323,8 +373,8 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     outcome.context = Some(crate::context::RunContext::gather(&plan.argv));
     let mut state = LoopState::new(plan, reports.len(), pid.is_some());
     state.long_run_hook = Some(Box::new(on_long_run));
-    state.run(plan, &shared, &rx);
-    state.error_matches = state.error_matches.max(shared.error_hits());
+    state.run(plan, &progress, &rx);
+    state.error_matches = state.error_matches.max(progress.error_hits());
     outcome.reason = state.reason.unwrap_or(ExitReason::Error);
     outcome.detail = state.detail.take();
     outcome.signal = state.signal;
@@ -345,8 +395,8 @@ pub fn execute(plan: &RunPlan, on_long_run: impl FnOnce()) -> Outcome {
     }
     outcome.child = state.child;
     outcome.end = Instant::now();
-    outcome.first_output = shared.first_output();
-    outcome.idle = shared.idle_stats(outcome.end - start);
+    outcome.first_output = progress.first_output();
+    outcome.idle = progress.idle_stats(outcome.end - start);
     outcome.streams = reports
         .into_iter()
         .map(|(name, report)| StreamOutcome {
@@ -362,12 +412,12 @@ type Reports = Vec<(String, Arc<Mutex<StreamReport>>)>;
 fn start_streams(
     plan: &RunPlan,
     sources: Vec<(String, File)>,
-    shared: &Arc<Shared>,
+    progress: &Arc<RunProgress>,
 ) -> std::io::Result<Reports> {
-    let stdout_sink = Arc::new(Sink::new(File::from(
+    let stdout = Arc::new(Destination::new(File::from(
         std::io::stdout().as_fd().try_clone_to_owned()?,
     )));
-    let stderr_sink = Arc::new(Sink::new(File::from(
+    let stderr = Arc::new(Destination::new(File::from(
         std::io::stderr().as_fd().try_clone_to_owned()?,
     )));
     let mut reports = Vec::new();
@@ -382,10 +432,10 @@ fn start_streams(
             // A plan made without `compile_matchers` (the CLI always calls it).
             None => Arc::new(plan.matcher_for(fd).map_err(std::io::Error::other)?),
         };
-        let sink = match (plan.quiet, fd) {
+        let destination = match (plan.quiet, fd) {
             (true, _) => None,
-            (false, 1) => Some(stdout_sink.clone()),
-            (false, _) => Some(stderr_sink.clone()),
+            (false, 1) => Some(stdout.clone()),
+            (false, _) => Some(stderr.clone()),
         };
         let decoration = Decoration {
             prefix: plan.prefix.then(|| format!("[{name}] ")),
@@ -397,13 +447,13 @@ fn start_streams(
             index,
             name: name.clone(),
             matcher,
-            sink,
+            destination,
             decoration,
             max_repeat: plan.max_repeat,
             context_before: plan.record_before(),
             context_after: plan.record_after(),
         };
-        watch::spawn(config, source, shared.clone(), report.clone())?;
+        watch::spawn(config, source, progress.clone(), report.clone())?;
         reports.push((name, report));
     }
     Ok(reports)
@@ -460,8 +510,8 @@ impl<'h> LoopState<'h> {
         }
     }
 
-    fn next_deadline(&self, plan: &RunPlan, shared: &Shared) -> Option<(Instant, Deadline)> {
-        let start = shared.start;
+    fn next_deadline(&self, plan: &RunPlan, progress: &RunProgress) -> Option<(Instant, Deadline)> {
+        let start = progress.start;
         let mut candidates: Vec<(Instant, Deadline)> = Vec::with_capacity(6);
         if self.long_run_hook.is_some() {
             candidates.push((start + LONG_RUN, Deadline::LongRun));
@@ -474,12 +524,12 @@ impl<'h> LoopState<'h> {
         }
         if let Some(t) = plan.idle_timeout {
             candidates.push((
-                start + shared.last_output().unwrap_or_default() + t,
+                start + progress.last_output().unwrap_or_default() + t,
                 Deadline::Idle,
             ));
         }
         if let Some(t) = plan.first_output_timeout
-            && shared.first_output().is_none()
+            && progress.first_output().is_none()
         {
             candidates.push((start + t, Deadline::FirstOutput));
         }
@@ -491,7 +541,7 @@ impl<'h> LoopState<'h> {
         candidates.into_iter().min_by_key(|(at, _)| *at)
     }
 
-    fn run(&mut self, plan: &RunPlan, shared: &Shared, rx: &Receiver<Event>) {
+    fn run(&mut self, plan: &RunPlan, progress: &RunProgress, rx: &Receiver<Event>) {
         while self.reason.is_none() {
             if !self.child_running && self.open_streams == 0 {
                 self.finish_normally();
@@ -499,7 +549,7 @@ impl<'h> LoopState<'h> {
             }
             // Deadlines move (output pushes the idle deadline back), so they
             // are recomputed from fresh state on every turn.
-            let next = self.next_deadline(plan, shared);
+            let next = self.next_deadline(plan, progress);
             let event = match next {
                 Some((at, which)) => {
                     let now = Instant::now();
@@ -512,7 +562,7 @@ impl<'h> LoopState<'h> {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match event {
-                Ok(event) => self.on_event(event, plan, shared),
+                Ok(event) => self.on_event(event, plan, progress),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     // Every sender is gone: nothing more can happen.
@@ -530,7 +580,7 @@ impl<'h> LoopState<'h> {
         });
     }
 
-    fn on_event(&mut self, event: Event, plan: &RunPlan, shared: &Shared) {
+    fn on_event(&mut self, event: Event, plan: &RunPlan, progress: &RunProgress) {
         match event {
             Event::Hit { kind, at, .. } => {
                 if self.phase != Phase::Running {
@@ -538,22 +588,22 @@ impl<'h> LoopState<'h> {
                 }
                 match kind {
                     HitKind::Error => {
-                        self.error_matches = shared.error_hits();
+                        self.error_matches = progress.error_hits();
                         self.first_match_at.get_or_insert(at);
                         if self.max_count > 0 && self.error_matches >= self.max_count {
-                            shared.stop_matching();
+                            progress.stop_matching();
                             if plan.delay_exit.is_zero() {
                                 self.reason = Some(ExitReason::Match);
                             } else {
                                 self.phase = Phase::Delay(at + plan.delay_exit);
                                 if let Some(lines) = plan.delay_exit_after_lines {
-                                    shared.notify_after_lines(lines);
+                                    progress.notify_after_lines(lines);
                                 }
                             }
                         }
                     }
                     HitKind::Success => {
-                        shared.stop_matching();
+                        progress.stop_matching();
                         self.reason = Some(ExitReason::SuccessPattern);
                     }
                 }

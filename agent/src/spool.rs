@@ -35,7 +35,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -115,15 +114,6 @@ pub enum SpoolError {
     Encode(#[from] postcard::Error),
 }
 
-/// Creates `dir` (and its parents) with mode 0700, whatever the umask.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
 /// Appends `run` to the spool at `path`, creating it (mode 0600, and its
 /// directory, mode 0700) when missing; `now_ms` is the time written to the
 /// header of a new spool. Returns the spool's size afterwards and the age
@@ -133,27 +123,12 @@ pub fn append(path: &Path, run: &RunRecord, now_ms: i64) -> Result<Appended, Spo
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        create_private_dir(dir).map_err(io_err)?;
-    }
+    crate::private_file::create_parent(path).map_err(io_err)?;
     let payload = postcard::to_stdvec(run)?;
     let mut frames = Vec::with_capacity(HEADER_LEN + payload.len() + 5);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err)?;
+    let mut file = crate::private_file::open_append(path).map_err(io_err)?;
     file.lock().map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        // Created under a permissive umask: make it private before writing.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io_err)?;
-    }
     let size = meta.len();
     let oldest_ms = if size == 0 {
         frames.push(HEADER_FORMAT);
@@ -273,6 +248,8 @@ fn decode_frames(mut bytes: &[u8]) -> (Vec<RunRecord>, usize) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
     use crate::record::tests_support::sample_run;
 

@@ -16,7 +16,6 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use crate::sys;
-use crate::watch::Event;
 
 /// Environment hints that make common runtimes flush output line by line
 /// when writing to a pipe. Set only when the user has not set them.
@@ -242,10 +241,19 @@ fn wait_until_gone(pgid: i32, limit: Duration) -> bool {
     }
 }
 
+/// What the signal thread tells the run loop.
+#[derive(Debug)]
+pub enum GroupEvent {
+    /// The command ended.
+    ChildExited(sys::Reaped),
+    /// A termination signal (SIGINT, SIGTERM, SIGHUP) reached earlyexit.
+    Signal(i32),
+}
+
 /// The thread that handles signals for a run: it turns SIGINT, SIGTERM and
-/// SIGHUP into [`Event::Signal`]s, and on SIGCHLD reaps every ended child of
-/// this process (the command and any orphan re-parented to us), reporting
-/// the command's end as [`Event::ChildExited`]. One thread does both, so a
+/// SIGHUP into [`GroupEvent::Signal`]s, and on SIGCHLD reaps every ended
+/// child of this process (the command and any orphan re-parented to us),
+/// reporting the command's end as [`GroupEvent::ChildExited`]. One thread does both, so a
 /// run starts one thread fewer.
 #[derive(Debug, Clone)]
 pub struct SignalThread {
@@ -255,7 +263,10 @@ pub struct SignalThread {
 impl SignalThread {
     /// Starts the thread. Call it before starting the command, so no signal
     /// is missed.
-    pub fn start(events: Sender<Event>) -> io::Result<SignalThread> {
+    /// Events go to `events`, as whatever the run loop turns them into.
+    pub fn start<E: From<GroupEvent> + Send + 'static>(
+        events: Sender<E>,
+    ) -> io::Result<SignalThread> {
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])?;
         let child = Arc::new(AtomicI32::new(0));
@@ -268,7 +279,7 @@ impl SignalThread {
                     let sent = if signal == SIGCHLD {
                         reap(&watched, &events)
                     } else {
-                        events.send(Event::Signal(signal)).is_ok()
+                        events.send(GroupEvent::Signal(signal).into()).is_ok()
                     };
                     if !sent {
                         break;
@@ -292,14 +303,14 @@ impl SignalThread {
 const SMALL_STACK: usize = 64 * 1024;
 
 /// Reaps every ended child; false when the run loop is gone.
-fn reap(child: &AtomicI32, events: &Sender<Event>) -> bool {
+fn reap<E: From<GroupEvent>>(child: &AtomicI32, events: &Sender<E>) -> bool {
     let watched = child.load(Ordering::Acquire);
     if watched == 0 {
         // Not started yet (or pipe mode): leave zombies for `watch_child`.
         return true;
     }
     while let Ok(Some(reaped)) = sys::try_wait_any() {
-        if reaped.pid == watched && events.send(Event::ChildExited(reaped)).is_err() {
+        if reaped.pid == watched && events.send(GroupEvent::ChildExited(reaped).into()).is_err() {
             return false;
         }
     }

@@ -22,6 +22,7 @@ use earlyexit_collector::server::Running;
 use earlyexit_collector::store::Store;
 use earlyexit_collector::testing::{Relay, ReplyFault, TestPki};
 use earlyexit_proto::v1;
+use earlyexit_scrub::sha256_hex;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -204,13 +205,6 @@ fn agent_id(env: &Env) -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Sends SIGTERM to `child` and waits up to 10 s for it to exit.

@@ -76,13 +76,7 @@ impl TestDb {
         let server = server.to_owned();
         let mut random = [0u8; 6];
         getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
-        let name = format!(
-            "ee_test_{}",
-            random
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let name = format!("ee_test_{}", earlyexit_scrub::hex(random));
         let mut admin = PgConnection::connect(&server)
             .await
             .map_err(|e| StoreError::Connect(crate::store::redact_url(&server), e.to_string()))?;

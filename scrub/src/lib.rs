@@ -30,6 +30,7 @@
 mod block;
 mod check;
 mod context;
+mod digest;
 mod engine;
 mod error;
 mod keys;
@@ -38,6 +39,7 @@ mod placeholder;
 mod rules;
 mod stream;
 
+pub use digest::{hex, sha256_hex};
 pub use engine::{Finding, MIN_NAME_LEN, Scrubber, ScrubberBuilder};
 pub use error::Error;
 pub use known::{KnownSecrets, MIN_KNOWN_SECRET_LEN};

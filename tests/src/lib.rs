@@ -14,8 +14,11 @@
 //! it runs out. Only 127.0.0.1 is used.
 #![forbid(unsafe_code)]
 
+mod process;
+pub use process::wait_with_limit;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -117,50 +120,6 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.kill9();
-    }
-}
-
-/// Waits for `child` and collects its output (both pipes read on threads
-/// of their own, so a full pipe never blocks it); kills it and panics
-/// after `limit`.
-pub fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("process {} did not exit within {limit:?}", child.id());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
     }
 }
 
@@ -502,13 +461,7 @@ impl Agent {
 
     /// `earlyexit ARGS` in this home with a predictable environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("EARLYEXIT_HOME", self.home.path())
-            .env_remove("EARLYEXIT_NO_TELEMETRY")
-            .current_dir(self.home.path())
-            .stdin(Stdio::null());
-        cmd
+        process::earlyexit_command(&self.bin, self.home.path(), args)
     }
 
     /// Starts `earlyexit ARGS` with piped output, guarded.

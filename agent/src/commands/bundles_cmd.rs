@@ -1,15 +1,14 @@
 //! `earlyexit bundles list`: the pattern and model bundles this machine
 //! received from its collector.
 //!
-//! This module presents. Receiving and keeping bundles belong to
-//! [`crate::sync::bundles`]; it never writes the database.
+//! This module presents. Receiving bundles belongs to [`crate::sync::bundles`],
+//! keeping them to [`crate::store::bundles`]; it never writes the database.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::store::{Store, StoreError, block_on, rfc3339_ms};
-use crate::sync::bundles::{KeptBundle, list_bundles};
+use crate::store::{KeptBundle, Store, StoreError, block_on, rfc3339_ms};
 
 /// `earlyexit bundles`.
 #[derive(clap::Subcommand, Debug)]
@@ -30,7 +29,7 @@ pub fn run(command: &BundlesCommand, db: &Path) -> anyhow::Result<ExitCode> {
     let BundlesCommand::List { json } = command;
     let kept = match block_on(async {
         let store = Store::open_existing(db).await?;
-        list_bundles(&store).await
+        store.list_bundles().await
     }) {
         Ok(kept) => kept,
         Err(StoreError::NotFound { .. }) => Vec::new(),

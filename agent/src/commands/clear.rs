@@ -100,8 +100,7 @@ fn execute(
         (block_on(store.delete_all())?, "all runs".to_string())
     } else {
         let age = args.older_than.unwrap_or_default();
-        let cutoff =
-            store::now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let cutoff = store::ms_before(store::now_ms(), age);
         (
             block_on(store.delete_runs_before(cutoff))?,
             format!("runs older than {}", format_duration(age)),

@@ -5,9 +5,7 @@
 //! Reads only; it never creates the database. A reader that goes away
 //! (`earlyexit export | head`) ends the export quietly and successfully.
 
-use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -107,9 +105,7 @@ pub fn run(
     } else {
         None
     };
-    let since_ms = args.since.map(|age| {
-        store::now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
-    });
+    let since_ms = args.since.map(|age| store::ms_before(store::now_ms(), age));
     if !db_path.exists() && crate::spool::size(&crate::spool::spool_path(db_path)) == 0 {
         eprintln!("no telemetry recorded yet at {}", db_path.display());
     }
@@ -133,11 +129,7 @@ pub fn run(
         }
         Some(path) => {
             let partial = partial_path(path);
-            let file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&partial)
+            let file = crate::private_file::create_new(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let result = block_on(export(
                 db_path,

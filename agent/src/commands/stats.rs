@@ -105,8 +105,7 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn since_ms(args: &Args, now: i64) -> Option<i64> {
-    args.since
-        .map(|age| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX)))
+    args.since.map(|age| store::ms_before(now, age))
 }
 
 fn empty_report(args: &Args, db_path: &Path, now: i64) -> Report {

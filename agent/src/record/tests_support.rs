@@ -2,7 +2,7 @@
 //! the subcommand tests.
 
 use super::{Execution, ExitReason, MatchEvent, OutputSample, PerformanceMetric, RunRecord};
-use crate::store::sha256_hex;
+use earlyexit_scrub::sha256_hex;
 
 /// A `cargo test` run started at `started_at_ms` that was stopped by the
 /// pattern `error|FAIL` after two matches, with one context sample and two

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::write::SqliteQuery;
+use super::SqliteQuery;
 use super::{Store, StoreError, rfc3339_now, sha256_hex};
 use crate::record::{Execution, ExitReason};
 

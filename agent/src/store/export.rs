@@ -211,6 +211,17 @@ fn column_list(columns: &[Column]) -> String {
         .join(", ")
 }
 
+/// The match events (`columns`, and `execution_id`) of the runs whose ids
+/// are in a JSON array bound as the one parameter, by run and match number.
+fn match_events_sql(columns: &[Column]) -> String {
+    format!(
+        "SELECT execution_id, {} FROM match_events \
+         WHERE execution_id IN (SELECT value FROM json_each(?)) \
+         ORDER BY execution_id, match_number",
+        column_list(columns)
+    )
+}
+
 fn text_cell(cell: &Cell) -> &str {
     match cell {
         Cell::Text(text) => text,
@@ -263,48 +274,73 @@ impl Store {
         ),
         StoreError,
     > {
-        let samples: Vec<(String, String, f64, String, String)> = sqlx::query_as(
-            "SELECT sample_type, stream_source, timestamp_offset, content, content_hash \
-             FROM output_samples WHERE execution_id = ? ORDER BY rowid",
-        )
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.sql_err())?;
-        let metrics: Vec<(String, f64, f64)> = sqlx::query_as(
-            "SELECT metric_name, metric_value, timestamp_offset FROM performance_metrics \
-             WHERE execution_id = ? ORDER BY rowid",
-        )
-        .bind(execution_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.sql_err())?;
+        let id_list = serde_json::to_string(&[execution_id]).unwrap_or_default();
+        let (samples, metrics) = self.samples_and_metrics_of(&id_list).await?;
         Ok((
-            samples
-                .into_iter()
-                .map(
-                    |(sample_type, stream_source, timestamp_offset, content, content_hash)| {
-                        crate::record::OutputSample {
-                            sample_type,
-                            stream_source,
-                            timestamp_offset,
-                            content,
-                            content_hash,
-                        }
-                    },
-                )
-                .collect(),
-            metrics
-                .into_iter()
-                .map(|(metric_name, metric_value, timestamp_offset)| {
-                    crate::record::PerformanceMetric {
-                        metric_name,
-                        metric_value,
-                        timestamp_offset,
-                    }
-                })
-                .collect(),
+            samples.into_iter().map(|(_, sample)| sample).collect(),
+            metrics.into_iter().map(|(_, metric)| metric).collect(),
         ))
+    }
+
+    /// The output samples and metrics of the runs whose ids are in
+    /// `id_list` (a JSON array), each with its run's id, in the order they
+    /// were recorded.
+    #[allow(clippy::type_complexity)]
+    async fn samples_and_metrics_of(
+        &self,
+        id_list: &str,
+    ) -> Result<
+        (
+            Vec<(String, crate::record::OutputSample)>,
+            Vec<(String, crate::record::PerformanceMetric)>,
+        ),
+        StoreError,
+    > {
+        let samples: Vec<(String, String, String, f64, String, String)> = sqlx::query_as(
+            "SELECT execution_id, sample_type, stream_source, timestamp_offset, content, \
+             content_hash FROM output_samples \
+             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        )
+        .bind(id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())?;
+        let metrics: Vec<(String, String, f64, f64)> = sqlx::query_as(
+            "SELECT execution_id, metric_name, metric_value, timestamp_offset \
+             FROM performance_metrics \
+             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        )
+        .bind(id_list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())?;
+        let samples = samples
+            .into_iter()
+            .map(
+                |(id, sample_type, stream_source, timestamp_offset, content, content_hash)| {
+                    let sample = crate::record::OutputSample {
+                        sample_type,
+                        stream_source,
+                        timestamp_offset,
+                        content,
+                        content_hash,
+                    };
+                    (id, sample)
+                },
+            )
+            .collect();
+        let metrics = metrics
+            .into_iter()
+            .map(|(id, metric_name, metric_value, timestamp_offset)| {
+                let metric = crate::record::PerformanceMetric {
+                    metric_name,
+                    metric_value,
+                    timestamp_offset,
+                };
+                (id, metric)
+            })
+            .collect();
+        Ok((samples, metrics))
     }
 
     /// Pages through the runs started at or after `since_ms`, oldest first,
@@ -326,12 +362,7 @@ impl Store {
                  ORDER BY started_at_ms, execution_id LIMIT ?",
                 list(&execution_columns)
             ),
-            match_sql: format!(
-                "SELECT execution_id, {} FROM match_events \
-                 WHERE execution_id IN (SELECT value FROM json_each(?)) \
-                 ORDER BY execution_id, match_number",
-                list(&match_columns)
-            ),
+            match_sql: match_events_sql(&match_columns),
             execution_columns,
             match_columns,
             id_index,
@@ -345,7 +376,7 @@ impl Store {
     /// whatever the number of ids (the sync path reads a batch at a time).
     pub async fn runs_by_id(&self, ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
         let err = self.sql_err();
-        let decode = |e: serde_json::Error| self.error(sqlx::Error::Decode(Box::new(e)));
+        let decode = |e: serde_json::Error| self.sql_err()(sqlx::Error::Decode(Box::new(e)));
         let (execution_columns, match_columns) = self.export_columns().await?;
         let id_list = serde_json::to_string(ids).unwrap_or_default();
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -371,16 +402,11 @@ impl Store {
                 },
             );
         }
-        let event_rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT execution_id, {} FROM match_events \
-             WHERE execution_id IN (SELECT value FROM json_each(?)) \
-             ORDER BY execution_id, match_number",
-            column_list(&match_columns)
-        )))
-        .bind(&id_list)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(&err)?;
+        let event_rows = sqlx::query(AssertSqlSafe(match_events_sql(&match_columns)))
+            .bind(&id_list)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(&err)?;
         for row in &event_rows {
             let id: String = row.try_get("execution_id").map_err(&err)?;
             if let Some(run) = runs.get_mut(&id) {
@@ -390,48 +416,20 @@ impl Store {
                 );
             }
         }
-        let samples: Vec<(String, String, String, f64, String, String)> = sqlx::query_as(
-            "SELECT execution_id, sample_type, stream_source, timestamp_offset, content, \
-             content_hash FROM output_samples \
-             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-        )
-        .bind(&id_list)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(&err)?;
-        for (id, sample_type, stream_source, timestamp_offset, content, content_hash) in samples {
+        let (samples, metrics) = self.samples_and_metrics_of(&id_list).await?;
+        for (id, sample) in samples {
             if let Some(run) = runs.get_mut(&id) {
-                run.samples.push(crate::record::OutputSample {
-                    sample_type,
-                    stream_source,
-                    timestamp_offset,
-                    content,
-                    content_hash,
-                });
+                run.samples.push(sample);
             }
         }
-        let metrics: Vec<(String, String, f64, f64)> = sqlx::query_as(
-            "SELECT execution_id, metric_name, metric_value, timestamp_offset \
-             FROM performance_metrics \
-             WHERE execution_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-        )
-        .bind(&id_list)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(&err)?;
-        for (id, metric_name, metric_value, timestamp_offset) in metrics {
+        for (id, metric) in metrics {
             if let Some(run) = runs.get_mut(&id) {
-                run.metrics.push(crate::record::PerformanceMetric {
-                    metric_name,
-                    metric_value,
-                    timestamp_offset,
-                });
+                run.metrics.push(metric);
             }
         }
         Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
     }
 
-    /// The columns of `table` in order (generated columns included).
     /// The columns of `executions`, and those of `match_events` but its
     /// `execution_id` (implied by the run).
     async fn export_columns(&self) -> Result<(Vec<Column>, Vec<Column>), StoreError> {
@@ -444,6 +442,7 @@ impl Store {
         Ok((self.columns("executions").await?, match_columns))
     }
 
+    /// The columns of `table` in order (generated columns included).
     async fn columns(&self, table: &'static str) -> Result<Vec<Column>, StoreError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT name, type FROM pragma_table_xinfo(?) ORDER BY cid")

@@ -72,6 +72,70 @@ pub struct DeleteCounts {
     pub unsent: u64,
 }
 
+/// The bytes of the pages in use (all pages but the free list), an SQL
+/// expression over `pages_from_sql!`.
+macro_rules! used_bytes_sql {
+    () => {
+        "(p.page_count - f.freelist_count) * s.page_size"
+    };
+}
+
+/// The `FROM` clause the page counts and page size are read from (the
+/// database header only).
+macro_rules! pages_from_sql {
+    () => {
+        " FROM pragma_page_count() AS p, pragma_freelist_count() AS f, pragma_page_size() AS s"
+    };
+}
+
+/// The rows of runs, match events, output samples, performance metrics,
+/// feedback and pending outbox entries, as `count_rows_sql!` counts them.
+type RowCounts = (i64, i64, i64, i64, i64, i64);
+
+/// `SELECT`s the `RowCounts` of the runs `scope` selects (a condition on
+/// `execution_id`, `1` for all), after `with` (a `WITH` clause or `""`).
+macro_rules! count_rows_sql {
+    ($with:literal, $scope:literal) => {
+        concat!(
+            $with,
+            "SELECT (SELECT count(*) FROM executions WHERE ",
+            $scope,
+            "), ",
+            "(SELECT count(*) FROM match_events WHERE ",
+            $scope,
+            "), ",
+            "(SELECT count(*) FROM output_samples WHERE ",
+            $scope,
+            "), ",
+            "(SELECT count(*) FROM performance_metrics WHERE ",
+            $scope,
+            "), ",
+            "(SELECT count(*) FROM feedback WHERE ",
+            $scope,
+            "), ",
+            "(SELECT count(*) FROM outbox WHERE state = 'pending' AND ",
+            $scope,
+            ")"
+        )
+    };
+}
+
+impl From<RowCounts> for DeleteCounts {
+    fn from(
+        (runs, match_events, output_samples, performance_metrics, feedback, unsent): RowCounts,
+    ) -> Self {
+        let n = |count: i64| count.max(0) as u64;
+        DeleteCounts {
+            runs: n(runs),
+            match_events: n(match_events),
+            output_samples: n(output_samples),
+            performance_metrics: n(performance_metrics),
+            feedback: n(feedback),
+            unsent: n(unsent),
+        }
+    }
+}
+
 impl DeleteCounts {
     fn add(&mut self, other: DeleteCounts) {
         self.runs += other.runs;
@@ -123,12 +187,11 @@ impl Store {
     ) -> Result<PruneReport, StoreError> {
         let deadline = Instant::now() + budget;
         // The common case — nothing due, under the cap — costs this one query.
-        let (last_age_prune, mut used): (Option<String>, i64) = sqlx::query_as(
-            "SELECT (SELECT value FROM meta WHERE key = ?), \
-             (p.page_count - f.freelist_count) * s.page_size \
-             FROM pragma_page_count() AS p, pragma_freelist_count() AS f, \
-             pragma_page_size() AS s",
-        )
+        let (last_age_prune, mut used): (Option<String>, i64) = sqlx::query_as(concat!(
+            "SELECT (SELECT value FROM meta WHERE key = ?), ",
+            used_bytes_sql!(),
+            pages_from_sql!()
+        ))
         .bind(META_LAST_AGE_PRUNE)
         .fetch_one(&self.pool)
         .await
@@ -223,10 +286,12 @@ impl Store {
     /// Bytes of pages in use and bytes of all pages (file size as seen by
     /// SQLite, including changes still in the WAL). Reads the header only.
     async fn page_bytes(&self) -> Result<(i64, i64), StoreError> {
-        sqlx::query_as(
-            "SELECT (p.page_count - f.freelist_count) * s.page_size, p.page_count * s.page_size \
-             FROM pragma_page_count() AS p, pragma_freelist_count() AS f, pragma_page_size() AS s",
-        )
+        sqlx::query_as(concat!(
+            "SELECT ",
+            used_bytes_sql!(),
+            ", p.page_count * s.page_size",
+            pages_from_sql!()
+        ))
         .fetch_one(&self.pool)
         .await
         .map_err(self.sql_err())
@@ -275,48 +340,30 @@ impl Store {
             .map(PatternTotals::from_row)
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
-        let (match_events, output_samples, performance_metrics, feedback, unsent): (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        ) = sqlx::query_as(
+        let counts: RowCounts = sqlx::query_as(count_rows_sql!(
             "WITH batch AS (SELECT execution_id FROM executions \
-                 WHERE rowid IN (SELECT value FROM json_each(?))) \
-                 SELECT (SELECT count(*) FROM match_events WHERE execution_id IN batch), \
-                 (SELECT count(*) FROM output_samples WHERE execution_id IN batch), \
-                 (SELECT count(*) FROM performance_metrics WHERE execution_id IN batch), \
-                 (SELECT count(*) FROM feedback WHERE execution_id IN batch), \
-                 (SELECT count(*) FROM outbox WHERE state = 'pending' AND execution_id IN batch)",
-        )
+             WHERE rowid IN (SELECT value FROM json_each(?))) ",
+            "execution_id IN batch"
+        ))
         .bind(&batch)
         .fetch_one(&mut *tx)
         .await
         .map_err(&err)?;
-        let deleted =
-            sqlx::query("DELETE FROM executions WHERE rowid IN (SELECT value FROM json_each(?))")
-                .bind(&batch)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?
-                .rows_affected();
+        sqlx::query("DELETE FROM executions WHERE rowid IN (SELECT value FROM json_each(?))")
+            .bind(&batch)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
         let now = rfc3339_now();
         for t in totals {
             t.negated().apply(&mut tx, &now).await.map_err(&err)?;
         }
-        crate::store::outbox::count_dropped(&mut tx, cause, unsent)
+        let counts = DeleteCounts::from(counts);
+        crate::store::outbox::count_dropped(&mut tx, cause, counts.unsent as i64)
             .await
             .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
-        Ok(DeleteCounts {
-            runs: deleted,
-            match_events: match_events as u64,
-            output_samples: output_samples as u64,
-            performance_metrics: performance_metrics as u64,
-            feedback: feedback as u64,
-            unsent: unsent as u64,
-        })
+        Ok(counts)
     }
 
     /// Returns free pages to the file system and truncates the WAL.
@@ -358,23 +405,12 @@ impl Store {
     pub async fn delete_all(&self) -> Result<DeleteCounts, StoreError> {
         let err = self.sql_err();
         let mut tx = self.begin_write().await?;
-        let (runs, match_events, output_samples, performance_metrics, feedback, unsent): (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        ) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM executions), (SELECT count(*) FROM match_events), \
-             (SELECT count(*) FROM output_samples), (SELECT count(*) FROM performance_metrics), \
-             (SELECT count(*) FROM feedback), \
-             (SELECT count(*) FROM outbox WHERE state = 'pending')",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(&err)?;
-        crate::store::outbox::count_dropped(&mut tx, DropCause::Cleared, unsent)
+        let counts: RowCounts = sqlx::query_as(count_rows_sql!("", "1"))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let counts = DeleteCounts::from(counts);
+        crate::store::outbox::count_dropped(&mut tx, DropCause::Cleared, counts.unsent as i64)
             .await
             .map_err(&err)?;
         for sql in [
@@ -397,14 +433,7 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(&err)?;
-        Ok(DeleteCounts {
-            runs: runs as u64,
-            match_events: match_events as u64,
-            output_samples: output_samples as u64,
-            performance_metrics: performance_metrics as u64,
-            feedback: feedback as u64,
-            unsent: unsent as u64,
-        })
+        Ok(counts)
     }
 }
 
@@ -515,7 +544,7 @@ mod tests {
     #[tokio::test]
     async fn size_cap_deletes_oldest_runs_and_shrinks_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         let now = now_ms();
         let runs: Vec<RunRecord> = (0..120)

@@ -8,7 +8,6 @@
 //! | [`error`] | [`StoreError`]: every failure, with what to do about it |
 //! | [`open`] | creating the file privately (directory 0700, file 0600), the connection settings (WAL, `synchronous=NORMAL`, foreign keys, busy timeout), the embedded migrations (`agent/migrations/`) |
 //! | [`write`](mod@write) | a run's rows in one transaction; moving the spool in |
-//! | [`recorder`] | the run path: when and how a finished run reaches the database or the spool ([`Recorder`], [`spool_run`]) |
 //! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
 //! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
 //! | [`stats`] | the read queries behind `stats` |
@@ -23,19 +22,19 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
 use sqlx::sqlite::SqlitePool;
 
+pub mod bundles;
 pub mod effectiveness;
 pub mod error;
 pub mod export;
 pub mod limits;
 pub mod open;
 pub mod outbox;
-pub mod recorder;
 pub mod stats;
 pub mod write;
 
+pub use bundles::{Bundle, KeptBundle};
 pub use effectiveness::PatternEffectiveness;
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
@@ -44,14 +43,7 @@ pub use limits::{
     SIZE_CAP_TARGET_PERCENT,
 };
 pub use open::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES};
-pub use recorder::{
-    ALWAYS_STORED_AFTER, BATCH_WAIT, DIRECT_WRITE_MAX_MATCHES, Recorded, Recorder,
-    record_run_blocking, spool_run,
-};
 pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
-
-/// The database file name inside the earlyexit home directory.
-pub const DB_FILE_NAME: &str = "telemetry.db";
 
 /// The local telemetry database. Open it once per process; every method
 /// takes `&self`.
@@ -81,6 +73,12 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The time `age` before `now_ms` (both in ms since the epoch), never
+/// overflowing: the cutoff of `--since` and `--older-than`.
+pub fn ms_before(now_ms: i64, age: std::time::Duration) -> i64 {
+    now_ms.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// `ms` since the epoch as RFC 3339 UTC with milliseconds.
 pub fn rfc3339_ms(ms: i64) -> String {
     let time = if ms >= 0 {
@@ -95,27 +93,17 @@ pub(super) fn rfc3339_now() -> String {
     rfc3339_ms(now_ms())
 }
 
-/// Hex SHA-256 of `text` (how `command_hash` and `pattern_hash` are made).
-pub(crate) fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
-}
+/// A statement with its values bound, as the write path builds them.
+pub(crate) type SqliteQuery<'q> =
+    sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Hex SHA-256 (how `command_hash` and `pattern_hash` are made).
+pub(crate) use earlyexit_scrub::sha256_hex;
 
 impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The connection pool, for the modules that own tables of their own in
-    /// this database ([`outbox`]).
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     /// Begins a write transaction, taking the write lock at once (`BEGIN
@@ -130,11 +118,6 @@ impl Store {
             .map_err(self.sql_err())
     }
 
-    /// Classifies a sqlx error on this database (see [`StoreError`]).
-    pub(crate) fn error(&self, e: sqlx::Error) -> StoreError {
-        StoreError::from_sqlx(&self.path, e)
-    }
-
     /// Closes the connection cleanly (checkpointing the WAL when this is the
     /// last connection to the database).
     pub async fn close(self) {
@@ -142,12 +125,14 @@ impl Store {
     }
 
     /// Leaves the connection open until the process exits, skipping the
-    /// checkpoint that closing it would do (see [`record_run_blocking`]).
+    /// checkpoint that closing it would do (see `recorder::record_run_blocking`).
     pub(crate) fn leave_open_until_exit(self) {
         std::mem::forget(self.pool);
     }
 
-    fn sql_err(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    /// Classifies a sqlx error on this database (see [`StoreError`]), as
+    /// a function for `map_err`.
+    pub(crate) fn sql_err(&self) -> impl Fn(sqlx::Error) -> StoreError + Copy + '_ {
         |e| StoreError::from_sqlx(&self.path, e)
     }
 }
@@ -161,7 +146,9 @@ pub(crate) mod test_support {
     /// A new database in a temporary directory (kept while the `TempDir` lives).
     pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join(DB_FILE_NAME)).await.unwrap();
+        let store = Store::open(&dir.path().join(crate::config::DEFAULT_DB_FILE))
+            .await
+            .unwrap();
         (dir, store)
     }
 

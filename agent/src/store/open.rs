@@ -5,9 +5,7 @@
 //!
 //! The common open (schema current) is one read. Nothing here writes a run.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,7 +28,7 @@ pub const JOURNAL_SIZE_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Checkpoint the WAL into the database once it holds this many pages
 /// (SQLite's default is 1000). A run adds about 20 pages; the run path does
-/// not checkpoint on exit (see [`record_run_blocking`](super::record_run_blocking)), so the next open
+/// not checkpoint on exit (see `recorder::record_run_blocking`), so the next open
 /// re-reads the WAL to rebuild its index, and a small WAL keeps that cheap,
 /// while a checkpoint (two fsyncs) is paid only every few runs.
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 128;
@@ -38,37 +36,18 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 128;
 /// The schema, embedded at compile time from `agent/migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Creates the parent directory of `path` with mode 0700 when it is missing.
-fn create_private_parent(path: &Path) -> Result<(), StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        crate::spool::create_private_dir(dir).map_err(|source| {
-            match StoreError::from_io(dir, source) {
-                StoreError::Io { path, source } => StoreError::CreateDir { path, source },
-                other => other,
-            }
-        })?;
-    }
-    Ok(())
-}
-
 /// Creates `path` (and a missing parent directory) privately; returns true
 /// when the database file is new or empty.
 fn create_private_file(path: &Path) -> Result<bool, StoreError> {
-    create_private_parent(path)?;
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(file) => {
-            // The mode above is filtered by the umask; make it exact.
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| StoreError::from_io(path, e))?;
-            Ok(true)
+    crate::private_file::create_parent(path).map_err(|source| {
+        let dir = path.parent().unwrap_or(path);
+        match StoreError::from_io(dir, source) {
+            StoreError::Io { path, source } => StoreError::CreateDir { path, source },
+            other => other,
         }
+    })?;
+    match crate::private_file::create_new(path) {
+        Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let meta = std::fs::metadata(path).map_err(|e| StoreError::from_io(path, e))?;
             Ok(meta.len() == 0)
@@ -190,6 +169,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::record::tests_support::sample_run;
+    use crate::recorder::record_run_blocking;
     use crate::store::test_support::*;
     use crate::store::*;
     use std::path::Path;
@@ -199,7 +179,7 @@ mod tests {
     async fn open_creates_private_directory_and_file() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home").join(".earlyexit");
-        let db = home.join(DB_FILE_NAME);
+        let db = home.join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         store.record_run(&sample_run(now_ms())).await.unwrap();
         assert_eq!(mode(&home), 0o700);
@@ -226,7 +206,7 @@ mod tests {
     fn open_is_private_under_a_permissive_umask() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("new-home");
-        let db = home.join(DB_FILE_NAME);
+        let db = home.join(crate::config::DEFAULT_DB_FILE);
         let status = std::process::Command::new("sh")
             .arg("-c")
             .arg("umask 000 && exec \"$0\" \"$@\"")
@@ -249,7 +229,7 @@ mod tests {
     #[tokio::test]
     async fn reopening_keeps_data_and_applies_migrations_once() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         store.record_run(&sample_run(now_ms())).await.unwrap();
         store.close().await;
@@ -276,7 +256,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_first_opens_all_succeed() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let handles: Vec<_> = (0..6)
             .map(|_| {
                 let db = db.clone();
@@ -293,7 +273,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_from_a_newer_version_is_refused_with_advice() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let store = Store::open(&db).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
@@ -320,7 +300,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_file_is_an_error_that_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         std::fs::write(&db, vec![0x5a; 8192]).unwrap();
         let err = Store::open(&db).await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
@@ -330,7 +310,7 @@ mod tests {
     #[tokio::test]
     async fn a_held_write_lock_is_a_locked_error() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let holder = Store::open(&db).await.unwrap();
         let mut tx = holder.pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
         sqlx::query("INSERT INTO meta (key, value) VALUES ('x', 'y')")
@@ -355,21 +335,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let not_a_dir = dir.path().join("file");
         std::fs::write(&not_a_dir, "x").unwrap();
-        let err = block_on(Store::open(&not_a_dir.join("sub").join(DB_FILE_NAME))).unwrap_err();
+        let err = block_on(Store::open(
+            &not_a_dir.join("sub").join(crate::config::DEFAULT_DB_FILE),
+        ))
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("--db PATH") && text.contains("--no-telemetry"),
             "{text}"
         );
-        let err = record_run_blocking(&not_a_dir.join(DB_FILE_NAME), &sample_run(0), 90, 100)
-            .unwrap_err();
+        let err = record_run_blocking(
+            &not_a_dir.join(crate::config::DEFAULT_DB_FILE),
+            &sample_run(0),
+            90,
+            100,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--no-telemetry"), "{err}");
     }
 
     #[tokio::test]
     async fn open_existing_never_creates_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("none").join(DB_FILE_NAME);
+        let db = dir.path().join("none").join(crate::config::DEFAULT_DB_FILE);
         let err = Store::open_existing(&db).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
         assert_eq!(

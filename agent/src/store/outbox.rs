@@ -95,9 +95,9 @@ pub async fn pending_after(
     )
     .bind(after_seq)
     .bind(limit)
-    .fetch_all(store.pool())
+    .fetch_all(&store.pool)
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(rows
         .into_iter()
         .map(|(seq, execution_id, level)| Pending {
@@ -115,9 +115,9 @@ pub async fn pending_after(
 /// Pending records now.
 pub async fn pending_count(store: &Store) -> Result<u64, StoreError> {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
-        .fetch_one(store.pool())
+        .fetch_one(&store.pool)
         .await
-        .map_err(|e| store.error(e))?;
+        .map_err(store.sql_err())?;
     Ok(count.max(0) as u64)
 }
 
@@ -127,9 +127,9 @@ pub async fn next_batch_seq(store: &Store) -> Result<u64, StoreError> {
     let seq: i64 = sqlx::query_scalar(
         "UPDATE sync_state SET batch_seq = batch_seq + 1 WHERE id = 1 RETURNING batch_seq",
     )
-    .fetch_one(store.pool())
+    .fetch_one(&store.pool)
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(seq.max(0) as u64)
 }
 
@@ -151,7 +151,7 @@ pub struct Answer {
 /// Records the collector's answer for one batch in one transaction: states,
 /// attempts, totals and the time of the last success.
 pub async fn apply_answer(store: &Store, answer: &Answer) -> Result<(), StoreError> {
-    let err = |e| store.error(e);
+    let err = store.sql_err();
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let ids = serde_json::to_string(&answer.acknowledged).unwrap_or_default();
@@ -206,8 +206,8 @@ pub async fn reject_locally(
         rejected: rejected.to_vec(),
         ..Answer::default()
     };
-    let err = |e| store.error(e);
-    let mut tx = store.pool().begin().await.map_err(err)?;
+    let err = store.sql_err();
+    let mut tx = store.pool.begin().await.map_err(err)?;
     for (id, reason) in &answer.rejected {
         sqlx::query(
             "UPDATE outbox SET state = 'rejected', updated_at_ms = ?, reason = ? \
@@ -237,9 +237,9 @@ pub async fn record_error(store: &Store, message: &str) -> Result<(), StoreError
     .bind(message)
     .bind(now)
     .bind(now)
-    .execute(store.pool())
+    .execute(&store.pool)
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(())
 }
 
@@ -250,9 +250,9 @@ pub async fn clear_error(store: &Store) -> Result<(), StoreError> {
          WHERE id = 1",
     )
     .bind(now_ms())
-    .execute(store.pool())
+    .execute(&store.pool)
     .await
-    .map_err(|e| store.error(e))?;
+    .map_err(store.sql_err())?;
     Ok(())
 }
 
@@ -319,12 +319,12 @@ pub const RECENT_REJECTIONS: i64 = 5;
 
 /// Reads the outbox counts and the sync bookkeeping.
 pub async fn status(store: &Store) -> Result<Status, StoreError> {
-    let err = |e| store.error(e);
+    let err = store.sql_err();
     let (pending, acknowledged, rejected): (i64, i64, i64) = sqlx::query_as(
         "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'acknowledged'), 0), \
          coalesce(sum(state = 'rejected'), 0) FROM outbox",
     )
-    .fetch_one(store.pool())
+    .fetch_one(&store.pool)
     .await
     .map_err(err)?;
     #[allow(clippy::type_complexity)]
@@ -345,7 +345,7 @@ pub async fn status(store: &Store) -> Result<Status, StoreError> {
          acknowledged_total, duplicates_total, rejected_total, dropped_expired, \
          dropped_size_cap, dropped_cleared FROM sync_state WHERE id = 1",
     )
-    .fetch_one(store.pool())
+    .fetch_one(&store.pool)
     .await
     .map_err(err)?;
     let recent: Vec<(String, Option<String>)> = sqlx::query_as(
@@ -353,7 +353,7 @@ pub async fn status(store: &Store) -> Result<Status, StoreError> {
          ORDER BY updated_at_ms DESC, seq DESC LIMIT ?",
     )
     .bind(RECENT_REJECTIONS)
-    .fetch_all(store.pool())
+    .fetch_all(&store.pool)
     .await
     .map_err(err)?;
     let n = |v: i64| v.max(0) as u64;
@@ -470,7 +470,7 @@ mod tests {
         let (attempts, reason): (i64, Option<String>) =
             sqlx::query_as("SELECT attempts, reason FROM outbox WHERE execution_id = ?")
                 .bind(id(3))
-                .fetch_one(store.pool())
+                .fetch_one(&store.pool)
                 .await
                 .unwrap();
         assert_eq!(attempts, 1);
@@ -491,7 +491,7 @@ mod tests {
     async fn status_of(store: &Store, id: &str) -> String {
         sqlx::query_scalar("SELECT state FROM outbox WHERE execution_id = ?")
             .bind(id)
-            .fetch_one(store.pool())
+            .fetch_one(&store.pool)
             .await
             .unwrap()
     }

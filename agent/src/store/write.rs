@@ -8,7 +8,7 @@
 //! All of a run's inserts go to SQLite as one batch of statements (one
 //! round trip to the connection's thread), because on the run path each
 //! round trip costs more than the inserts. What a run pays in all is
-//! measured by `recorder::tests::bench_record_run_in_fresh_processes`.
+//! measured by `recorder::tests::bench_record_run_in_fresh_processes` (in the crate's `recorder`).
 //!
 //! Deleting runs is [`super::limits`]' job; reading them back is
 //! [`super::export`]'s.
@@ -18,6 +18,7 @@ use std::path::Path;
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::SqliteQuery;
 use super::effectiveness::{PatternTotals, UPSERT_PATTERN_SQL};
 use super::{Store, StoreError, now_ms, rfc3339_now};
 use crate::record::{Execution, RunRecord};
@@ -81,9 +82,6 @@ fn push_values_rows(sql: &mut String, insert: &str, width: usize, rows: usize) {
         sql.push(';');
     }
 }
-
-pub(super) type SqliteQuery<'q> =
-    sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Binds the values of [`INSERT_EXECUTION_SQL`].
 fn bind_execution<'q>(query: SqliteQuery<'q>, e: &'q Execution) -> SqliteQuery<'q> {

@@ -1,36 +1,19 @@
 //! Bundles (models, pattern libraries) streamed by the collector: chunks
-//! reassembled in order, bounded in size, checked against their SHA-256,
-//! and kept in the `bundles` table.
-//!
-//! A bundle is kept only when it is valid for its kind
+//! reassembled in order, bounded in size, and checked against their
+//! SHA-256, and kept only when valid for their kind
 //! (`earlyexit_proto::bundle::validate`, the check the collector made
-//! before publishing it). Bundles are stored, never applied here: applying one is the job of the
-//! learning side, which reads the table. This module owns that table and
-//! the reassembly; it opens no connection.
-
-use std::collections::HashMap;
+//! before publishing them). Keeping them is the store's (`store::bundles`, the `bundles`
+//! table); applying them is the learning side's. This module opens no
+//! connection and runs no SQL.
 
 use earlyexit_proto::v1::BundleChunk;
-use sha2::{Digest, Sha256};
+use earlyexit_scrub::sha256_hex;
 
-use crate::store::{Store, StoreError, now_ms};
+pub use crate::store::Bundle;
 
 /// The largest bundle accepted (256 MiB); a larger one is refused and
 /// logged, and the agent keeps the versions it has.
 pub const MAX_BUNDLE_BYTES: usize = 256 * 1024 * 1024;
-
-/// A complete, checked bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bundle {
-    /// `patterns`, `models`, ….
-    pub kind: String,
-    /// Monotonic per kind.
-    pub version: u64,
-    /// SHA-256 of `data`, hex (checked).
-    pub sha256: String,
-    /// The bundle.
-    pub data: Vec<u8>,
-}
 
 /// Why a bundle could not be put together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,7 +128,7 @@ impl Assembler {
         let Some(done) = self.partial.take() else {
             return Ok(None);
         };
-        let actual = hex(&Sha256::digest(&done.data));
+        let actual = sha256_hex(&done.data);
         if actual != done.sha256 {
             return Err(BundleError::Checksum {
                 kind: done.kind,
@@ -170,85 +153,12 @@ impl Assembler {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Keeps `bundle`; false when that kind and version was already kept.
-pub async fn store_bundle(store: &Store, bundle: &Bundle) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO bundles (kind, version, sha256, data, received_at_ms) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&bundle.kind)
-    .bind(i64::try_from(bundle.version).unwrap_or(i64::MAX))
-    .bind(&bundle.sha256)
-    .bind(&bundle.data)
-    .bind(now_ms())
-    .execute(store.pool())
-    .await
-    .map_err(|e| store.error(e))?
-    .rows_affected();
-    Ok(inserted > 0)
-}
-
-/// The newest version kept of each kind (`SubscribeRequest.have_versions`).
-pub async fn have_versions(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT kind, max(version) FROM bundles GROUP BY kind")
-            .fetch_all(store.pool())
-            .await
-            .map_err(|e| store.error(e))?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, version)| (kind, version.max(0) as u64))
-        .collect())
-}
-
-/// A bundle kept on this machine, as `earlyexit bundles list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KeptBundle {
-    /// What it holds.
-    pub kind: String,
-    /// Its version.
-    pub version: i64,
-    /// SHA-256 of the data, hex.
-    pub sha256: String,
-    /// Size of the data.
-    pub bytes: i64,
-    /// When it arrived, milliseconds since the epoch.
-    pub received_at_ms: i64,
-}
-
-/// Every bundle kept, by kind then newest version first.
-pub async fn list_bundles(store: &Store) -> Result<Vec<KeptBundle>, StoreError> {
-    let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT kind, version, sha256, length(data), received_at_ms FROM bundles \
-         ORDER BY kind, version DESC",
-    )
-    .fetch_all(store.pool())
-    .await
-    .map_err(|e| store.error(e))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(kind, version, sha256, bytes, received_at_ms)| KeptBundle {
-                kind,
-                version,
-                sha256,
-                bytes,
-                received_at_ms,
-            },
-        )
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn chunks(kind: &str, version: u64, data: &[u8], size: usize) -> Vec<BundleChunk> {
-        let sha = hex(&Sha256::digest(data));
+        let sha = sha256_hex(data);
         let parts: Vec<&[u8]> = data.chunks(size).collect();
         parts
             .iter()
@@ -326,10 +236,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn bundles_are_kept_once_and_reported_as_had() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    #[test]
+    fn an_assembled_bundle_is_the_one_the_store_keeps() {
         let mut a = Assembler::default();
         let mut bundle = None;
         let rules = earlyexit_proto::bundle::sample("patterns", "rules");
@@ -337,13 +245,8 @@ mod tests {
             bundle = a.feed(chunk).unwrap();
         }
         let bundle = bundle.unwrap();
-        assert!(store_bundle(&store, &bundle).await.unwrap());
-        assert!(!store_bundle(&store, &bundle).await.unwrap());
-        let have = have_versions(&store).await.unwrap();
-        assert_eq!(have.get("patterns"), Some(&4));
-        let kept = list_bundles(&store).await.unwrap();
-        assert_eq!(kept.len(), 1);
-        assert_eq!((kept[0].version, kept[0].bytes), (4, rules.len() as i64));
-        assert_eq!(kept[0].sha256, bundle.sha256);
+        assert_eq!(bundle.sha256, sha256_hex(&rules));
+        assert_eq!((bundle.kind.as_str(), bundle.version), ("patterns", 4));
+        assert_eq!(bundle.data, rules);
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use earlyexit_proto::v1;
 
 use super::backoff::Backoff;
-use super::bundles::{self, Assembler};
+use super::bundles::Assembler;
 use super::client::Collector;
 use super::push::{Progress, Report, RetryPolicy, Sender, Shapers, Stop};
 use super::{SyncError, identity};
@@ -190,7 +190,7 @@ async fn subscribe_loop(store: &Store, mut collector: Collector, agent_id: &str,
     let mut backoff = Backoff::default();
     let mut last_error: Option<String> = None;
     loop {
-        let have_versions = match bundles::have_versions(store).await {
+        let have_versions = match store.bundle_versions().await {
             Ok(have) => have,
             Err(e) => {
                 log(&format!("update stream: {e}"));
@@ -232,7 +232,7 @@ async fn subscribe_loop(store: &Store, mut collector: Collector, agent_id: &str,
                     };
                     match message {
                         Ok(Some(chunk)) => match assembler.feed(chunk) {
-                            Ok(Some(bundle)) => match bundles::store_bundle(store, &bundle).await {
+                            Ok(Some(bundle)) => match store.store_bundle(&bundle).await {
                                 Ok(true) => log(&format!(
                                     "received bundle {} v{} ({} bytes, sha256 {})",
                                     bundle.kind,

@@ -4,8 +4,6 @@
 //!
 //! This module reads and creates that one file; nothing else.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::SyncError;
@@ -19,52 +17,22 @@ pub fn agent_id_path(earlyexit_home: &Path) -> PathBuf {
 }
 
 /// Reads the agent id, creating the file (and a missing home, mode 0700)
-/// with a new UUIDv7 when there is none. Two processes racing to create it
-/// end up with the same id.
+/// with a new UUIDv7 when there is none. Processes racing to create it all
+/// end up with the same id (see
+/// [`load_or_create_once`](crate::private_file::load_or_create_once)).
 pub fn load_or_create(earlyexit_home: &Path) -> Result<String, SyncError> {
     let path = agent_id_path(earlyexit_home);
-    let err = |source| SyncError::AgentId {
-        path: path.clone(),
-        source,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => return parse(&text).ok_or_else(|| err(invalid())),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
-        Err(_) => {}
-    }
-    if !earlyexit_home.exists() {
-        crate::spool::create_private_dir(earlyexit_home).map_err(err)?;
-    }
-    let id = uuid::Uuid::now_v7().to_string();
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-    {
-        Ok(mut file) => {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(err)?;
-            file.write_all(format!("{id}\n").as_bytes()).map_err(err)?;
-            file.sync_all().map_err(err)?;
-            Ok(id)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // Another process made it first; it may still be writing.
-            for _ in 0..50 {
-                if let Some(id) = std::fs::read_to_string(&path)
-                    .ok()
-                    .as_deref()
-                    .and_then(parse)
-                {
-                    return Ok(id);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            Err(err(invalid()))
-        }
-        Err(e) => Err(err(e)),
-    }
+    crate::private_file::load_or_create_once(
+        &path,
+        || Ok(format!("{}\n", uuid::Uuid::now_v7()).into_bytes()),
+        |bytes| {
+            std::str::from_utf8(bytes)
+                .ok()
+                .and_then(parse)
+                .ok_or_else(invalid)
+        },
+    )
+    .map_err(|source| SyncError::AgentId { path, source })
 }
 
 fn parse(text: &str) -> Option<String> {
@@ -82,6 +50,8 @@ fn invalid() -> std::io::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A private EARLYEXIT_HOME per test, so runs never touch the user's data.
@@ -24,13 +24,11 @@ impl Env {
 
     /// `earlyexit ARGS` with this test's home and a clean, predictable environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_earlyexit"));
-        cmd.args(args)
-            .env("EARLYEXIT_HOME", self.home.path())
-            .env_remove("EARLYEXIT_NO_TELEMETRY")
-            .current_dir(self.home.path())
-            .stdin(Stdio::null());
-        cmd
+        process::earlyexit_command(
+            Path::new(env!("CARGO_BIN_EXE_earlyexit")),
+            self.home.path(),
+            args,
+        )
     }
 
     /// Runs to completion, failing the test if it takes longer than `limit`.
@@ -63,42 +61,9 @@ impl Env {
     }
 }
 
-/// Waits for `child` and collects its output; kills it and panics after `limit`.
-pub fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("earlyexit did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
-}
+#[path = "../../../tests/src/process.rs"]
+mod process;
+pub use process::wait_with_limit;
 
 /// True while a process with this pid exists (zombies included).
 pub fn pid_alive(pid: i32) -> bool {

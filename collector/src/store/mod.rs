@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use earlyexit_scrub::{hex, sha256_hex};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -177,17 +177,6 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// SHA-256 of `data` as lowercase hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// The file a `sqlite://` URL names (`sqlite://relative/x.db`,
@@ -416,23 +405,14 @@ impl Store {
 
     /// Tokens, optionally of one org, oldest first.
     pub async fn list_tokens(&self, org: Option<&str>) -> Result<Vec<TokenInfo>, StoreError> {
+        // The cast gives PostgreSQL the parameter's type when it is NULL;
+        // SQLite accepts it too.
         let sql = "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
                    FROM tokens t JOIN orgs o ON o.id = t.org_id \
-                   WHERE ($1 IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id";
+                   WHERE (CAST($1 AS TEXT) IS NULL OR o.name = $1) \
+                   ORDER BY t.created_at_ms, t.token_id";
         type Row = (String, String, Option<String>, i64, Option<i64>);
-        let rows: Vec<Row> = match self {
-            Store::Sqlite(p) => sqlx::query_as(sql).bind(org).fetch_all(p).await,
-            Store::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
-                     FROM tokens t JOIN orgs o ON o.id = t.org_id \
-                     WHERE ($1::text IS NULL OR o.name = $1) ORDER BY t.created_at_ms, t.token_id",
-                )
-                .bind(org)
-                .fetch_all(p)
-                .await
-            }
-        }?;
+        let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(sql).bind(org).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
             .map(
@@ -569,10 +549,6 @@ impl Store {
     }
 }
 
-/// SQLite: `INSERT … VALUES (?, …), (?, …) ON CONFLICT DO NOTHING
-/// RETURNING key` for `rows` rows. Built once per shape (the sizes
-/// [`statement_chunks`] makes) and kept, so a batch neither formats 5,000
-/// placeholders nor hashes a new string to find its prepared statement.
 /// Sets `wal_autocheckpoint` to [`SQLITE_CHECKPOINT_BYTES`] in this
 /// database's pages (a database made by an older collector may have another
 /// page size).
@@ -634,12 +610,7 @@ fn validate_bundle_kind(kind: &str) -> Result<(), StoreError> {
 fn random_hex(n: usize) -> Result<String, StoreError> {
     let mut buf = vec![0u8; n];
     getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
-    let mut out = String::with_capacity(2 * n);
-    for b in buf {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    Ok(out)
+    Ok(hex(buf))
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for

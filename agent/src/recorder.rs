@@ -10,15 +10,17 @@
 //! connection is left to the process exit instead of being closed, because
 //! closing the last connection checkpoints the WAL and deletes it (fsyncs,
 //! and a new WAL for the next run). Checkpoints happen every
-//! [`WAL_AUTOCHECKPOINT_PAGES`](super::WAL_AUTOCHECKPOINT_PAGES) pages instead.
+//! [`WAL_AUTOCHECKPOINT_PAGES`](crate::store::WAL_AUTOCHECKPOINT_PAGES) pages instead.
 //!
-//! This file decides *where* a run goes; the SQL is in [`super::write`].
+//! This module decides *when* and *where* a run is written (database now,
+//! or the spool beside it for later, see `spool`); *how* is the store's
+//! (`store::write`). It runs no SQL of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Store, StoreError, block_on, now_ms};
 use crate::record::RunRecord;
+use crate::store::{Store, StoreError, block_on, now_ms};
 
 /// Records `run` in the database at `db_path` (creating it if needed) and
 /// enforces the retention and size limits; blocks until done.
@@ -29,7 +31,7 @@ use crate::record::RunRecord;
 /// a file re-created by the next run). The connection is released when the
 /// process exits, as after any exit; every committed run is already in the
 /// WAL, and the next open rebuilds the WAL index from it. SQLite's
-/// auto-checkpoint ([`WAL_AUTOCHECKPOINT_PAGES`](super::WAL_AUTOCHECKPOINT_PAGES)) keeps the WAL small. A
+/// auto-checkpoint ([`WAL_AUTOCHECKPOINT_PAGES`](crate::store::WAL_AUTOCHECKPOINT_PAGES)) keeps the WAL small. A
 /// long-lived process should use [`Store`] and [`Store::close`] instead.
 pub fn record_run_blocking(
     db_path: &Path,
@@ -51,8 +53,15 @@ pub fn record_run_blocking(
     })
 }
 
+/// Appends `run` to `spool` now; true when that made the spool due to be
+/// moved into the database ([`crate::spool::Appended::is_due`]).
+fn append_is_due(spool: &Path, run: &RunRecord) -> Result<bool, StoreError> {
+    let now = now_ms();
+    Ok(crate::spool::append(spool, run, now)?.is_due(now))
+}
+
 /// Records a run that ended before its database was opened (see
-/// [`crate::run::LONG_RUN`]): the run goes to the spool, and only when that
+/// `run::LONG_RUN`): the run goes to the spool, and only when that
 /// makes the spool due ([`crate::spool::Appended::is_due`]: 4 MiB, or a run
 /// waiting for a minute) is the database opened, the spool moved in and the
 /// limits enforced before returning.
@@ -63,8 +72,7 @@ pub fn spool_run(
     max_db_size_mb: u64,
 ) -> Result<Recorded, StoreError> {
     let spool = crate::spool::spool_path(db_path);
-    let now = now_ms();
-    if !crate::spool::append(&spool, run, now)?.is_due(now) {
+    if !append_is_due(&spool, run)? {
         return Ok(Recorded::Spool);
     }
     block_on(async {
@@ -227,8 +235,7 @@ impl Recorder {
                 Ok(ready) => Some(ready),
                 // Still not open (locked elsewhere): keep it for the next run.
                 Err(RecvTimeoutError::Timeout) => {
-                    let now = now_ms();
-                    crate::spool::append(&self.spool, &run, now)?;
+                    crate::spool::append(&self.spool, &run, now_ms())?;
                     return Ok(Recorded::Spool);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -254,16 +261,14 @@ impl Recorder {
             // Ready, but a short run with many events: spool it, and move
             // the spool in only when it is due.
             Some(Ok(())) => {
-                let now = now_ms();
-                if crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                if append_is_due(&self.spool, &run)? {
                     return self.run_job(Job::IngestSpool).map(|()| Recorded::Database);
                 }
                 Ok(Recorded::Spool)
             }
             // Not ready and a short run: never wait, unless the spool is due.
             None => {
-                let now = now_ms();
-                if !crate::spool::append(&self.spool, &run, now)?.is_due(now) {
+                if !append_is_due(&self.spool, &run)? {
                     return Ok(Recorded::Spool);
                 }
                 match self.ready.recv_timeout(BATCH_WAIT) {
@@ -316,7 +321,7 @@ mod tests {
     #[test]
     fn a_recorder_opens_early_and_records_at_finish() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("home").join(DB_FILE_NAME);
+        let db = dir.path().join("home").join(crate::config::DEFAULT_DB_FILE);
         let recorder = Recorder::start(&db, 90, 100);
         let run = sample_run(now_ms());
         // A command long enough for the database to be ready: written directly.
@@ -343,7 +348,7 @@ mod tests {
     #[test]
     fn spooled_runs_reach_the_database_once_when_it_is_opened() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         let runs: Vec<RunRecord> = (0..3).map(|i| sample_run(now_ms() - i)).collect();
         for run in &runs {
@@ -389,7 +394,7 @@ mod tests {
     #[test]
     fn a_recorder_moves_the_spool_in_as_soon_as_it_opens() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         for _ in 0..3 {
             crate::spool::append(&spool, &run_with(1, 0.001), now_ms()).unwrap();
@@ -414,7 +419,7 @@ mod tests {
     #[test]
     fn a_long_run_is_stored_at_exit_whatever_its_size_a_short_busy_one_is_spooled() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let ready = |recorder: &Recorder| {
             // Let the database open, as it does while a command runs.
             std::thread::sleep(Duration::from_millis(300));
@@ -443,7 +448,7 @@ mod tests {
     fn a_long_run_waits_for_a_database_that_is_still_busy_a_short_one_does_not() {
         for (seconds, want) in [(0.02, Recorded::Spool), (0.15, Recorded::Database)] {
             let dir = tempfile::tempdir().unwrap();
-            let db = dir.path().join(DB_FILE_NAME);
+            let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
             block_on(async {
                 Store::open(&db).await?.close().await;
                 Ok::<_, StoreError>(())
@@ -458,7 +463,7 @@ mod tests {
             let holder = std::thread::spawn(move || {
                 block_on(async {
                     let store = Store::open(&holder_db).await?;
-                    let tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    let tx = store.begin_write().await.unwrap();
                     locked_tx.send(()).unwrap();
                     tokio::time::sleep(Duration::from_millis(400)).await;
                     tx.rollback().await.unwrap();
@@ -482,7 +487,7 @@ mod tests {
     #[test]
     fn a_short_run_moves_in_a_spool_that_waited_a_minute() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let spool = crate::spool::spool_path(&db);
         let recently = now_ms() - 1_000;
         crate::spool::append(&spool, &run_with(1, 0.001), recently).unwrap();
@@ -509,7 +514,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let not_a_dir = dir.path().join("file");
         std::fs::write(&not_a_dir, "x").unwrap();
-        let recorder = Recorder::start(&not_a_dir.join(DB_FILE_NAME), 90, 100);
+        let recorder = Recorder::start(&not_a_dir.join(crate::config::DEFAULT_DB_FILE), 90, 100);
         let err = recorder.finish(sample_run(now_ms())).unwrap_err();
         assert!(err.to_string().contains("--no-telemetry"), "{err}");
     }
@@ -575,7 +580,7 @@ mod tests {
     #[ignore = "benchmark; run by hand"]
     fn bench_record_run_in_fresh_processes() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE_NAME);
+        let db = dir.path().join(crate::config::DEFAULT_DB_FILE);
         let now = now_ms();
         block_on(async {
             let store = Store::open(&db).await?;
