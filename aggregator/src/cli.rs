@@ -269,14 +269,25 @@ fn triage(args: TriageArgs) -> anyhow::Result<()> {
 /// `earlyexit-aggregator train-triage --data DIR --out FILE`.
 fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> anyhow::Result<()> {
     use crate::eval::patterns::cidiff::read_cases;
-    let train_dir = eval::require_dir(data, "train", "training cases (folders with fail.log, pass.log, groundtruth)")?;
-    let test_dir = eval::require_dir(data, "test", "held-out cases (folders with fail.log, pass.log, groundtruth)")?;
+    let train_dir = eval::require_dir(
+        data,
+        "train",
+        "training cases (folders with fail.log, pass.log, groundtruth)",
+    )?;
+    let test_dir = eval::require_dir(
+        data,
+        "test",
+        "held-out cases (folders with fail.log, pass.log, groundtruth)",
+    )?;
     let train = read_cases(&train_dir)?;
     let test = read_cases(&test_dir)?;
     anyhow::ensure!(!train.is_empty(), "no cases under {}", train_dir.display());
     let model = crate::triage::train::train(
         &train,
-        format!("{} generated case pairs of aggregator/triage-data/train", train.len()),
+        format!(
+            "{} generated case pairs of aggregator/triage-data/train",
+            train.len()
+        ),
     );
     std::fs::write(out, model.to_json() + "\n")
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
@@ -284,6 +295,9 @@ fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> an
         println!("{n:<28} {w:+.3}");
     }
     println!("held-out ({} cases):", test.len());
-    print!("{}", eval::triage::render(&eval::triage::evaluate(&test, Some(&model))?, json));
+    print!(
+        "{}",
+        eval::triage::render(&eval::triage::evaluate(&test, Some(&model))?, json)
+    );
     Ok(())
 }

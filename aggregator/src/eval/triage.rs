@@ -131,7 +131,11 @@ pub fn render(r: &Report, json: bool) -> String {
     for (name, f1, rank, pf) in &r.per_case {
         s.push_str(&format!(
             "{name:<40} warm F1 {f1:.3}  first E rank {}  cold pass flags {pf}\n",
-            if *rank == 0 { "-".to_string() } else { rank.to_string() }
+            if *rank == 0 {
+                "-".to_string()
+            } else {
+                rank.to_string()
+            }
         ));
     }
     s.push_str(&format!(

@@ -31,13 +31,17 @@ pub enum ModelError {
     #[error("the triage model is not valid JSON of the expected shape: {0}")]
     Parse(#[from] serde_json::Error),
     /// Another format version.
-    #[error("the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-triage`")]
+    #[error(
+        "the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-triage`"
+    )]
     Version {
         /// The version in the file.
         found: u32,
     },
     /// Trained on other signals.
-    #[error("the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-triage`")]
+    #[error(
+        "the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-triage`"
+    )]
     Signals {
         /// The names in the file.
         found: Vec<String>,

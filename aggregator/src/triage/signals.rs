@@ -123,11 +123,28 @@ impl Default for History {
     }
 }
 
-/// True for a line that continues a block (a stack frame, an indented
-/// diagnostic line).
-fn continues(clean: &str) -> bool {
-    let indented = clean.starts_with([' ', '\t']) && !clean.trim().is_empty();
-    indented || FRAME.is_match(clean)
+/// Lines a block may span at most (a longer indented run is output, not
+/// one diagnostic).
+const MAX_BLOCK_LINES: usize = 200;
+
+/// Width of the leading whitespace (a tab counts as 4).
+fn indent(clean: &str) -> usize {
+    clean
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .map(|c| if c == '\t' { 4 } else { 1 })
+        .sum()
+}
+
+/// True for a line that continues the block headed by `head`: a stack
+/// frame or diagnostic detail line, or a line indented deeper than the
+/// head (a run of lines indented alike, such as cargo's `   Compiling`,
+/// is not one block).
+fn continues(clean: &str, head: &str) -> bool {
+    if clean.trim().is_empty() {
+        return false;
+    }
+    indent(clean) > indent(head) || FRAME.is_match(clean)
 }
 
 /// The signal vectors of every line of `lines`, and what was learned about
@@ -146,7 +163,8 @@ pub fn compute<S: AsRef<str>>(
         // A terminal overwrote parts of the line; the last part is what was
         // shown, but an error in any part counts.
         let hit = matcher.first_hit_in_parts(raw);
-        let clean = crate::patterns::clean_line(raw.rsplit('\r').next().unwrap_or(raw)).into_owned();
+        let clean =
+            crate::patterns::clean_line(raw.rsplit('\r').next().unwrap_or(raw)).into_owned();
         let template = miner.add(&clean);
         severities.push(hit.map(|(e, _)| e.severity));
         infos.push(LineInfo {
@@ -158,14 +176,19 @@ pub fn compute<S: AsRef<str>>(
     }
     let mut counts: HashMap<TemplateId, u64> = HashMap::new();
     for info in &mut infos {
-        let id = miner.template(info.template).map_or(info.template, |t| t.id());
+        let id = miner
+            .template(info.template)
+            .map_or(info.template, |t| t.id());
         info.template = id;
         *counts.entry(id).or_default() += 1;
     }
     // Block structure: a continuation line joins the block of the line above.
     let mut cont = vec![false; n];
     for i in 0..n {
-        let c = i > 0 && !infos[i - 1].clean.trim().is_empty() && continues(&infos[i].clean);
+        let c = i > 0 && !infos[i - 1].clean.trim().is_empty() && {
+            let h = infos[i - 1].block_head;
+            i - h < MAX_BLOCK_LINES && continues(&infos[i].clean, &infos[h].clean)
+        };
         cont[i] = c;
         infos[i].block_head = if c { infos[i - 1].block_head } else { i };
     }
@@ -180,12 +203,20 @@ pub fn compute<S: AsRef<str>>(
         let neg = err && NEGATED.is_match(&info.clean);
         let in_hist = has_history && history.knows(&info.clean);
         let novel = has_history && !in_hist;
-        let rel = if n > 1 { i as f32 / (n - 1) as f32 } else { 1.0 };
+        let rel = if n > 1 {
+            i as f32 / (n - 1) as f32
+        } else {
+            1.0
+        };
         let tail = rel >= TAIL_SHARE;
         let lo = i.saturating_sub(NEAR_PATTERN_LINES);
         let hi = (i + NEAR_PATTERN_LINES + 1).min(n);
         let near = (lo..hi).any(|j| {
-            j != i && matches!(severities[j], Some(Severity::Error | Severity::FailureSummary))
+            j != i
+                && matches!(
+                    severities[j],
+                    Some(Severity::Error | Severity::FailureSummary)
+                )
         });
         let pat = matches!(sev, Some(Severity::Error | Severity::FailureSummary));
         let b = |x: bool| f32::from(u8::from(x));
