@@ -7,8 +7,9 @@ Each case wraps the output of a REAL run of a real tool on this machine
 sh) in synthesised CI noise: runner setup, downloads, compile progress,
 progress bars overwritten with bare CRs, timestamps, and benign lines with
 error words ("Compiling error-chain", "test handles_error ... ok",
-"0 errors"). The passing log of a pair is the same job with other
-variable values and the tool's passing run. Error lines are labelled by
+"0 errors"). The passing log of a pair is the same job's noise on another
+run (other numbers, about one line in twenty replaced) and the tool's
+passing run. Error lines are labelled by
 a per-scenario rule on the real output (the lines a person would point
 at: the error or failed-test line, the exception line), never by the
 pattern library.
@@ -142,16 +143,30 @@ def noise(rng, n, ts):
         lines.append(rng.choice(gens)())
     return lines
 
-def wrap(rng, body, n_pre, n_post, ts, fail):
-    pre = noise(rng, n_pre, ts)
-    post = noise(rng, n_post, ts)
-    tail = ["##[error]Process completed with exit code 1."] if fail else ["Post job cleanup."]
-    lines = pre + [l for l in body] + post + tail
-    start = len(pre)
+def stamp(rng, lines):
+    base = rng.randint(0, 50000)
+    return [f"2024-05-{rng.randint(1,28):02d}T12:{(base+i)//60%60:02d}:{(base+i)%60:02d}.{rng.randint(0,9999999):07d}Z {l}" for i, l in enumerate(lines)]
+
+def rerun(rng, lines, ts):
+    """The same job's noise on another run: other numbers (durations,
+    hashes, counts), and about one line in twenty replaced by another
+    (flaky output, a different download)."""
+    out = []
+    for l in lines:
+        if rng.random() < 0.05:
+            out.extend(noise(rng, 1, ts))
+        else:
+            out.append(re.sub(r"\d", lambda m: str(rng.randint(0, 9)), l) if rng.random() < 0.5 else l)
+    return out
+
+def pair(rng, body_f, body_p, n_pre, n_post, ts):
+    """(failing lines, index of its body, passing lines)."""
+    pre, post = noise(rng, n_pre, ts), noise(rng, n_post, ts)
+    fail = pre + body_f + post + ["##[error]Process completed with exit code 1."]
+    pas = rerun(rng, pre, ts) + body_p + rerun(rng, post, ts) + ["Post job cleanup."]
     if ts:
-        base = rng.randint(0, 50000)
-        lines = [f"2024-05-{rng.randint(1,28):02d}T12:{(base+i)//60%60:02d}:{(base+i)%60:02d}.{rng.randint(0,9999999):07d}Z {l}" for i, l in enumerate(lines)]
-    return lines, start
+        fail, pas = stamp(rng, fail), stamp(rng, pas)
+    return fail, len(pre), pas
 
 def main():
     out_dir = sys.argv[1]
@@ -169,8 +184,7 @@ def main():
             rng = random.Random(f"{tool}-{variant}-{k}")
             ts = rng.random() < 0.4
             n_pre, n_post = rng.randint(5, 400), rng.randint(0, 30)
-            fail, start = wrap(rng, body_f, n_pre, n_post, ts, True)
-            pas, _ = wrap(random.Random(f"p-{tool}-{variant}-{k}"), body_p, n_pre + rng.randint(-5, 5) if n_pre > 5 else n_pre, n_post, ts, False)
+            fail, start, pas = pair(rng, body_f, body_p, n_pre, n_post, ts)
             # A bare CR inside a line starts a new line for the reader.
             number, at = [], 1
             for l in fail:
