@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench -p earlyexit-aggregator --bench triage`.
 
+#![allow(missing_docs)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use earlyexit_aggregator::triage::Triage;
 

@@ -128,8 +128,8 @@ impl TriageModel {
             }
             for a in 0..DIM {
                 g[a] /= n;
-                for b in 0..DIM {
-                    h[a][b] /= n;
+                for v in &mut h[a] {
+                    *v /= n;
                 }
                 let reg = if a == 0 { 1e-9 } else { L2 };
                 g[a] += reg * w[a];
@@ -167,8 +167,9 @@ fn solve(mut h: [[f64; DIM]; DIM], mut g: [f64; DIM]) -> [f64; DIM] {
         for r in c + 1..DIM {
             let f = h[r][c] / d;
             if f != 0.0 {
-                for k in c..DIM {
-                    h[r][k] -= f * h[c][k];
+                let pivot = h[c];
+                for (v, p) in h[r][c..].iter_mut().zip(&pivot[c..]) {
+                    *v -= f * p;
                 }
                 g[r] -= f * g[c];
             }
