@@ -24,11 +24,51 @@ enum Command {
         #[command(subcommand)]
         what: PatternsCommand,
     },
+    /// Print the lines of a finished log (FILE or stdin) most likely to
+    /// explain its failure, best first.
+    Triage(TriageArgs),
+    /// Train the triage model on DIR/train (case folders with fail.log,
+    /// pass.log, groundtruth), report on the held-out DIR/test, and write
+    /// the model file.
+    TrainTriage {
+        /// Folder with train/ and test/ case folders.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the model (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// End the held-out report with one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the engine on external labelled data.
     Eval {
         #[command(subcommand)]
         what: EvalCommand,
     },
+}
+
+/// Arguments of `triage`.
+#[derive(Debug, clap::Args)]
+struct TriageArgs {
+    /// The log; stdin when absent.
+    file: Option<PathBuf>,
+    /// Show at most N findings.
+    #[arg(long)]
+    top: Option<usize>,
+    /// One JSON object per finding.
+    #[arg(long)]
+    json: bool,
+    /// Show findings scoring at least X (a probability in [0, 1]).
+    #[arg(long, default_value_t = crate::triage::DEFAULT_MIN_SCORE)]
+    min_score: f32,
+    /// A log of a successful run of the same job (repeatable): its lines
+    /// are noise.
+    #[arg(long)]
+    history: Vec<PathBuf>,
+    /// Use this model file instead of the built-in one.
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +119,17 @@ enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Triage on CiDiff's pairs (DIR/cidiff/data/breakages): warm (passing
+    /// log as history) line F1 and first error line in the top 5; cold
+    /// (no history) lines flagged in passing logs and recall.
+    Cidiff {
+        /// Data folder; must contain cidiff/data/breakages.
+        #[arg(long)]
+        data: PathBuf,
+        /// End the report with one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point of the binary.
@@ -96,6 +147,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Patterns { what } => patterns(what),
+        Command::Triage(args) => triage(args),
+        Command::TrainTriage { data, out, json } => train_triage(&data, &out, json),
         Command::Eval { what } => match what {
             EvalCommand::Patterns { data, json } => {
                 let report = crate::eval::patterns::run(&data)?;
@@ -115,6 +168,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             EvalCommand::Bgl { data, json } => {
                 let report = eval::bgl::run(&data, &TrainParams::default())?;
                 print!("{}", eval::bgl::render(&report, json));
+                Ok(())
+            }
+            EvalCommand::Cidiff { data, json } => {
+                let report = eval::triage::run_cidiff(&data)?;
+                print!("{}", eval::triage::render(&report, json));
                 Ok(())
             }
         },
@@ -162,5 +220,84 @@ fn patterns(what: PatternsCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn read_text(p: &std::path::Path) -> anyhow::Result<String> {
+    let b = std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+    Ok(String::from_utf8_lossy(&b).into_owned())
+}
+
+/// `earlyexit-aggregator triage …`.
+fn triage(args: TriageArgs) -> anyhow::Result<()> {
+    use crate::triage::{Triage, TriageModel, render_text};
+    use std::io::{Read, Write};
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.min_score),
+        "--min-score {} is not a probability: give a number from 0 to 1",
+        args.min_score
+    );
+    let mut t = Triage::new()?.with_min_score(args.min_score);
+    if let Some(m) = &args.model {
+        t = t.with_model(
+            TriageModel::from_json(&read_text(m)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", m.display()))?,
+        );
+    }
+    for h in &args.history {
+        t.add_history(&read_text(h)?);
+    }
+    let log = match &args.file {
+        Some(p) => read_text(p)?,
+        None => {
+            let mut b = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut b)?;
+            String::from_utf8_lossy(&b).into_owned()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for f in t.run(&log).iter().take(args.top.unwrap_or(usize::MAX)) {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(f)?)?;
+        } else {
+            writeln!(out, "{}", render_text(f))?;
+        }
+    }
+    Ok(())
+}
+
+/// `earlyexit-aggregator train-triage --data DIR --out FILE`.
+fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    use crate::eval::patterns::cidiff::read_cases;
+    let train_dir = eval::require_dir(
+        data,
+        "train",
+        "training cases (folders with fail.log, pass.log, groundtruth)",
+    )?;
+    let test_dir = eval::require_dir(
+        data,
+        "test",
+        "held-out cases (folders with fail.log, pass.log, groundtruth)",
+    )?;
+    let train = read_cases(&train_dir)?;
+    let test = read_cases(&test_dir)?;
+    anyhow::ensure!(!train.is_empty(), "no cases under {}", train_dir.display());
+    let model = crate::triage::train::train(
+        &train,
+        format!(
+            "{} generated case pairs of aggregator/triage-data/train",
+            train.len()
+        ),
+    );
+    std::fs::write(out, model.to_json() + "\n")
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    for (n, w) in crate::triage::signals::NAMES.iter().zip(&model.weights) {
+        println!("{n:<28} {w:+.3}");
+    }
+    println!("held-out ({} cases):", test.len());
+    print!(
+        "{}",
+        eval::triage::render(&eval::triage::evaluate(&test, Some(&model))?, json)
+    );
     Ok(())
 }

@@ -17,6 +17,7 @@
 //!   (`earlyexit-aggregator eval … --data DIR`).
 //! - [`template`]: the streaming template miner (lines → templates with
 //!   `<*>`, anchored regexes, counts).
+//! - [`triage`]: which lines of a finished log explain its failure.
 //! - [`cli`]: the binary's argument parsing; it only calls into the modules
 //!   above.
 #![forbid(unsafe_code)]
@@ -27,3 +28,4 @@ pub mod eval;
 pub mod features;
 pub mod patterns;
 pub mod template;
+pub mod triage;

@@ -8,6 +8,7 @@ pub mod bgl;
 pub mod metrics;
 pub mod patterns;
 pub mod templates;
+pub mod triage;
 
 use std::path::{Path, PathBuf};
 
