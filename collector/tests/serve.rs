@@ -220,7 +220,7 @@ async fn a_subscriber_gets_each_new_bundle_as_it_is_published() {
     );
     assert_eq!(
         first.sha256,
-        earlyexit_scrub::sha256_hex(&earlyexit_proto::bundle::sample("patterns", "v1"))
+        earlyexit_scrub::sha256_hex(earlyexit_proto::bundle::sample("patterns", "v1"))
     );
 
     // Published later (as by another replica or the aggregator): arrives on
