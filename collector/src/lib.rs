@@ -19,6 +19,7 @@ pub mod config;
 pub mod connections;
 pub mod ingest;
 pub mod limit;
+pub mod private_file;
 pub mod quota;
 pub mod rescrub;
 pub mod server;

@@ -360,23 +360,13 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     }
     let made = rcgen::generate_simple_self_signed(names.clone())
         .context("cannot make a self-signed certificate")?;
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(&cert, made.cert.pem())
-            .with_context(|| format!("cannot write {}", cert.display()))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .with_context(|| format!("cannot write {}", key.display()))?;
-        std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())?;
-    }
+    crate::private_file::create_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(&cert, made.cert.pem())
+        .with_context(|| format!("cannot write {}", cert.display()))?;
+    let mut f = crate::private_file::create_new(&key)
+        .with_context(|| format!("cannot write {}", key.display()))?;
+    std::io::Write::write_all(&mut f, made.signing_key.serialize_pem().as_bytes())?;
     if !cert.exists() {
         bail!("certificate {} vanished", cert.display());
     }
