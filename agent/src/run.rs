@@ -186,54 +186,21 @@ impl RunPlan {
 /// the signal thread's [`GroupEvent`]s, on one channel.
 #[derive(Debug)]
 pub enum Event {
-    /// A line hit a pattern.
-    Hit {
-        /// Index of the stream.
-        stream: usize,
-        /// Error or success.
-        kind: HitKind,
-        /// When the line was seen.
-        at: Instant,
-    },
-    /// `--max-repeat`: the same line came this many times in a row.
-    Stuck {
-        /// Index of the stream.
-        stream: usize,
-        /// The repeated line.
-        line: String,
-    },
-    /// `--delay-exit-after-lines` lines arrived after the first match.
-    DelayLinesReached,
-    /// A stream ended (EOF or read error).
-    Eof {
-        /// Index of the stream.
-        stream: usize,
-        /// The read error, if it ended on one.
-        error: Option<String>,
-    },
-    /// The child process ended.
-    ChildExited(Reaped),
-    /// A termination signal reached earlyexit.
-    Signal(i32),
+    /// From a stream thread: a hit, a stuck line, the delay's lines, EOF.
+    Stream(StreamEvent),
+    /// From the signal thread: the child's end, a signal to earlyexit.
+    Group(GroupEvent),
 }
 
 impl From<StreamEvent> for Event {
     fn from(event: StreamEvent) -> Self {
-        match event {
-            StreamEvent::Hit { stream, kind, at } => Event::Hit { stream, kind, at },
-            StreamEvent::Stuck { stream, line } => Event::Stuck { stream, line },
-            StreamEvent::DelayLinesReached => Event::DelayLinesReached,
-            StreamEvent::Eof { stream, error } => Event::Eof { stream, error },
-        }
+        Event::Stream(event)
     }
 }
 
 impl From<GroupEvent> for Event {
     fn from(event: GroupEvent) -> Self {
-        match event {
-            GroupEvent::ChildExited(reaped) => Event::ChildExited(reaped),
-            GroupEvent::Signal(signal) => Event::Signal(signal),
-        }
+        Event::Group(event)
     }
 }
 
@@ -582,7 +549,7 @@ impl<'h> LoopState<'h> {
 
     fn on_event(&mut self, event: Event, plan: &RunPlan, progress: &RunProgress) {
         match event {
-            Event::Hit { kind, at, .. } => {
+            Event::Stream(StreamEvent::Hit { kind, at, .. }) => {
                 if self.phase != Phase::Running {
                     return;
                 }
@@ -608,7 +575,7 @@ impl<'h> LoopState<'h> {
                     }
                 }
             }
-            Event::Stuck { stream, line } => {
+            Event::Stream(StreamEvent::Stuck { stream, line }) => {
                 if self.phase == Phase::Running {
                     let _ = stream;
                     self.detail = Some(format!(
@@ -618,18 +585,20 @@ impl<'h> LoopState<'h> {
                     self.reason = Some(ExitReason::Stuck);
                 }
             }
-            Event::DelayLinesReached => {
+            Event::Stream(StreamEvent::DelayLinesReached) => {
                 if matches!(self.phase, Phase::Delay(_)) {
                     self.reason = Some(ExitReason::Match);
                 }
             }
-            Event::Eof { .. } => self.open_streams = self.open_streams.saturating_sub(1),
-            Event::ChildExited(reaped) => {
+            Event::Stream(StreamEvent::Eof { .. }) => {
+                self.open_streams = self.open_streams.saturating_sub(1)
+            }
+            Event::Group(GroupEvent::ChildExited(reaped)) => {
                 self.child = Some(reaped);
                 self.child_running = false;
                 self.child_exit_at = Some(Instant::now());
             }
-            Event::Signal(signal) => {
+            Event::Group(GroupEvent::Signal(signal)) => {
                 self.signal = Some(signal);
                 self.detail = Some(format!("received {}", signal_name(signal)));
                 self.reason = Some(ExitReason::Interrupted);
@@ -692,8 +661,10 @@ impl<'h> LoopState<'h> {
                 break;
             }
             match rx.recv_timeout(deadline - now) {
-                Ok(Event::Eof { .. }) => self.open_streams = self.open_streams.saturating_sub(1),
-                Ok(Event::ChildExited(reaped)) => {
+                Ok(Event::Stream(StreamEvent::Eof { .. })) => {
+                    self.open_streams = self.open_streams.saturating_sub(1)
+                }
+                Ok(Event::Group(GroupEvent::ChildExited(reaped))) => {
                     self.child = Some(reaped);
                     self.child_running = false;
                 }

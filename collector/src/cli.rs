@@ -596,22 +596,13 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 's
 /// Creates `path` for a secret: missing folders with mode 0700, the file
 /// with mode 0600; refuses an existing file.
 fn create_private_file(path: &std::path::Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| {
+    crate::private_file::create_parent(path).with_context(|| {
+        format!(
+            "cannot create the folder {}",
+            path.parent().unwrap_or(path).display()
+        )
+    })?;
+    crate::private_file::create_new(path).with_context(|| {
             format!(
                 "cannot create {} for the token (an existing file is never overwritten: remove it or choose another path)",
                 path.display()

@@ -23,6 +23,7 @@ pub mod health;
 pub mod ingest;
 pub mod limit;
 pub mod logging;
+pub mod private_file;
 pub mod quota;
 pub mod rescrub;
 pub mod server;

@@ -396,17 +396,9 @@ fn self_signed(dir: &Path, extra: &[String]) -> Result<(PathBuf, PathBuf)> {
     names.retain(|n| seen.insert(n.clone()));
     let made = rcgen::generate_simple_self_signed(names.clone())
         .context("cannot make a self-signed certificate")?;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::private_file::create_dir(dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    let opened = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&key);
+    let opened = crate::private_file::create_new(&key);
     let mut f = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

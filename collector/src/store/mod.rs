@@ -205,7 +205,7 @@ impl Store {
 
     async fn connect_sqlite(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|e| StoreError::Io {
+            crate::private_file::create_dir(dir).map_err(|e| StoreError::Io {
                 path: dir.to_path_buf(),
                 source: e,
             })?;
@@ -230,7 +230,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::connect(path.display().to_string(), e))?;
         if is_new {
-            restrict_file(path);
+            crate::private_file::restrict(path);
         }
         SQLITE_MIGRATOR
             .run(&pool)
@@ -627,19 +627,6 @@ pub fn redact_url(url: &str) -> String {
         },
         None => url.to_owned(),
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-fn restrict_file(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(test)]
