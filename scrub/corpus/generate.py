@@ -932,6 +932,216 @@ TUNE_ONLY_POSITIVES = 1400
 TUNE_ONLY_NEGATIVES = 1000
 
 
+# ---------------------------------------------------------------- tune-only, third group
+# Real file formats and tool invocations written from their documentation,
+# none of them in the earlier groups. Fixed forms ({v} is the secret).
+def v_b64_std(rng):
+    n = rng.choice([24, 32, 40, 44, 60])
+    body = rstr(rng, string.ascii_letters + string.digits + "+/", n)
+    return body + "=" * rng.choice([0, 1, 2])
+
+
+def v_hex40(rng):
+    return rstr(rng, HEX, 40)
+
+
+def v_dashy(rng):
+    return mixed(rng, rng.randint(20, 36), URLSAFE)
+
+
+def v_pass_mixed(rng):
+    return rng.choice(WORDS).capitalize() + rng.choice(SYMBOLS) + str(rng.randint(10, 9999)) + rng.choice(WORDS)
+
+
+THIRD_VALUES = [v_b64_std, v_hex40, v_dashy, v_pass_mixed]
+
+THIRD_FORMS = [
+    # package managers and registries
+    ("generic_secret", "[pypi]\nusername = __token__\npassword = {v}"),
+    ("generic_secret", "[registry]\ntoken = \"{v}\""),
+    ("generic_secret", "[registries.acme]\ntoken = \"{v}\""),
+    ("generic_secret", "<add key=\"ClearTextPassword\" value=\"{v}\" />"),
+    ("generic_secret", "<server>\n  <id>releases</id>\n  <username>ci</username>\n  <password>{v}</password>\n</server>"),
+    ("generic_secret", "signing.password={v}"),
+    ("generic_secret", "ossrhPassword={v}"),
+    ("generic_secret", "  \"auths\": {{ \"registry.acme.io\": {{ \"auth\": \"{v}\" }} }}"),
+    ("generic_secret", "composer config --global http-basic.repo.acme.io ci {v}"),
+    ("generic_secret", "poetry config pypi-token.pypi {v}"),
+    ("generic_secret", "yarn config set npmAuthToken {v}"),
+    # cloud and cluster config files
+    ("generic_secret", "[default]\naws_access_key_id = AKIA{a}\naws_secret_access_key = {v}"),
+    ("generic_secret", "users:\n- name: ci\n  user:\n    token: {v}"),
+    ("generic_secret", "    client-key-data: {v}"),
+    ("generic_secret", "provider \"aws\" {{\n  access_key = \"AKIA{a}\"\n  secret_key = \"{v}\"\n}}"),
+    ("generic_secret", "gcloud auth activate-service-account --key-file=key.json # key: {v}"),
+    ("generic_secret", "az login --service-principal -u app-id -p {v} --tenant acme"),
+    ("generic_secret", "doctl auth init --access-token {v}"),
+    # web frameworks
+    ("generic_secret", "define( 'AUTH_KEY', '{v}' );"),
+    ("password", "define( 'DB_PASSWORD', '{v}' );"),
+    ("generic_secret", "SECRET_KEY = '{v}'"),
+    ("generic_secret", "secret_key_base: {v}"),
+    ("generic_secret", "APP_KEY=base64:{v}"),
+    ("generic_secret", "config.secret_token = '{v}'"),
+    ("generic_secret", "app.config['SECRET_KEY'] = '{v}'"),
+    ("generic_secret", "  jwt:\n    secret: {v}"),
+    ("password", "spring.mail.password={v}"),
+    ("password", "  mail:\n    password: \"{v}\""),
+    # databases and services
+    ("password", "db.example.com:5432:app:app:{v}"),
+    ("password", "[client]\nuser=root\npassword={v}"),
+    ("password", "requirepass {v}"),
+    ("password", "masterauth {v}"),
+    ("password", "redis-cli -h cache -a '{v}' ping"),
+    ("password", "mysqladmin -uroot -p{v} status"),
+    ("password", "mongosh \"mongodb://db:27017\" -u admin -p '{v}'"),
+    ("password", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"svc\" password=\"{v}\";"),
+    ("password", "rabbitmqctl add_user svc '{v}'"),
+    ("password", "htpasswd -b -c .htpasswd admin '{v}'"),
+    ("password", "openssl pkcs12 -export -in c.pem -out c.p12 -passout pass:{v}"),
+    ("password", "openssl rsa -in key.pem -passin pass:{v} -out plain.pem"),
+    ("password", "keytool -importkeystore -srcstorepass {v} -deststorepass {v} -srckeystore a.p12"),
+    ("password", "jarsigner -storepass {v} app.jar release"),
+    ("password", "zip -P {v} backup.zip db.sql"),
+    ("password", "7z a -p{v} backup.7z db.sql"),
+    ("password", "smbclient //files/share -U svc%{v}"),
+    ("password", "ldapsearch -x -D cn=admin,dc=acme -w {v} -b dc=acme"),
+    ("password", "sqlcmd -S db -U sa -P '{v}' -Q 'select 1'"),
+    # code: client constructors and headers
+    ("generic_secret", "client = OpenAI(api_key=\"{v}\")"),
+    ("generic_secret", "s3 = boto3.client('s3', aws_secret_access_key='{v}')"),
+    ("generic_secret", "os.environ[\"SERVICE_TOKEN\"] = \"{v}\""),
+    ("generic_secret", "headers = {{\"Authorization\": \"Bearer {v}\"}}"),
+    ("generic_secret", "const client = new Client({{ apiKey: '{v}' }});"),
+    ("generic_secret", "axios.defaults.headers.common['X-Api-Key'] = '{v}';"),
+    ("generic_secret", "fetch(url, {{ headers: {{ Authorization: `token {v}` }} }})"),
+    ("generic_secret", "options.ClientSecret = \"{v}\";"),
+    ("generic_secret", "viper.Set(\"auth.secret\", \"{v}\")"),
+    ("generic_secret", "req.Header.Set(\"X-Auth-Token\", \"{v}\")"),
+    ("generic_secret", "conn.setRequestProperty(\"Authorization\", \"Bearer {v}\");"),
+    ("generic_secret", "Authorization: Basic {v}"),
+    ("generic_secret", "Cookie: sessionid={v}; csrftoken=abc"),
+    ("generic_secret", "Set-Cookie: sid={v}; Path=/; HttpOnly"),
+    ("generic_secret", "Proxy-Authorization: Bearer {v}"),
+    # URLs, queries, signatures
+    ("generic_secret", "GET /v1/items?access_token={v}&page=2 HTTP/1.1"),
+    ("generic_secret", "https://hooks.acme.io/services/T0/B0?apikey={v}"),
+    ("generic_secret", "wss://stream.acme.io/ws?token={v}"),
+    ("generic_secret", "https://acme.blob.core.windows.net/c/f.bin?sv=2022-11-02&sp=r&sig={v}"),
+    # logs and prose
+    ("generic_secret", "INFO uploading artifacts with token {v}"),
+    ("generic_secret", "DEBUG sending Authorization: Bearer {v}"),
+    ("password", "WARN login failed for user bob with password '{v}'"),
+    ("generic_secret", "here's the key you asked for: {v}"),
+    ("password", "my password is {v} btw"),
+    ("generic_secret", "use {v} as the api token for now"),
+    ("generic_secret", "# api secret (rotate monthly): {v}"),
+    ("generic_secret", "/* signing secret */ const S = '{v}';"),
+    # shells and heredocs
+    ("generic_secret", "cat > .env <<EOF\nSTRIPE_SECRET={v}\nEOF"),
+    ("password", "password: |\n  {v}"),
+    ("generic_secret", "read -r TOKEN <<< \"{v}\""),
+    ("generic_secret", "printf '%s' '{v}' | gh auth login --with-token"),
+    ("generic_secret", "git clone https://oauth2:{v}@gitlab.acme.io/team/app.git"),
+    ("generic_secret", "git remote set-url origin https://x-access-token:{v}@github.com/acme/app"),
+]
+
+THIRD_NEGATIVES = [
+    ("placeholder", "password: ${{DB_PASSWORD}}"),
+    ("placeholder", "token: {{{{ .Values.auth.token }}}}"),
+    ("placeholder", "api_key: <YOUR_API_KEY>"),
+    ("placeholder", "secret_key: null"),
+    ("placeholder", "token: \"\""),
+    ("placeholder", "password: \"********\""),
+    ("placeholder", "Authorization: Bearer $TOKEN"),
+    ("placeholder", "SECRET_KEY = os.environ[\"SECRET_KEY\"]"),
+    ("placeholder", "token = env!(\"CARGO_REGISTRY_TOKEN\");"),
+    ("placeholder", "define( 'AUTH_KEY', 'put your unique phrase here' );"),
+    ("build_log", "echo \"$CR_PAT\" | docker login ghcr.io -u ci --password-stdin"),
+    ("build_log", "Login Succeeded"),
+    ("build_log", "npm notice Publishing to https://registry.npmjs.org/ with tag latest"),
+    ("build_log", "Uploading distributions to https://upload.pypi.org/legacy/"),
+    ("config_number", "PASSWORD_MIN_LENGTH=12"),
+    ("config_number", "token_expiry_seconds: 3600"),
+    ("config_number", "session_timeout = 1800"),
+    ("identifier", "fn verify_password(password: &str, hash: &PasswordHash) -> bool {{"),
+    ("identifier", "export function useAuthToken(): string | undefined {{"),
+    ("identifier", "class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKeyOptions>"),
+    ("identifier", "const tokenInput = document.querySelector('.token-input');"),
+    ("digest", "\"integrity\": \"sha512-{b64}==\""),
+    ("digest", "<script src=\"app.js\" integrity=\"sha384-{b64}\"></script>"),
+    ("digest", "FROM node@sha256:{hex64}"),
+    ("digest", "golang.org/x/crypto v0.31.0 h1:{b64}="),
+    ("digest", "\"checksum\": \"{hex64}\""),
+    ("digest", "etag: \"{hex32}\""),
+    ("uuid", "X-Request-Id: {uuid}"),
+    ("uuid", "\"id\": \"{uuid}\","),
+    ("digest", "trace_id={hex32} span_id={hex16}"),
+    ("git_sha", "HEAD is now at {hex40} fix token refresh"),
+    ("url", "password_reset_url=https://acme.io/account/reset"),
+    ("url", "\"resolved\": \"https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz\""),
+    ("prose", "Rotate the signing key every 90 days and revoke old tokens."),
+    ("prose", "The API key is sent in the X-Api-Key header."),
+    ("prose", "If the password is wrong three times the account is locked."),
+    ("cli_help", "  -p, --password <PASSWORD>   password for the registry (or set REGISTRY_PASSWORD)"),
+    ("cli_help", "      --token-file <PATH>     read the token from PATH"),
+    ("k8s", "        - secretRef:\n            name: app-secrets"),
+    ("test_name", "test auth::tokens::rejects_expired_token ... ok"),
+    ("test_name", "PASSED tests/test_secrets.py::test_secret_key_is_required"),
+]
+
+
+def third_cases(rng, n_pos, n_neg):
+    """Tune-only cases of the third group."""
+    cases = []
+    for i in range(n_pos):
+        kind, form = rng.choice(THIRD_FORMS)
+        v = rng.choice(THIRD_VALUES)(rng)
+        if "'{v}'" not in form:
+            v = v.replace("'", "")
+        if "{v}@" in form:
+            v = v.replace("/", "").replace("+", "")  # a URL's user info cannot hold them unescaped
+        if " -p{v}" in form or "%{v}" in form or "pass:{v}" in form or "-P {v}" in form:
+            v = v.replace(" ", "")
+        text = form.format(v=v, a=rstr(rng, string.ascii_uppercase + string.digits, 16))
+        assert v in text, text
+        cases.append({"id": "tune-y%04d" % i, "text": text, "secrets": [v], "kind": kind})
+    for i in range(n_neg):
+        kind, form = rng.choice(THIRD_NEGATIVES)
+        text = form.format(b64=rstr(rng, string.ascii_letters + string.digits + "+/", 43), hex64=rstr(rng, HEX, 64),
+                           hex32=rstr(rng, HEX, 32), hex16=rstr(rng, HEX, 16), hex40=rstr(rng, HEX, 40),
+                           uuid=v_uuid(rng))
+        cases.append({"id": "tune-yn%04d" % i, "text": text, "secrets": [], "kind": "negative:" + kind})
+    return cases
+
+
+THIRD_KEYS = ["requirepass", "ldap_bindpw", "masterauth", "consumer_secret", "consumer_key", "SECURITY_SALT",
+              "hash_salt", "pepper", "mnemonic", "passwort", "senha", "mot_de_passe", "privkey", "bot_key",
+              "subscription_key", "instrumentation_key", "recovery_code", "otp_seed", "refresh", "dbpass"]
+THIRD_KEY_FORMS = ["{k}={v}", "{k}: \"{v}\"", "  {k} = '{v}'", "\"{k}\": \"{v}\","]
+THIRD_KEY_NEGATIVES = [("config_value", "bypass_cache=true"), ("config_number", "compass_heading: 270"),
+                       ("config_number", "salt_rounds: 12000"), ("config_value", "SALT_LAKE_CITY=utah"),
+                       ("config_value", "refresh: always"), ("config_value", "license: Apache-2.0")]
+
+
+def third_key_cases(rng, n_pos, n_neg):
+    """Tune-only keyed cases under the third group's key names."""
+    cases = []
+    for i in range(n_pos):
+        k, form = rng.choice(THIRD_KEYS), rng.choice(THIRD_KEY_FORMS)
+        v = rng.choice([v_b64_std, v_hex40, v_dashy, v_alnum])(rng)
+        kind = "password" if any(w in k.lower() for w in ("pass", "pw", "senha", "passwort", "auth")) else "generic_secret"
+        cases.append({"id": "tune-z%04d" % i, "text": form.format(k=k, v=v), "secrets": [v], "kind": kind})
+    for i in range(n_neg):
+        kind, text = rng.choice(THIRD_KEY_NEGATIVES)
+        cases.append({"id": "tune-zn%04d" % i, "text": text, "secrets": [], "kind": "negative:" + kind})
+    return cases
+
+
+THIRD_POSITIVES = 900
+THIRD_NEGATIVES_N = 500
+
+
 # ---------------------------------------------------------------- split and assemble
 def split(items, rng):
     items = list(items)
@@ -1026,7 +1236,9 @@ def main():
         if name == "tune":
             extra = tune_only_cases(random.Random(SPLIT_SEED + 3), tune_keys, tune_vals,
                                     TUNE_ONLY_POSITIVES, TUNE_ONLY_NEGATIVES)
-            cases = cases + extra
+            third = third_cases(random.Random(SPLIT_SEED + 4), THIRD_POSITIVES, THIRD_NEGATIVES_N)
+            third += third_key_cases(random.Random(SPLIT_SEED + 5), 200, 60)
+            cases = cases + extra + third
         with open(os.path.join(here, name + ".jsonl"), "w", encoding="utf-8") as f:
             for c in cases:
                 f.write(json.dumps(c, ensure_ascii=False) + "\n")

@@ -22,7 +22,16 @@ pub(crate) fn opens_data_block(line: &str) -> bool {
 /// `password =` or `secret:` with nothing after it: the value may follow on
 /// indented lines.
 pub(crate) fn opens_continuation(line: &str) -> bool {
-    let t = line.trim();
+    let mut t = line.trim();
+    // A YAML block scalar (`password: |`, `secret: >-`) continues the same way.
+    if let Some(head) = ["|", "|-", "|+", ">", ">-", ">+"]
+        .iter()
+        .find_map(|ind| t.strip_suffix(ind))
+        .map(str::trim_end)
+        && head.ends_with(':')
+    {
+        t = head;
+    }
     let Some(key) = t.strip_suffix('=').or_else(|| t.strip_suffix(':')) else {
         return false;
     };

@@ -330,7 +330,22 @@ pub(crate) fn strong_value(c: &Ctx<'_>) -> bool {
         && !is_kebab_name(v)
         && !is_code_name(v, c.after())
         && !is_open_call(v, c.after())
+        && !is_call_head(v)
         && !after_reference_tag(c.before())
+}
+
+/// `env!(`, `os.getenv(`: a value cut at the quote of a call's first
+/// argument is the call, not a secret (`token = env!("CARGO_TOKEN")`).
+fn is_call_head(v: &[u8]) -> bool {
+    let Some(head) = v.strip_suffix(b"(") else {
+        return false;
+    };
+    let head = head.strip_suffix(b"!").unwrap_or(head);
+    !head.is_empty()
+        && (head[0].is_ascii_alphabetic() || head[0] == b'_')
+        && head
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
 }
 
 /// `crypt($1, …)`: a bare value cut at the comma between a call's arguments.

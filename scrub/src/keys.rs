@@ -37,6 +37,38 @@ const STRONG: &[&str] = &[
     "apisecret",
     "psk",
     "pw",
+    "salt",
+    "pepper",
+    "mnemonic",
+    "bindpw",
+    "dbpass",
+    // "password" in other languages (German, Portuguese, Spanish, French, Dutch,
+    // Swedish, Finnish, Polish).
+    "passwort",
+    "kennwort",
+    "senha",
+    "contrasena",
+    "passe",
+    "wachtwoord",
+    "losenord",
+    "salasana",
+    "haslo",
+];
+
+/// English words that end in `pass` but name no password (`bypass`, `compass`).
+const PASS_WORDS: &[&str] = &[
+    "bypass",
+    "compass",
+    "encompass",
+    "overpass",
+    "underpass",
+    "trespass",
+    "multipass",
+    "onepass",
+    "firstpass",
+    "secondpass",
+    "subpass",
+    "renderpass",
 ];
 
 /// Qualifiers that make a following `key` a secret (`api_key`, `ENCRYPTION_KEY`).
@@ -71,6 +103,22 @@ const KEY_QUALIFIERS: &[&str] = &[
     "aes",
     "crypto",
     "otp",
+    "priv",
+    "consumer",
+    "developer",
+    "server",
+    "bot",
+    "pgp",
+    "rsa",
+    "wallet",
+    "subscription",
+    "instrumentation",
+    "primary",
+    "secondary",
+    "sas",
+    "merchant",
+    "integration",
+    "recovery",
 ];
 
 /// Words allowed after the secret word (`password_super_secure`, `VERY_SECRET_TOO`).
@@ -178,6 +226,11 @@ fn last_secret_word(w: &[String]) -> Option<usize> {
                 && KEY_QUALIFIERS
                     .iter()
                     .any(|q| word[..word.len() - 3].ends_with(q)))
+            // `requirepass`, `becomepass`, `rootpw`, `masterauth`: a
+            // password word glued to what it is for.
+            || (word.len() >= 6 && word.ends_with("pass") && !PASS_WORDS.contains(&word))
+            || (word.len() >= 4 && word.ends_with("pw"))
+            || (word.len() >= 8 && word.ends_with("auth") && !word.ends_with("oauth"))
             || (word.ends_with("password")
                 || word.ends_with("passwd")
                 || word.ends_with("passphrase")
@@ -221,8 +274,15 @@ pub(crate) fn is_weak_key(key: &[u8]) -> bool {
                 | "access"
                 | "accessid"
                 | "signature"
+                | "sig"
                 | "cookie"
                 | "session"
+                | "seed"
+                | "private"
+                | "license"
+                | "refresh"
+                | "assertion"
+                | "recovery"
         ) || x.ends_with("secret")
             || x.ends_with("token")
             || x.ends_with("password")
@@ -357,6 +417,13 @@ mod tests {
             "_authToken",
             "PuttyPassword",
             "aws_secret_access_key",
+            "requirepass",
+            "ldap_bindpw",
+            "masterauth",
+            "consumer_key",
+            "SECURITY_SALT",
+            "passwort",
+            "mot_de_passe",
         ] {
             assert!(is_strong_key(k.as_bytes()), "{k}");
         }
@@ -369,6 +436,10 @@ mod tests {
             "bucket_key",
             "keyword",
             "credentialsId",
+            "bypass",
+            "compass_heading",
+            "salt_rounds",
+            "oauth",
         ] {
             assert!(!is_strong_key(k.as_bytes()), "{k}");
         }

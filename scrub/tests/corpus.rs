@@ -58,8 +58,8 @@ fn tune_split_meets_the_targets() {
 }
 
 /// The holdout split is never tuned on; this asserts today's measured floor
-/// (recall 0.931, FP 1.3 %), not the 0.99 target, so it catches regressions.
+/// (recall 0.937, FP 1.3 %), not the 0.99 target, so it catches regressions.
 #[test]
 fn holdout_split_does_not_regress() {
-    check("holdout.jsonl", 0.93, 0.02);
+    check("holdout.jsonl", 0.935, 0.02);
 }

@@ -11,7 +11,7 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "authorization-header",
             placeholder: secret("secret:auth"),
-            pattern: r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|token|basic|bot|digest|apikey|api-key|sso-key|key|jwt|otp|negotiate)\s+)?(?P<s>[A-Za-z0-9_\-.~+/=:|]{8,})"#,
+            pattern: r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["'`]?(?:(?:bearer|token|basic|bot|digest|apikey|api-key|sso-key|key|jwt|otp|negotiate)\s+)?(?P<s>[A-Za-z0-9_\-.~+/=:|]{8,})"#,
             anchors: &["authorization"],
             check: Some(check::strong_value),
             examples: &[
@@ -33,7 +33,7 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "bearer-token",
             placeholder: secret("secret:auth"),
-            pattern: r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9_\-.~+/=]{16,})",
+            pattern: r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9_\-.~+/=]{16,}|[A-Za-z0-9_\-.~+/=!@#$%^&*?:]{12,})",
             anchors: &["bearer"],
             check: Some(check::strong_value),
             examples: &[(
@@ -125,8 +125,33 @@ pub(super) fn rules() -> Vec<Builtin> {
         Builtin {
             name: "password-tool-args",
             placeholder: secret("secret:password"),
-            pattern: r#"(?i)\bredis-cli\b[^|;&]*?\s-a\s+(?P<s>[^\s'"]+)|\bhtpasswd\s+(?:-[a-zA-Z]+\s+)*\S+\s+\S+\s+(?P<s2>[^\s'"]+)|-pass(?:in|out)\s+pass:(?P<s3>[^\s'"]+)"#,
-            anchors: &["redis-cli", "htpasswd", "-pass"],
+            // Tools whose documented argument after a flag or a fixed
+            // position is a password: `redis-cli -a`, `zip -P`, `ldapsearch
+            // -w`, `sqlcmd -P`, `rabbitmqctl add_user USER PASS`, `composer
+            // config http-basic.HOST USER PASS`, `htpasswd -b FILE USER PASS`,
+            // redis.conf's `requirepass` / `masterauth`, OpenSSL's `pass:`.
+            pattern: concat!(
+                r#"(?i)(?:\bredis-cli\b[^|;&\n]*?\s-a\s|\bzip\b[^|;&\n]*?\s-P\s|\bldap\w+\b[^|;&\n]*?\s-w\s"#,
+                r#"|\bsqlcmd\b[^|;&\n]*?\s-P\s|\brabbitmqctl\s+(?:add_user|change_password)\s+\S+\s"#,
+                r#"|\b(?:composer|poetry)\s+config\b[^|;&\n]*?\bhttp-basic\.\S+\s+\S+\s"#,
+                r#"|\bpoetry\s+config\b[^|;&\n]*?\bpypi-token\.\S+\s"#,
+                r#"|\bhtpasswd\s+(?:-[a-zA-Z]+\s+)*-[a-zA-Z]*b[a-zA-Z]*\s+(?:-[a-zA-Z]+\s+)*\S+\s+\S+\s"#,
+                r#"|^\s*(?:requirepass|masterauth)\s|-pass(?:in|out)\s+pass:)\s*"#,
+                val!()
+            ),
+            anchors: &[
+                "redis-cli",
+                "zip",
+                "ldap",
+                "sqlcmd",
+                "rabbitmqctl",
+                "composer",
+                "poetry",
+                "htpasswd",
+                "requirepass",
+                "masterauth",
+                "-pass",
+            ],
             check: Some(check::strong_value),
             examples: &[
                 (
@@ -134,11 +159,66 @@ pub(super) fn rules() -> Vec<Builtin> {
                     "lstfs-wwwxm-scelr6",
                 ),
                 (
+                    "redis-cli -h cache -a 'Saturn!923lemon' ping",
+                    "Saturn!923lemon",
+                ),
+                (
                     "+ openssl pkcs12 -export -passout pass:Dragon!843!",
                     "Dragon!843!",
                 ),
+                (
+                    "zip -P Copper.1222velvet backup.zip db.sql",
+                    "Copper.1222velvet",
+                ),
+                (
+                    "ldapsearch -x -D cn=admin,dc=acme -w Harbor!3570velvet -b dc=acme",
+                    "Harbor!3570velvet",
+                ),
+                (
+                    "rabbitmqctl add_user svc 'rt2aT-62RaRFc8nwDucWjExm'",
+                    "rt2aT-62RaRFc8nwDucWjExm",
+                ),
+                (
+                    "htpasswd -b -c .htpasswd admin 'o1HD7NlWpopgVHkaRZSjoumQQFQ'",
+                    "o1HD7NlWpopgVHkaRZSjoumQQFQ",
+                ),
+                ("requirepass Pepper?9986lemon", "Pepper?9986lemon"),
+                (
+                    "composer config --global http-basic.repo.acme.io ci Quartz?5042orbit",
+                    "Quartz?5042orbit",
+                ),
             ],
-            non_examples: &["redis-cli -h cache PING"],
+            non_examples: &[
+                "redis-cli -h cache PING",
+                "htpasswd -c .htpasswd admin",
+                "zip -r backup.zip db/",
+                "requirepass \"$REDIS_PASSWORD\"",
+            ],
+        },
+        Builtin {
+            name: "password-glued-args",
+            placeholder: secret("secret:password"),
+            // The password glued to its flag: `7z a -pSECRET`, `smbclient -U user%SECRET`.
+            pattern: concat!(
+                r#"(?i)(?:\b7za?\b[^|;&\n]*?\s-p|\bsmbclient\b[^|;&\n]*?\s-U\s*[^\s%'"]+%)"#,
+                val!()
+            ),
+            anchors: &["7z", "smbclient"],
+            check: Some(check::strong_value),
+            examples: &[
+                (
+                    "7z a -pQuartz&8973ember backup.7z db.sql",
+                    "Quartz&8973ember",
+                ),
+                (
+                    "smbclient //files/share -U svc%River_7848zebra",
+                    "River_7848zebra",
+                ),
+            ],
+            non_examples: &[
+                "7z x archive.7z -o/tmp/out",
+                "smbclient //files/share -U svc",
+            ],
         },
         Builtin {
             name: "user-pass-args",
@@ -174,10 +254,11 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "piped-password",
             placeholder: secret("secret:password"),
             pattern: concat!(
-                r#"(?i)\becho\s+(?:-n\s+)?(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s|'"]+))\s*\|\s*"#,
-                r#"(?:sudo\s+(?:-\w+\s+)*-S\b|[^|;&\n]*?--password-stdin\b|passwd\s+--stdin\b|chpasswd\b)"#
+                r#"(?i)\b(?:echo\s+(?:-n\s+)?|printf\s+(?:["']%s(?:\\n)?["']\s+)?)"#,
+                r#"(?:"(?P<s>[^"\n]+)"|'(?P<s2>[^'\n]+)'|(?P<s3>[^\s|'"]+))\s*\|\s*"#,
+                r#"(?:sudo\s+(?:-\w+\s+)*-S\b|[^|;&\n]*?--(?:password-stdin|with-token)\b|passwd\s+--stdin\b|chpasswd\b)"#
             ),
-            anchors: &["sudo", "stdin", "chpasswd"],
+            anchors: &["sudo", "stdin", "chpasswd", "with-token"],
             check: Some(check::strong_value),
             examples: &[
                 (
@@ -193,6 +274,70 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "echo \"$TOKEN\" | docker login ghcr.io -u ci --password-stdin",
                 "echo done | tee log.txt",
             ],
+        },
+        Builtin {
+            name: "config-set-pair",
+            placeholder: secret("secret"),
+            // `npm config set KEY VALUE`, `aws configure set KEY VALUE`,
+            // `git config --global KEY VALUE`: a key and its value as two
+            // arguments; the key decides as in an assignment.
+            pattern: concat!(
+                r#"(?i)\b(?:config|configure)\s+(?:set\s+)?(?:-{1,2}[\w-]+\s+)*[^\s=]*[A-Za-z_]\s+"#,
+                val!()
+            ),
+            anchors: &["config"],
+            check: Some(keys::any_assignment),
+            examples: &[
+                (
+                    "npm config set //registry.npmjs.org/:_authToken 4f9d2c1a-7b3e-4a8f-9c2d-1e5b6a7c8d9e",
+                    "4f9d2c1a-7b3e-4a8f-9c2d-1e5b6a7c8d9e",
+                ),
+                (
+                    "yarn config set npmAuthToken Zq8xLm3Kd9Pw2Rt7Vb5Nc1",
+                    "Zq8xLm3Kd9Pw2Rt7Vb5Nc1",
+                ),
+                (
+                    "git config --global github.token 0f3c9a7e41d2b8c6e5a4f3d2c1b0a9e8d7c6b5a4",
+                    "0f3c9a7e41d2b8c6e5a4f3d2c1b0a9e8d7c6b5a4",
+                ),
+            ],
+            non_examples: &[
+                "npm config set registry https://registry.npmjs.org/",
+                "git config --global user.name alice",
+                "npm config set //registry.npmjs.org/:_authToken ${NPM_TOKEN}",
+            ],
+        },
+        Builtin {
+            name: "herestring-secret",
+            placeholder: secret("secret"),
+            // `read -r TOKEN <<< "…"`: a here-string read into a secret-named variable.
+            pattern: concat!(
+                r#"(?i)\bread\s+(?:-\w+\s+)*\w*(?:token|secret|pass|pwd|key)\w*\s*<<<\s*"#,
+                val!()
+            ),
+            anchors: &["<<<"],
+            check: Some(check::strong_value),
+            examples: &[(
+                "read -r TOKEN <<< \"6mBeFpatAXHX0rNiUHOVwKiIl\"",
+                "6mBeFpatAXHX0rNiUHOVwKiIl",
+            )],
+            non_examples: &[
+                "read -r TOKEN <<< \"$(cat token.txt)\"",
+                "read -r NAME <<< \"alice\"",
+            ],
+        },
+        Builtin {
+            name: "pgpass-line",
+            placeholder: secret("secret:password"),
+            // A `.pgpass` line: host:port:database:user:password (`*` wildcards allowed).
+            pattern: r"^\s*(?:[A-Za-z*][\w.\-]*|\d+\.[\d.]+):(?:\d{2,5}|\*):(?:[\w.\-]+|\*):[\w.\-@]+:(?P<s>\S+)\s*$",
+            anchors: &[],
+            check: Some(check::strong_value),
+            examples: &[(
+                "db.example.com:5432:app:app:xj8hV7Gh7c002yiblkrORtNiIq",
+                "xj8hV7Gh7c002yiblkrORtNiIq",
+            )],
+            non_examples: &["localhost:5432:*:postgres:*", "10:22:01:INFO:started"],
         },
         Builtin {
             name: "sql-password",
@@ -425,7 +570,7 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "secret-assignment",
             placeholder: secret("secret:password"),
             pattern: concat!(
-                r#"(?i)[\w.\-]*(?:pass|pw|psk|secret|token|key|credential|auth|pin)[\w.\-]*"#,
+                r#"(?i)[\w.\-]*(?:pass|pw|psk|secret|token|key|credential|auth|pin|salt|pepper|mnemonic|kennwort|senha|contrasena|wachtwoord|losenord|salasana|haslo)[\w.\-]*"#,
                 sep!(),
                 val!()
             ),
@@ -439,6 +584,16 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "credential",
                 "auth",
                 "pin",
+                "salt",
+                "pepper",
+                "mnemonic",
+                "kennwort",
+                "senha",
+                "contrasena",
+                "wachtwoord",
+                "losenord",
+                "salasana",
+                "haslo",
             ],
             check: Some(keys::strong_assignment),
             examples: &[
@@ -486,7 +641,7 @@ pub(super) fn rules() -> Vec<Builtin> {
             name: "high-entropy-assignment",
             placeholder: secret("secret"),
             pattern: concat!(
-                r#"(?i)[\w.\-]*(?:key|secret|token|login|credential|auth|access|signature|cookie|session)[\w.\-]*"#,
+                r#"(?i)[\w.\-]*(?:key|secret|token|login|credential|auth|access|signature|cookie|session|seed|private|license|refresh|assertion|recovery)[\w.\-]*"#,
                 sep!(),
                 val!()
             ),
@@ -501,6 +656,12 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "signature",
                 "cookie",
                 "session",
+                "seed",
+                "private",
+                "license",
+                "refresh",
+                "assertion",
+                "recovery",
             ],
             check: Some(keys::weak_assignment),
             examples: &[
@@ -518,6 +679,57 @@ pub(super) fn rules() -> Vec<Builtin> {
                 "build_access_id: 7d2c9a41-03be-4f6a-9e15-c84b2d7f0a63",
                 "keyword: \"Befaehigung_P2\"",
                 "+const keyStr = \"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789\"",
+            ],
+        },
+        Builtin {
+            name: "named-random-value",
+            placeholder: secret("secret"),
+            // A secret word in a comment or a sentence, then within a few words
+            // a `:` or `=` and a random-looking value: `# api secret (rotate
+            // monthly): …`, `/* signing secret */ const S = '…'`, `here's the
+            // key you asked for: …`. Only high-entropy values count, so prose
+            // such as "token: expired" is left alone.
+            pattern: concat!(
+                r#"(?i)\b(?:secret|passphrase|password|token|key)s?\b[^\n"'=:`]{0,40}?"#,
+                r#"(?:\*/[^\n"'=:`]{0,30}?)?(?::|=)\s*"#,
+                val!()
+            ),
+            anchors: &["secret", "passphrase", "password", "token", "key"],
+            check: Some(check::random_value),
+            examples: &[
+                (
+                    "# api secret (rotate monthly): baioxrUOYsh838FpK8rkNkuKjzZ6",
+                    "baioxrUOYsh838FpK8rkNkuKjzZ6",
+                ),
+                (
+                    "/* signing secret */ const S = 'IZfQw8wvSrJtywnOcDcxt16jSlKOzDIRE0fU';",
+                    "IZfQw8wvSrJtywnOcDcxt16jSlKOzDIRE0fU",
+                ),
+                (
+                    "here's the key you asked for: 63a0ff01264e0c3e87f5be5eafa68ed918acd3cd",
+                    "63a0ff01264e0c3e87f5be5eafa68ed918acd3cd",
+                ),
+            ],
+            non_examples: &[
+                "error: token expired: please log in again",
+                "key (primary): id",
+                "the secret store: vault",
+            ],
+        },
+        Builtin {
+            name: "use-as-secret",
+            placeholder: secret("secret"),
+            // `use … as the api token`: the value named by the words after it.
+            pattern: r#"(?i)\buse\s+["'`]?(?P<s>[^\s"'`]{8,})["'`]?\s+as\s+(?:the\s+|an?\s+|my\s+|our\s+|your\s+)?(?:[\w-]+\s+){0,2}(?:token|key|secret|password|passphrase|credential)s?\b"#,
+            anchors: &[" as "],
+            check: Some(check::strong_value),
+            examples: &[(
+                "use 2D45C-taiTLB83hSlr2rS as the api token for now",
+                "2D45C-taiTLB83hSlr2rS",
+            )],
+            non_examples: &[
+                "use $API_TOKEN as the api token",
+                "use vault as the secret store",
             ],
         },
     ]
