@@ -46,6 +46,16 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
+    /// Print a shell completion script for earlyexit-aggregator.
+    Completions(earlyexit_termui::docs::CompletionsArgs),
+    /// Print the man page (--dir DIR: one page per subcommand).
+    Man(earlyexit_termui::docs::ManArgs),
+}
+
+/// The whole command line as a clap command: what `completions` and `man`
+/// describe, and what the deploy recipes' test parses recipes against.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Arguments of `triage`.
@@ -146,6 +156,17 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Completions(args) => Ok(earlyexit_termui::docs::completions(
+            command(),
+            "earlyexit-aggregator",
+            &args,
+            &mut std::io::stdout(),
+        )?),
+        Command::Man(args) => Ok(earlyexit_termui::docs::man(
+            command(),
+            &args,
+            &mut std::io::stdout(),
+        )?),
         Command::Patterns { what } => patterns(what),
         Command::Triage(args) => triage(args),
         Command::TrainTriage { data, out, json } => train_triage(&data, &out, json),
