@@ -412,7 +412,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
             Ok(loaded) => {
                 let db = loaded.config.db.clone();
                 match other {
-                    Sub::Stats(args) => crate::commands::stats::run(args, &db),
+                    Sub::Stats(args) => crate::commands::stats::run(args, &db, loaded.config.color),
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),
