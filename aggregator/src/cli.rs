@@ -303,22 +303,26 @@ fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> an
     let train = read_cases(&train_dir)?;
     let test = read_cases(&test_dir)?;
     anyhow::ensure!(!train.is_empty(), "no cases under {}", train_dir.display());
-    let model = crate::triage::train::train(
+    let bar = eval::triage::case_progress("training", train.len());
+    let model = crate::triage::train::train_with_progress(
         &train,
         format!(
             "{} generated case pairs of aggregator/triage-data/train",
             train.len()
         ),
+        &mut |n| bar.set(n as u64),
     );
+    bar.finish();
     std::fs::write(out, model.to_json() + "\n")
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     for (n, w) in crate::triage::signals::NAMES.iter().zip(&model.weights) {
         println!("{n:<28} {w:+.3}");
     }
     println!("held-out ({} cases):", test.len());
-    print!(
-        "{}",
-        eval::triage::render(&eval::triage::evaluate(&test, Some(&model))?, json)
-    );
+    let bar = eval::triage::case_progress("evaluating", test.len());
+    let report =
+        eval::triage::evaluate_with_progress(&test, Some(&model), &mut |n| bar.set(n as u64))?;
+    bar.finish();
+    print!("{}", eval::triage::render(&report, json));
     Ok(())
 }
