@@ -1168,3 +1168,59 @@ fn systemd_accepts_every_unit() {
         "systemd-analyze verify {units:?}:\n{stderr}"
     );
 }
+
+/// `kubectl kustomize` renders the example overlay (and with it the base):
+/// every resource, patch and image name resolves. Skips, saying so, where
+/// kubectl is not installed.
+#[test]
+fn kustomize_renders_the_example_overlay() {
+    let kubectl = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output();
+    if !kubectl.is_ok_and(|o| o.status.success()) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: kubectl is not installed to render deploy/kubernetes"
+        );
+        return;
+    }
+    let overlay = repo().join("deploy/kubernetes/overlays/example");
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    let rendered = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {}:\n{}",
+        overlay.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut found = Findings::default();
+    let docs = yaml_documents("rendered overlay", &rendered, &mut found);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    let kinds: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| d.get("kind")?.as_str())
+        .collect();
+    for kind in [
+        "Namespace",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "CronJob",
+        "HorizontalPodAutoscaler",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} in the overlay: {kinds:?}");
+    }
+    assert!(
+        rendered.contains("registry.example.internal/earlyexit/collector:0.1.0"),
+        "the overlay's image is not applied"
+    );
+    assert!(rendered.contains("namespace: earlyexit"));
+    assert!(
+        rendered.contains("17 */3 * * *"),
+        "the overlay's schedule is not applied"
+    );
+}
