@@ -76,7 +76,15 @@ if "$COLLECTOR" serve --help 2>/dev/null | grep -q -- '--http-listen'; then
     fi
     serve_args+=(--http-listen "127.0.0.1:$HTTP_PORT")
 fi
-"$COLLECTOR" org create demo --store "$STORE" 2>/dev/null
+# admin ARGS...: an admin command on the store; its stderr only on failure.
+admin() {
+    if ! "$COLLECTOR" "$@" --store "$STORE" 2>"$WORK/admin.log"; then
+        echo "demo-fleet: earlyexit-collector $* failed:" >&2
+        cat "$WORK/admin.log" >&2
+        exit 1
+    fi
+}
+admin org create demo >/dev/null
 "$COLLECTOR" "${serve_args[@]}" >"$WORK/collector.out" 2>"$WORK/collector.log" &
 COLLECTOR_PID=$!
 URL=
@@ -156,8 +164,7 @@ say "three agents, each with its own EARLYEXIT_HOME"
 for n in 1 2 3; do
     home=$WORK/agent-$n
     mkdir -p "$home"
-    "$COLLECTOR" token create --org demo --agent-name "agent-$n" \
-        --output "$home/collector.token" --store "$STORE" 2>/dev/null
+    admin token create --org demo --agent-name "agent-$n" --output "$home/collector.token"
     {
         echo "telemetry: anonymous"
         echo "collector:"
@@ -227,7 +234,7 @@ else
     echo "(install sqlite3 to see the records; the agents' counts are above)"
 fi
 echo
-"$COLLECTOR" token list --org demo --store "$STORE"
+admin token list --org demo
 
 say "one agent's own view: earlyexit stats (agent-1)"
 EARLYEXIT_HOME=$WORK/agent-1 "$EE" stats -n 5
@@ -245,7 +252,7 @@ if [ -n "$HTTP_PORT" ]; then
     scheme=${URL%%://*}
     echo "dashboard: $scheme://127.0.0.1:$HTTP_PORT/"
     if [ ${#viewer_flags[@]} -gt 0 ]; then
-        token=$("$COLLECTOR" token create --org demo --agent-name demo-viewer "${viewer_flags[@]}" --store "$STORE" 2>/dev/null)
+        token=$(admin token create --org demo --agent-name demo-viewer "${viewer_flags[@]}")
         echo "viewer token: $token"
     fi
 else
