@@ -37,6 +37,8 @@ for b in earlyexit earlyexit-collector; do
         exit 2
     fi
 done
+# Absolute: the workloads run in their own folder.
+BIN=$(cd "$BIN" && pwd)
 EE=$BIN/earlyexit
 COLLECTOR=$BIN/earlyexit-collector
 PY=$(command -v python3 || true)
