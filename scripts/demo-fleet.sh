@@ -183,9 +183,11 @@ for n in 1 2 3; do
 done
 
 # run AGENT LABEL EARLYEXIT-ARGS...: one run, its outcome on one line.
+RUNS=0
 run() {
     local n=$1 label=$2
     shift 2
+    RUNS=$((RUNS + 1))
     local code=0
     EARLYEXIT_HOME=$WORK/agent-$n "$EE" "$@" >"$WORK/last-run.out" 2>&1 || code=$?
     local what
@@ -219,10 +221,17 @@ for n in 1 2; do
     printf '  agent-%s  ' "$n"
     EARLYEXIT_HOME=$WORK/agent-$n "$EE" sync --timeout 30s
 done
+ACKED=0
 for n in 1 2 3; do
-    printf '  agent-%s  ' "$n"
-    EARLYEXIT_HOME=$WORK/agent-$n "$EE" sync --status | grep -E '^(pending|acknowledged)' | tr -s ' ' | paste -sd ';' -
+    status=$(EARLYEXIT_HOME=$WORK/agent-$n "$EE" sync --status)
+    printf '  agent-%s  %s\n' "$n" "$(grep -E '^(pending|acknowledged)' <<<"$status" | tr -s ' ' | paste -sd ';' -)"
+    ACKED=$((ACKED + $(awk '$1 == "acknowledged" { print $2 }' <<<"$status")))
 done
+if [ "$ACKED" -ne "$RUNS" ]; then
+    echo "demo-fleet: $RUNS runs were made but the collector acknowledged $ACKED" >&2
+    exit 1
+fi
+echo "  all $RUNS runs acknowledged by the collector"
 
 # ------------------------------------------------------------ what arrived
 say "what arrived at the collector"
@@ -232,6 +241,11 @@ elif command -v sqlite3 >/dev/null; then
     sqlite3 -readonly -column -header "$WORK/collector/collector.db" \
         "SELECT substr(agent_id, 1, 13) AS agent_id, exit_reason, command_category, count(*) AS runs
          FROM records GROUP BY agent_id, exit_reason, command_category ORDER BY agent_id, runs DESC"
+    stored=$(sqlite3 -readonly "$WORK/collector/collector.db" "SELECT count(*) FROM records")
+    if [ "$stored" -ne "$RUNS" ]; then
+        echo "demo-fleet: $RUNS runs were made but the collector stored $stored" >&2
+        exit 1
+    fi
 else
     echo "(install sqlite3 to see the records; the agents' counts are above)"
 fi
