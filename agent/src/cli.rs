@@ -73,6 +73,8 @@ runs a command or pattern of the same name):
   scrub        scrub secrets and personal data from stdin (see what would leave the machine)
   sync         push recorded runs to the collector now (--status: what is pending)
   agent        keep syncing to the collector and receive its updates (a service)
+  completions  print a shell completion script (bash, zsh, fish)
+  man          print the man page (--dir DIR: one page per subcommand)
 Run `earlyexit SUBCOMMAND --help` for details.
 
 Examples:
@@ -281,6 +283,24 @@ enum Sub {
         #[command(subcommand)]
         command: crate::commands::config_cmd::ConfigCommand,
     },
+    /// Print a shell completion script for earlyexit (and ee).
+    Completions(earlyexit_termui::docs::CompletionsArgs),
+    /// Print the man page, generated from these definitions.
+    Man(earlyexit_termui::docs::ManArgs),
+}
+
+/// The whole command line as one clap command, run flags and subcommands
+/// together: what `completions` and `man` describe, and what tests (and
+/// the deploy recipes' test) parse recipes against. Parsing a run still
+/// goes through [`parse_run_args`] (the `--` rule), subcommands through
+/// their own parser.
+pub fn command() -> clap::Command {
+    Sub::augment_subcommands(RunArgs::command()).args_conflicts_with_subcommands(true)
+}
+
+/// The parser of `earlyexit SUBCOMMAND ...` alone (argv\[0\] included).
+pub fn subcommand_command() -> clap::Command {
+    SubcommandCli::command()
 }
 
 /// A usage problem found after parsing (clap reports its own).
@@ -377,19 +397,31 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let result = match &cli.command {
         Sub::Config { command } => crate::commands::config_cmd::run(command, &cwd),
+        // Neither reads the configuration: a broken file must not stop them.
+        Sub::Completions(args) => {
+            let bin = bin_name(argv);
+            earlyexit_termui::docs::completions(command(), &bin, args, &mut std::io::stdout())
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into)
+        }
+        Sub::Man(args) => earlyexit_termui::docs::man(command(), args, &mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
         other => match Config::load(&cwd) {
             Err(e) => Err(e.into()),
             Ok(loaded) => {
                 let db = loaded.config.db.clone();
                 match other {
-                    Sub::Stats(args) => crate::commands::stats::run(args, &db),
+                    Sub::Stats(args) => crate::commands::stats::run(args, &db, loaded.config.color),
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),
                     Sub::Sync(args) => crate::commands::sync_cmd::run(args, &loaded),
                     Sub::Agent(args) => crate::commands::agent_cmd::run(args, &loaded),
                     Sub::Bundles { command } => crate::commands::bundles_cmd::run(command, &db),
-                    Sub::Config { .. } => unreachable!("handled above"),
+                    Sub::Config { .. } | Sub::Completions(_) | Sub::Man(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             }
         },
@@ -401,6 +433,18 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
             ExitCode::from(codes::ERROR)
         }
     }
+}
+
+/// The name the program was called by (`earlyexit` or `ee`), for the
+/// completion script to register.
+fn bin_name(argv: &[OsString]) -> String {
+    argv.first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| *n == "ee")
+        .unwrap_or("earlyexit")
+        .to_string()
 }
 
 /// Parses run flags. A standalone `--` ends the options: what precedes it
@@ -654,12 +698,51 @@ mod tests {
             "sync",
             "agent",
             "improve",
+            "completions",
+            "man",
         ] {
             assert!(is_subcommand(word), "{word}");
         }
         for word in ["run", "error", "ERROR", "make", "", "-e", "Stats"] {
             assert!(!is_subcommand(word), "{word}");
         }
+    }
+
+    #[test]
+    fn completions_and_man_describe_run_flags_and_subcommands() {
+        command().debug_assert();
+        for shell in [
+            clap_complete_shell("bash"),
+            clap_complete_shell("zsh"),
+            clap_complete_shell("fish"),
+        ] {
+            let mut out = Vec::new();
+            let args = earlyexit_termui::docs::CompletionsArgs { shell };
+            earlyexit_termui::docs::completions(command(), "earlyexit", &args, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for word in [
+                "stats",
+                "sync",
+                "agent",
+                "completions",
+                "delay-exit",
+                "unix-exit-codes",
+            ] {
+                assert!(text.contains(word), "{shell:?} completion lacks {word}");
+            }
+        }
+        let mut page = Vec::new();
+        let args = earlyexit_termui::docs::ManArgs { dir: None };
+        earlyexit_termui::docs::man(command(), &args, &mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.contains(".TH earlyexit 1"), "{page}");
+        for word in ["delay\\-exit", "idle\\-timeout", "stats", "clear\\-data"] {
+            assert!(page.contains(word), "man page lacks {word}");
+        }
+    }
+
+    fn clap_complete_shell(name: &str) -> earlyexit_termui::docs::Shell {
+        <earlyexit_termui::docs::Shell as clap::ValueEnum>::from_str(name, false).unwrap()
     }
 
     #[test]

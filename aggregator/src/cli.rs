@@ -46,6 +46,16 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
+    /// Print a shell completion script for earlyexit-aggregator.
+    Completions(earlyexit_termui::docs::CompletionsArgs),
+    /// Print the man page (--dir DIR: one page per subcommand).
+    Man(earlyexit_termui::docs::ManArgs),
+}
+
+/// The whole command line as a clap command: what `completions` and `man`
+/// describe, and what the deploy recipes' test parses recipes against.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Arguments of `triage`.
@@ -146,6 +156,17 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Completions(args) => Ok(earlyexit_termui::docs::completions(
+            command(),
+            "earlyexit-aggregator",
+            &args,
+            &mut std::io::stdout(),
+        )?),
+        Command::Man(args) => Ok(earlyexit_termui::docs::man(
+            command(),
+            &args,
+            &mut std::io::stdout(),
+        )?),
         Command::Patterns { what } => patterns(what),
         Command::Triage(args) => triage(args),
         Command::TrainTriage { data, out, json } => train_triage(&data, &out, json),
@@ -282,22 +303,26 @@ fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> an
     let train = read_cases(&train_dir)?;
     let test = read_cases(&test_dir)?;
     anyhow::ensure!(!train.is_empty(), "no cases under {}", train_dir.display());
-    let model = crate::triage::train::train(
+    let bar = eval::triage::case_progress("training", train.len());
+    let model = crate::triage::train::train_with_progress(
         &train,
         format!(
             "{} generated case pairs of aggregator/triage-data/train",
             train.len()
         ),
+        &mut |n| bar.set(n as u64),
     );
+    bar.finish();
     std::fs::write(out, model.to_json() + "\n")
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     for (n, w) in crate::triage::signals::NAMES.iter().zip(&model.weights) {
         println!("{n:<28} {w:+.3}");
     }
     println!("held-out ({} cases):", test.len());
-    print!(
-        "{}",
-        eval::triage::render(&eval::triage::evaluate(&test, Some(&model))?, json)
-    );
+    let bar = eval::triage::case_progress("evaluating", test.len());
+    let report =
+        eval::triage::evaluate_with_progress(&test, Some(&model), &mut |n| bar.set(n as u64))?;
+    bar.finish();
+    print!("{}", eval::triage::render(&report, json));
     Ok(())
 }

@@ -46,6 +46,16 @@ enum Command {
     /// over loopback gRPC (backlog drain rate, latency at half the peak,
     /// memory under overload). Use a release build.
     Bench(BenchArgs),
+    /// Print a shell completion script for earlyexit-collector.
+    Completions(earlyexit_termui::docs::CompletionsArgs),
+    /// Print the man page (--dir DIR: one page per subcommand).
+    Man(earlyexit_termui::docs::ManArgs),
+}
+
+/// The whole command line as a clap command: what `completions` and `man`
+/// describe, and what the deploy recipes' test parses recipes against.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +306,17 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
+        Command::Completions(args) => Ok(earlyexit_termui::docs::completions(
+            self::command(),
+            "earlyexit-collector",
+            &args,
+            &mut std::io::stdout(),
+        )?),
+        Command::Man(args) => Ok(earlyexit_termui::docs::man(
+            self::command(),
+            &args,
+            &mut std::io::stdout(),
+        )?),
         Command::Bench(a) => {
             crate::bench::run(crate::bench::BenchOptions {
                 store: a.store,

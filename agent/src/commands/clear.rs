@@ -35,6 +35,12 @@ pub struct Args {
     /// input is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Print one JSON object on stdout instead of the summary line: the
+    /// rows deleted per table, `unsent`, the database and whether it was
+    /// compacted.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Deletes runs from the database at `db_path` as `args` say.
@@ -64,11 +70,19 @@ fn execute(
     let store = match block_on(Store::open_existing(db_path)) {
         Ok(store) => store,
         Err(StoreError::NotFound { .. }) => {
-            writeln!(
-                out,
-                "no telemetry recorded yet at {}; nothing to delete",
-                db_path.display()
-            )?;
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    json_summary(&DeleteCounts::default(), "nothing", db_path, false)?
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "no telemetry recorded yet at {}; nothing to delete",
+                    db_path.display()
+                )?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         Err(e) => return Err(e.into()),
@@ -110,8 +124,26 @@ fn execute(
         store.close().await;
         Ok::<_, StoreError>(())
     })?;
-    writeln!(out, "{}", summary(&deleted, &what, db_path, args.all))?;
+    if args.json {
+        writeln!(out, "{}", json_summary(&deleted, &what, db_path, args.all)?)?;
+    } else {
+        writeln!(out, "{}", summary(&deleted, &what, db_path, args.all))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` object: the counts, what was asked, the database, compacted.
+fn json_summary(
+    deleted: &DeleteCounts,
+    what: &str,
+    db_path: &Path,
+    compacted: bool,
+) -> serde_json::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(deleted)?;
+    value["deleted"] = serde_json::json!(what);
+    value["database"] = serde_json::json!(db_path.display().to_string());
+    value["compacted"] = serde_json::json!(compacted);
+    Ok(value)
 }
 
 fn summary(deleted: &DeleteCounts, what: &str, db_path: &Path, compacted: bool) -> String {
@@ -176,6 +208,7 @@ mod tests {
             older_than: Some(Duration::from_secs(days * 86_400)),
             all: false,
             yes: false,
+            json: false,
         }
     }
 
@@ -184,6 +217,7 @@ mod tests {
             older_than: None,
             all: true,
             yes,
+            json: false,
         }
     }
 
@@ -236,6 +270,27 @@ mod tests {
             "{out}"
         );
         assert_eq!(remaining(&db), (1, vec![1]));
+    }
+
+    #[test]
+    fn json_has_every_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = database(dir.path());
+        let mut args = older_than(30);
+        args.json = true;
+        let (result, out) = clear(&args, &db, false, "");
+        assert_eq!(result.unwrap(), ExitCode::SUCCESS);
+        let value: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(value["runs"], 2);
+        assert_eq!(value["match_events"], 2);
+        assert_eq!(value["output_samples"], 1);
+        assert_eq!(value["performance_metrics"], 4);
+        assert_eq!(value["deleted"], "runs older than 30d");
+        assert_eq!(value["compacted"], false);
+        let missing = dir.path().join("none").join("telemetry.db");
+        let (_, out) = clear(&args, &missing, false, "");
+        let value: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(value["runs"], 0);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use earlyexit_termui::progress::Progress;
+
 use crate::duration::parse_duration;
 use crate::store::{self, Cell, Column, ColumnKind, ExportedRun, Store, StoreError, block_on};
 
@@ -118,6 +120,7 @@ pub fn run(
                 since_ms,
                 outbound.as_ref(),
                 stdout,
+                true,
             )) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 // The reader went away (`| head`): it has what it wanted.
@@ -137,6 +140,7 @@ pub fn run(
                 since_ms,
                 outbound.as_ref(),
                 file,
+                false,
             ));
             match result {
                 Ok(runs) => {
@@ -156,6 +160,23 @@ pub fn run(
     }
 }
 
+/// Exports smaller than this get no progress bar.
+const PROGRESS_MIN_RUNS: u64 = 10_000;
+
+/// The progress bar of an export of `total` runs: on stderr when it is a
+/// terminal and the runs do not go to that terminal too (stdout redirected
+/// or `--output`), so the bar never interleaves with the export itself.
+fn export_progress(total: i64, to_stdout: bool) -> Progress {
+    let terminal = crate::sys::is_terminal(2) && !(to_stdout && crate::sys::is_terminal(1));
+    Progress::with_terminal(
+        "exporting",
+        "runs",
+        u64::try_from(total).unwrap_or(0),
+        PROGRESS_MIN_RUNS,
+        terminal,
+    )
+}
+
 /// A hidden sibling of `path` the export is written to before it replaces `path`.
 fn partial_path(path: &Path) -> PathBuf {
     let name = path
@@ -166,12 +187,14 @@ fn partial_path(path: &Path) -> PathBuf {
 
 /// Writes every run started at or after `since_ms` to `out` in `format`;
 /// returns the number of runs. A missing database exports as empty.
+/// `to_stdout` says whether `out` is standard output (for the progress bar).
 async fn export(
     db_path: &Path,
     format: Format,
     since_ms: Option<i64>,
     outbound: Option<&crate::privacy::Outbound>,
     out: impl Write,
+    to_stdout: bool,
 ) -> Result<u64, ExportError> {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let store = match Store::open_existing(db_path).await {
@@ -185,7 +208,9 @@ async fn export(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut pages = store.export_runs(since_ms.unwrap_or(i64::MIN)).await?;
+    let from = since_ms.unwrap_or(i64::MIN);
+    let progress = export_progress(store.run_totals(from).await?.runs, to_stdout);
+    let mut pages = store.export_runs(from).await?;
     let mut count = 0u64;
     match format {
         Format::Json | Format::Jsonl => {
@@ -193,6 +218,7 @@ async fn export(
                 out.write_all(b"[")?;
             }
             while let Some(page) = pages.next_page().await? {
+                progress.inc(u64::try_from(page.len()).unwrap_or(0));
                 for run in &page {
                     // --as-sent: the record exactly as the sync path shapes it.
                     let sent = match outbound {
@@ -232,6 +258,7 @@ async fn export(
             let mut csv = csv::Writer::from_writer(&mut out);
             csv.write_record(pages.execution_columns().iter().map(|c| c.name.as_str()))?;
             while let Some(page) = pages.next_page().await? {
+                progress.inc(u64::try_from(page.len()).unwrap_or(0));
                 for run in &page {
                     csv.write_record(run.execution.iter().map(csv_field))?;
                     count += 1;
@@ -242,6 +269,7 @@ async fn export(
             out.flush()?;
         }
     }
+    progress.finish();
     drop(pages);
     store.close().await;
     Ok(count)
@@ -361,7 +389,7 @@ mod tests {
 
     fn export_to_vec(db: &Path, format: Format, since_ms: Option<i64>) -> (u64, String) {
         let mut out = Vec::new();
-        let n = block_on(export(db, format, since_ms, None, &mut out)).unwrap();
+        let n = block_on(export(db, format, since_ms, None, &mut out, false)).unwrap();
         (n, String::from_utf8(out).unwrap())
     }
 
@@ -496,7 +524,7 @@ mod tests {
         let db = database(dir.path(), &runs);
         let (reader, writer) = io::pipe().unwrap();
         drop(reader);
-        let err = block_on(export(&db, Format::Jsonl, None, None, writer)).unwrap_err();
+        let err = block_on(export(&db, Format::Jsonl, None, None, writer, false)).unwrap_err();
         // `run` treats exactly this as a quiet, successful end.
         assert!(
             matches!(&err, ExportError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe),
@@ -519,7 +547,15 @@ mod tests {
                 crate::privacy::test_key(),
             );
             let mut out = Vec::new();
-            let n = block_on(export(&db, Format::Jsonl, None, Some(&outbound), &mut out)).unwrap();
+            let n = block_on(export(
+                &db,
+                Format::Jsonl,
+                None,
+                Some(&outbound),
+                &mut out,
+                false,
+            ))
+            .unwrap();
             (n, String::from_utf8(out).unwrap())
         };
         let (n, text) = export_as(TelemetryLevel::Full);

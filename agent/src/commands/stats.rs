@@ -2,6 +2,11 @@
 //! the latest runs, why runs ended, how often the pattern matched, and how
 //! long each command usually takes.
 //!
+//! On a terminal the tables are aligned, each exit reason has a bar of its
+//! share and each command a sparkline of its latest runtimes; colour only
+//! when stdout is a terminal and `NO_COLOR` is unset (or `--color` /
+//! the config's `color` say so). `--json` has every number, whole.
+//!
 //! Reads only. It never creates the database: when there is none it says so.
 
 use std::io::{self, Write};
@@ -12,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::config::ColorChoice;
 use crate::duration::parse_duration;
 use crate::store::{
     self, CommandStats, ReasonCount, RecentRun, RunTotals, Store, StoreError, block_on,
@@ -20,6 +26,13 @@ use crate::store::{
 /// The widest a command is shown in the tables (characters); longer ones are
 /// cut with `…`. `--json` always has them whole.
 const COMMAND_WIDTH: usize = 48;
+
+/// Runtimes per command in the sparkline (and `recent_runtimes` in `--json`):
+/// enough to see a trend, short enough for one line.
+const SPARK_RUNS: u32 = 20;
+
+/// Characters of a full bar in the exit-reasons table.
+const BAR_WIDTH: usize = 20;
 
 /// `earlyexit stats`: recent runs and aggregates from the local database.
 #[derive(clap::Args, Debug)]
@@ -39,6 +52,11 @@ pub struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+
+    /// Colour the tables: auto (stdout a terminal and NO_COLOR unset),
+    /// always, never [default: the config's `color`, auto].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
 }
 
 /// Everything `stats` shows; also its `--json` output.
@@ -59,7 +77,18 @@ pub struct Report {
     /// The most recent runs, newest first.
     pub recent: Vec<RecentRunReport>,
     /// Per-command run counts and runtimes, most run first.
-    pub commands: Vec<CommandStats>,
+    pub commands: Vec<CommandReport>,
+}
+
+/// One command in the report.
+#[derive(Debug, Serialize)]
+pub struct CommandReport {
+    /// Its runs and runtime percentiles.
+    #[serde(flatten)]
+    pub stats: CommandStats,
+    /// Runtimes (seconds) of its latest runs in the window, oldest first
+    /// (at most 20).
+    pub recent_runtimes: Vec<f64>,
 }
 
 /// One recent run in the report.
@@ -72,8 +101,9 @@ pub struct RecentRunReport {
     pub run: RecentRun,
 }
 
-/// Prints the statistics of the database at `db_path`.
-pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
+/// Prints the statistics of the database at `db_path`; `color` is the
+/// config's choice (`--color` wins over it).
+pub fn run(args: &Args, db_path: &Path, color: ColorChoice) -> anyhow::Result<ExitCode> {
     let now = store::now_ms();
     let report = match block_on(gather(args, db_path, now)) {
         Ok(report) => report,
@@ -94,7 +124,8 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        render(&report, now, &mut out)
+        let style = Style::new(args.color.unwrap_or(color));
+        render(&report, now, style, &mut out)
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -146,14 +177,89 @@ async fn gather(args: &Args, db_path: &Path, now: i64) -> Result<Report, StoreEr
                 run,
             })
             .collect(),
-        commands: store.command_stats(from, args.commands).await?,
+        commands: Vec::new(),
     };
+    let mut report = report;
+    for stats in store.command_stats(from, args.commands).await? {
+        let recent_runtimes = store
+            .recent_runtimes(&stats.command_hash, from, SPARK_RUNS)
+            .await?;
+        report.commands.push(CommandReport {
+            stats,
+            recent_runtimes,
+        });
+    }
     store.close().await;
     Ok(report)
 }
 
+/// How the tables look: with or without ANSI colour.
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Colour for `choice`: auto means stdout is a terminal and `NO_COLOR`
+    /// is unset.
+    fn new(choice: ColorChoice) -> Style {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                crate::sys::is_terminal(1) && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        Style { color }
+    }
+
+    /// `text` in the SGR colour `code` (when colouring).
+    fn paint(self, code: Option<&str>, text: &str) -> String {
+        match code {
+            Some(code) if self.color => format!("\x1b[{code}m{text}\x1b[0m"),
+            _ => text.to_string(),
+        }
+    }
+}
+
+/// SGR codes used.
+const BOLD: &str = "1";
+const DIM: &str = "2";
+const CYAN: &str = "36";
+
+/// The colour of an exit reason: red for a caught error, yellow for a
+/// timeout or a stuck or interrupted run, green for a clean end.
+fn reason_color(reason: &str) -> Option<&'static str> {
+    match reason {
+        "match" | "error" => Some("31"),
+        "completed" | "success_pattern" => Some("32"),
+        r if r.starts_with("timeout") || r == "stuck" || r == "interrupted" => Some("33"),
+        _ => None,
+    }
+}
+
+/// A table cell: its text and, when colouring, its colour.
+struct Cell {
+    text: String,
+    color: Option<&'static str>,
+}
+
+fn cell(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        color: None,
+    }
+}
+
+fn colored(text: impl Into<String>, color: Option<&'static str>) -> Cell {
+    Cell {
+        text: text.into(),
+        color,
+    }
+}
+
 /// Writes the report as aligned tables.
-fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
+fn render(report: &Report, now: i64, style: Style, out: &mut dyn Write) -> io::Result<()> {
     let window = match &report.since {
         Some(since) => format!("since {since}"),
         None => "all recorded".to_string(),
@@ -166,44 +272,49 @@ fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
     if report.runs == 0 {
         return Ok(());
     }
+    let heading = |title: &str| style.paint(Some(BOLD), title);
 
-    writeln!(out, "\nRecent runs")?;
-    let rows: Vec<Vec<String>> = report
+    writeln!(out, "\n{}", heading("Recent runs"))?;
+    let rows: Vec<Vec<Cell>> = report
         .recent
         .iter()
         .map(|r| {
             vec![
-                format_age(now - r.run.started_at_ms),
-                shorten(&r.run.command, COMMAND_WIDTH),
-                r.run.exit_reason.clone(),
-                format_seconds(r.run.total_runtime),
-                r.run.match_count.to_string(),
+                colored(format_age(now - r.run.started_at_ms), Some(DIM)),
+                cell(shorten(&r.run.command, COMMAND_WIDTH)),
+                colored(r.run.exit_reason.clone(), reason_color(&r.run.exit_reason)),
+                cell(format_seconds(r.run.total_runtime)),
+                cell(r.run.match_count.to_string()),
             ]
         })
         .collect();
     write_table(
         out,
+        style,
         &["WHEN", "COMMAND", "EXIT", "RUNTIME", "MATCHES"],
         &[false, false, false, true, true],
         &rows,
     )?;
 
-    writeln!(out, "\nExit reasons")?;
-    let rows: Vec<Vec<String>> = report
+    writeln!(out, "\n{}", heading("Exit reasons"))?;
+    let rows: Vec<Vec<Cell>> = report
         .exit_reasons
         .iter()
         .map(|r| {
+            let color = reason_color(&r.exit_reason);
             vec![
-                r.exit_reason.clone(),
-                r.runs.to_string(),
-                format_percent(r.runs, report.runs),
+                colored(r.exit_reason.clone(), color),
+                cell(r.runs.to_string()),
+                cell(format_percent(r.runs, report.runs)),
+                colored(bar(r.runs, report.runs, BAR_WIDTH), color),
             ]
         })
         .collect();
     write_table(
         out,
-        &["REASON", "RUNS", "SHARE"],
-        &[false, true, true],
+        style,
+        &["REASON", "RUNS", "SHARE", ""],
+        &[false, true, true, false],
         &rows,
     )?;
 
@@ -215,52 +326,61 @@ fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
         format_percent(report.runs_with_match, report.runs)
     )?;
 
-    writeln!(out, "\nCommands")?;
-    let rows: Vec<Vec<String>> = report
+    writeln!(out, "\n{}", heading("Commands"))?;
+    let rows: Vec<Vec<Cell>> = report
         .commands
         .iter()
         .map(|c| {
             vec![
-                shorten(&c.command, COMMAND_WIDTH),
-                c.runs.to_string(),
-                format_seconds(c.median_runtime),
-                format_seconds(c.p95_runtime),
+                cell(shorten(&c.stats.command, COMMAND_WIDTH)),
+                cell(c.stats.runs.to_string()),
+                cell(format_seconds(c.stats.median_runtime)),
+                cell(format_seconds(c.stats.p95_runtime)),
+                colored(sparkline(&c.recent_runtimes), Some(CYAN)),
             ]
         })
         .collect();
     write_table(
         out,
-        &["COMMAND", "RUNS", "MEDIAN", "P95"],
-        &[false, true, true, true],
+        style,
+        &["COMMAND", "RUNS", "MEDIAN", "P95", "LATEST RUNTIMES"],
+        &[false, true, true, true, false],
         &rows,
     )
 }
 
 /// Writes `rows` under `headers`, each column as wide as its widest cell,
-/// right-aligned where `right` says so.
+/// right-aligned where `right` says so; colour is added after the padding,
+/// so it never moves a column.
 fn write_table(
     out: &mut dyn Write,
+    style: Style,
     headers: &[&str],
     right: &[bool],
-    rows: &[Vec<String>],
+    rows: &[Vec<Cell>],
 ) -> io::Result<()> {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.text.chars().count());
         }
     }
-    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    let header: Vec<Cell> = headers.iter().map(|h| colored(*h, Some(BOLD))).collect();
     for row in std::iter::once(&header).chain(rows) {
         let mut line = String::from("  ");
         for (i, cell) in row.iter().enumerate() {
-            let pad = widths[i].saturating_sub(cell.chars().count());
+            let pad = widths[i].saturating_sub(cell.text.chars().count());
             let last = i + 1 == row.len();
+            let text = if cell.text.is_empty() {
+                String::new()
+            } else {
+                style.paint(cell.color, &cell.text)
+            };
             if right.get(i).copied().unwrap_or(false) {
                 line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(cell);
+                line.push_str(&text);
             } else {
-                line.push_str(cell);
+                line.push_str(&text);
                 if !last {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
@@ -269,9 +389,53 @@ fn write_table(
                 line.push_str("  ");
             }
         }
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// A horizontal bar of `part / whole` in `width` characters, in eighths.
+fn bar(part: i64, whole: i64, width: usize) -> String {
+    const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+    if whole <= 0 || part <= 0 {
+        return String::new();
+    }
+    let total_eighths = u64::try_from(width).unwrap_or(0) * 8;
+    let filled = (u64::try_from(part).unwrap_or(0) * total_eighths)
+        .div_ceil(u64::try_from(whole).unwrap_or(1))
+        .min(total_eighths);
+    let full = usize::try_from(filled / 8).unwrap_or(0);
+    let mut out: String = std::iter::repeat_n('█', full).collect();
+    let rest = usize::try_from(filled % 8).unwrap_or(0);
+    if rest > 0 {
+        out.push(EIGHTHS[rest - 1]);
+    }
+    out
+}
+
+/// One character per runtime, from `▁` (the fastest shown) to `█` (the
+/// slowest); all alike when they are equal.
+fn sparkline(runtimes: &[f64]) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite = runtimes.iter().copied().filter(|r| r.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+        (lo.min(r), hi.max(r))
+    });
+    runtimes
+        .iter()
+        .map(|&r| {
+            if !r.is_finite() {
+                ' '
+            } else if hi - lo <= f64::EPSILON {
+                LEVELS[3]
+            } else {
+                // In 0..=7 by construction; the cast cannot truncate.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let level = (((r - lo) / (hi - lo)) * 7.0).round() as usize;
+                LEVELS[level.min(7)]
+            }
+        })
+        .collect()
 }
 
 /// `text` on one line, at most `width` characters (cut with `…`).
@@ -337,6 +501,7 @@ mod tests {
             commands: 10,
             since: None,
             json: false,
+            color: None,
         }
     }
 
@@ -372,10 +537,11 @@ mod tests {
         let now = store::now_ms();
         let report = block_on(gather(&args(), &db, now)).unwrap();
         let mut out = Vec::new();
-        render(&report, now, &mut out).unwrap();
+        render(&report, now, Style { color: false }, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
 
         assert!(text.starts_with("6 runs (all recorded) in "), "{text}");
+        assert!(!text.contains('\x1b'), "no colour when not asked: {text}");
         let lines: Vec<&str> = text.lines().collect();
         let header = lines.iter().position(|l| l.contains("WHEN")).unwrap();
         // Newest first, columns aligned under their headers.
@@ -392,6 +558,36 @@ mod tests {
             .unwrap();
         // 4 runs of 1..4 s: nearest-rank median 2 s, p95 4 s.
         assert!(npm.contains("2.00s") && npm.contains("4.00s"), "{npm}");
+        // Its 4 runtimes, oldest first: 1, 2, 3 and 4 s.
+        assert!(npm.ends_with("▁▃▆█"), "{npm}");
+        // 5 of 6 runs completed: 16 and 6/8 (rounded up) of the 20-character bar.
+        let completed = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("completed"))
+            .unwrap();
+        assert!(
+            completed.ends_with(&format!("{}▊", "█".repeat(16))),
+            "{completed}"
+        );
+    }
+
+    #[test]
+    fn colour_is_added_after_alignment() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path());
+        let now = store::now_ms();
+        let report = block_on(gather(&args(), &db, now)).unwrap();
+        let (mut plain, mut painted) = (Vec::new(), Vec::new());
+        render(&report, now, Style { color: false }, &mut plain).unwrap();
+        render(&report, now, Style { color: true }, &mut painted).unwrap();
+        let painted = String::from_utf8(painted).unwrap();
+        assert!(painted.contains("\x1b[31mmatch\x1b[0m"), "{painted}");
+        assert!(painted.contains("\x1b[1mRecent runs\x1b[0m"), "{painted}");
+        let ansi = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+        assert_eq!(
+            ansi.replace_all(&painted, ""),
+            String::from_utf8(plain).unwrap()
+        );
     }
 
     #[test]
@@ -420,6 +616,10 @@ mod tests {
         assert_eq!(json["exit_reasons"][0]["runs"], 4);
         assert_eq!(json["commands"][0]["command"], "npm test");
         assert_eq!(json["commands"][0]["p95_runtime"], 4.0);
+        assert_eq!(
+            json["commands"][0]["recent_runtimes"],
+            serde_json::json!([1.0, 2.0, 3.0, 4.0])
+        );
         assert!(
             !json["commands"]
                 .as_array()
@@ -436,7 +636,10 @@ mod tests {
         let db = dir.path().join("nothing").join("telemetry.db");
         let err = block_on(gather(&args(), &db, store::now_ms())).unwrap_err();
         assert!(matches!(err, StoreError::NotFound { .. }));
-        assert_eq!(run(&args(), &db).unwrap(), ExitCode::SUCCESS);
+        assert_eq!(
+            run(&args(), &db, ColorChoice::Never).unwrap(),
+            ExitCode::SUCCESS
+        );
         assert!(!db.exists() && !db.parent().unwrap().exists());
     }
 
@@ -451,5 +654,17 @@ mod tests {
         assert_eq!(shorten("a\tb", 10), "a b");
         assert_eq!(shorten("abcdefghij", 5), "abcd…");
         assert_eq!(shorten("ééééé", 5), "ééééé");
+        assert_eq!(bar(1, 1, 4), "████");
+        assert_eq!(bar(1, 2, 4), "██");
+        assert_eq!(bar(1, 16, 4), "▎");
+        assert_eq!(bar(0, 16, 4), "");
+        assert_eq!(sparkline(&[1.0, 8.0]), "▁█");
+        assert_eq!(sparkline(&[3.0, 3.0]), "▄▄");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(Style::new(ColorChoice::Never).paint(Some(BOLD), "x"), "x");
+        assert_eq!(
+            Style::new(ColorChoice::Always).paint(Some(BOLD), "x"),
+            "\x1b[1mx\x1b[0m"
+        );
     }
 }

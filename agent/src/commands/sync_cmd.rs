@@ -204,13 +204,14 @@ fn summary(report: &Report, url: &str) -> String {
     line
 }
 
-/// Progress of a large backlog on stderr: one line rewritten in place on a
-/// terminal, a line every few seconds otherwise. Small syncs print none.
+/// Progress of a large backlog on stderr: a bar on a terminal
+/// ([`earlyexit_termui::progress`]), a line every few seconds otherwise
+/// (a CI log shows the sync is alive). Small syncs print none.
 struct ProgressLine {
     enabled: bool,
     terminal: bool,
     last: Option<Instant>,
-    drawn: bool,
+    bar: Option<earlyexit_termui::progress::Progress>,
 }
 
 /// Backlogs smaller than this get no progress line.
@@ -225,7 +226,7 @@ impl ProgressLine {
             enabled,
             terminal: crate::sys::is_terminal(2),
             last: None,
-            drawn: false,
+            bar: None,
         }
     }
 
@@ -233,22 +234,28 @@ impl ProgressLine {
         if !self.enabled || p.total < PROGRESS_MIN_RECORDS {
             return;
         }
-        let percent = p.done * 100 / p.total.max(1);
         if self.terminal {
-            eprint!(
-                "\r\x1b[Ksending: {}/{} records ({percent}%)",
-                p.done, p.total
-            );
-            self.drawn = true;
+            let bar = self.bar.get_or_insert_with(|| {
+                earlyexit_termui::progress::Progress::with_terminal(
+                    "sending",
+                    "records",
+                    p.total,
+                    PROGRESS_MIN_RECORDS,
+                    true,
+                )
+            });
+            bar.set_total(p.total);
+            bar.set(p.done);
         } else if self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) || p.done == p.total {
+            let percent = p.done * 100 / p.total.max(1);
             eprintln!("sending: {}/{} records ({percent}%)", p.done, p.total);
             self.last = Some(Instant::now());
         }
     }
 
     fn finish(&mut self) {
-        if self.drawn {
-            eprint!("\r\x1b[K");
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
         }
     }
 }

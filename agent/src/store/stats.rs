@@ -150,6 +150,28 @@ impl Store {
         Ok(stats)
     }
 
+    /// The runtimes (seconds) of one command's `limit` latest runs started
+    /// at or after `since_ms`, oldest first: what `stats` draws as a sparkline.
+    pub async fn recent_runtimes(
+        &self,
+        command_hash: &str,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<f64>, StoreError> {
+        let mut runtimes: Vec<f64> = sqlx::query_scalar(
+            "SELECT total_runtime FROM executions WHERE command_hash = ? AND started_at_ms >= ? \
+             ORDER BY started_at_ms DESC, execution_id DESC LIMIT ?",
+        )
+        .bind(command_hash)
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.sql_err())?;
+        runtimes.reverse();
+        Ok(runtimes)
+    }
+
     /// The nearest-rank `percent`th percentile runtime of one command's runs.
     async fn runtime_at_rank(
         &self,

@@ -52,6 +52,15 @@ fn flagged(triage: &Triage, lines: &[String]) -> Vec<usize> {
 
 /// Runs the protocol on `cases` with `model` (the default model if `None`).
 pub fn evaluate(cases: &[Case], model: Option<&TriageModel>) -> Result<Report, EvalError> {
+    evaluate_with_progress(cases, model, &mut |_| {})
+}
+
+/// [`evaluate`], calling `done(n)` after the n-th case (for a progress bar).
+pub fn evaluate_with_progress(
+    cases: &[Case],
+    model: Option<&TriageModel>,
+    done: &mut dyn FnMut(usize),
+) -> Result<Report, EvalError> {
     let make = || -> Result<Triage, EvalError> {
         let t = Triage::new().map_err(|e| EvalError::BadData {
             path: "built-in pattern library".into(),
@@ -90,6 +99,7 @@ pub fn evaluate(cases: &[Case], model: Option<&TriageModel>) -> Result<Report, E
         pass_flags += pf;
         pass_logs += usize::from(pf > 0);
         per_case.push((case.name.clone(), c.f1(), rank, pf));
+        done(per_case.len());
     }
     let share = |k: usize| k as f64 / cases.len().max(1) as f64;
     Ok(Report {
@@ -122,7 +132,24 @@ pub fn run_cidiff(data: &Path) -> Result<Report, EvalError> {
         "cidiff/data/breakages",
         "CiDiff breakage pairs (case folders with pass.log, fail.log, groundtruth)",
     )?;
-    evaluate(&read_cases(&dir)?, None)
+    let cases = read_cases(&dir)?;
+    let bar = case_progress("evaluating", cases.len());
+    let report = evaluate_with_progress(&cases, None, &mut |n| bar.set(n as u64));
+    bar.finish();
+    report
+}
+
+/// Case sets smaller than this get no progress bar.
+const PROGRESS_MIN_CASES: u64 = 200;
+
+/// A bar over `cases` cases on stderr (terminal only, large sets only).
+pub fn case_progress(what: &str, cases: usize) -> earlyexit_termui::progress::Progress {
+    earlyexit_termui::progress::Progress::new(
+        what,
+        "cases",
+        u64::try_from(cases).unwrap_or(u64::MAX),
+        PROGRESS_MIN_CASES,
+    )
 }
 
 /// The report as text, and with `json` one JSON object on the last line.

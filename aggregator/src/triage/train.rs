@@ -14,8 +14,13 @@ use super::{Triage, TriageModel, signals::DIM};
 
 /// The labelled rows of `cases`.
 pub fn rows(cases: &[Case]) -> Vec<([f32; DIM], bool)> {
+    rows_with_progress(cases, &mut |_| {})
+}
+
+/// [`rows`], calling `done(n)` after the n-th case (for a progress bar).
+pub fn rows_with_progress(cases: &[Case], done: &mut dyn FnMut(usize)) -> Vec<([f32; DIM], bool)> {
     let mut out = Vec::new();
-    for case in cases {
+    for (n, case) in cases.iter().enumerate() {
         let truth: std::collections::HashSet<usize> = case.error_lines.iter().copied().collect();
         let cold = Triage::new().expect("built-in library compiles");
         let mut warm = Triage::new().expect("built-in library compiles");
@@ -28,11 +33,22 @@ pub fn rows(cases: &[Case]) -> Vec<([f32; DIM], bool)> {
         for v in cold.signals(&case.pass) {
             out.push((v, false));
         }
+        done(n + 1);
     }
     out
 }
 
 /// Trains a model on `cases`.
 pub fn train(cases: &[Case], trained_on: String) -> TriageModel {
-    TriageModel::train(&rows(cases), trained_on)
+    train_with_progress(cases, trained_on, &mut |_| {})
+}
+
+/// [`train`], calling `done(n)` after the n-th case is turned into rows
+/// (the part that grows with the input; fitting the weights after it is short).
+pub fn train_with_progress(
+    cases: &[Case],
+    trained_on: String,
+    done: &mut dyn FnMut(usize),
+) -> TriageModel {
+    TriageModel::train(&rows_with_progress(cases, done), trained_on)
 }

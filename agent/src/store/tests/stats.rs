@@ -60,3 +60,36 @@ async fn stats_queries_report_recent_runs_reasons_and_percentiles() {
     assert_eq!(store.run_totals(since).await.unwrap().runs, 21);
     assert_eq!(store.command_stats(since, 10).await.unwrap()[1].runs, 1);
 }
+
+#[tokio::test]
+async fn recent_runtimes_are_the_latest_in_the_window_oldest_first() {
+    let (_dir, store) = temp_store().await;
+    let now = now_ms();
+    for i in 1..=5 {
+        let run = completed_run(now - (10 - i) * 1000, "make", 0, i as f64);
+        store.record_run(&run).await.unwrap();
+    }
+    let old = completed_run(now - 10 * DAY_MS, "make", 0, 99.0);
+    store.record_run(&old).await.unwrap();
+    let hash = store.command_stats(0, 1).await.unwrap()[0]
+        .command_hash
+        .clone();
+    assert_eq!(
+        store.recent_runtimes(&hash, 0, 3).await.unwrap(),
+        [3.0, 4.0, 5.0]
+    );
+    assert_eq!(
+        store
+            .recent_runtimes(&hash, now - DAY_MS, 10)
+            .await
+            .unwrap(),
+        [1.0, 2.0, 3.0, 4.0, 5.0]
+    );
+    assert!(
+        store
+            .recent_runtimes("nope", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
