@@ -11,6 +11,9 @@
 //! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
 //! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
 //! | [`stats`] | the read queries behind `stats` |
+//! | [`feedback`] | finding a run by id, prefix or `--last`; recording feedback on it |
+//! | [`outcome`] | applying the outcome rules (`learn::outcome`) as labels on runs |
+//! | [`analysis`] | the read queries behind `analyze`; `training_sessions` |
 //! | [`export`] | paging runs out for `export` and reading them back for sync |
 //! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
 //!
@@ -28,6 +31,7 @@ pub mod bundles;
 pub mod effectiveness;
 pub mod error;
 pub mod export;
+pub mod feedback;
 pub mod limits;
 pub mod open;
 pub mod outbox;
@@ -35,7 +39,8 @@ pub mod stats;
 pub mod write;
 
 pub use bundles::{Bundle, KeptBundle};
-pub use effectiveness::PatternEffectiveness;
+pub use effectiveness::{PatternEffectiveness, effectiveness_score};
+pub use feedback::{Feedback, FeedbackError, FeedbackTarget, RunRef};
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
 pub use limits::{
