@@ -29,6 +29,17 @@ pub(super) struct PatternTotals {
     pub(super) sum_user_rating: i64,
 }
 
+/// Whether a run of `executions` counts as a false positive: flagged by
+/// feedback, or labelled by the outcome rules unless feedback said it
+/// should have exited. One definition for every count of false positives.
+macro_rules! false_positive_sql {
+    () => {
+        "(false_positive_flag = 1 OR (outcome_label = 'likely_false_positive' \
+         AND should_have_exited IS NOT 1))"
+    };
+}
+pub(super) use false_positive_sql;
+
 /// The aggregate over `executions` that yields [`PatternTotals`]; the
 /// definitions must agree with [`PatternTotals::of_run`].
 ///
@@ -39,19 +50,20 @@ pub(super) struct PatternTotals {
 /// one that feedback says should have exited (`--missed-error`,
 /// `--should-have-exited yes`) and did not end by a match.
 macro_rules! pattern_totals_sql {
-    ($where:literal) => {
+    ($($where:tt)+) => {
         concat!(
             "SELECT pattern, count(*), ",
             "coalesce(sum(exit_reason = 'match'), 0), ",
-            "coalesce(sum(false_positive_flag = 1 OR (outcome_label = 'likely_false_positive' ",
-            "AND should_have_exited IS NOT 1)), 0), ",
+            "coalesce(sum(",
+            $crate::store::effectiveness::false_positive_sql!(),
+            "), 0), ",
             "coalesce(sum((exit_reason = 'completed' AND (coalesce(child_exit_code, 0) <> 0 ",
             "OR child_signal IS NOT NULL)) OR (coalesce(should_have_exited, 0) = 1 ",
             "AND exit_reason <> 'match')), 0), ",
             "count(time_to_first_match), total(time_to_first_match), total(total_runtime), ",
             "count(user_rating), coalesce(sum(user_rating), 0) ",
             "FROM executions WHERE pattern <> '' AND ",
-            $where,
+            $($where)+,
             " GROUP BY pattern"
         )
     };

@@ -35,6 +35,8 @@ pub mod feedback;
 pub mod limits;
 pub mod open;
 pub mod outbox;
+pub mod outcome;
+pub mod analysis;
 pub mod stats;
 pub mod write;
 
