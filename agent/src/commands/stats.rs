@@ -238,7 +238,7 @@ fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes `rows` under `headers`, each column as wide as its widest cell,
 /// right-aligned where `right` says so.
-fn write_table(
+pub(crate) fn write_table(
     out: &mut dyn Write,
     headers: &[&str],
     right: &[bool],
@@ -275,7 +275,7 @@ fn write_table(
 }
 
 /// `text` on one line, at most `width` characters (cut with `…`).
-fn shorten(text: &str, width: usize) -> String {
+pub(crate) fn shorten(text: &str, width: usize) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -289,7 +289,7 @@ fn shorten(text: &str, width: usize) -> String {
 }
 
 /// `0.25s`, `14.2s`, `2m05s`, `1h03m`.
-fn format_seconds(seconds: f64) -> String {
+pub(crate) fn format_seconds(seconds: f64) -> String {
     if !seconds.is_finite() || seconds < 0.0 {
         return "-".to_string();
     }
@@ -307,7 +307,7 @@ fn format_seconds(seconds: f64) -> String {
 }
 
 /// How long ago, coarsely: `12s ago`, `5m ago`, `3h ago`, `2d ago`.
-fn format_age(ms: i64) -> String {
+pub(crate) fn format_age(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     match s {
         0..60 => format!("{s}s ago"),

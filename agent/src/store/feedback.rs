@@ -286,6 +286,20 @@ impl Store {
         Ok(target)
     }
 
+    /// The run `execution_id` (a whole id) with its feedback columns as stored.
+    pub async fn feedback_target(&self, execution_id: &str) -> Result<FeedbackTarget, FeedbackError> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM executions WHERE execution_id = ?"
+        )))
+        .bind(execution_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.sql_err())?
+        .ok_or_else(|| FeedbackError::Unknown {
+            id: execution_id.to_string(),
+        })
+    }
+
     /// How many `feedback` rows the run has.
     pub async fn feedback_count(&self, execution_id: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT count(*) FROM feedback WHERE execution_id = ?")
