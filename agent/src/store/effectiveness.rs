@@ -34,7 +34,7 @@ pub(super) struct PatternTotals {
 /// should have exited. One definition for every count of false positives.
 macro_rules! false_positive_sql {
     () => {
-        "(false_positive_flag = 1 OR (outcome_label = 'likely_false_positive' \
+        "(false_positive_flag = 1 OR (outcome_label IS 'likely_false_positive' \
          AND should_have_exited IS NOT 1))"
     };
 }
