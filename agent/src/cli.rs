@@ -387,7 +387,11 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                 let db = loaded.config.db.clone();
                 match other {
                     Sub::Stats(args) => crate::commands::stats::run(args, &db),
-                    Sub::Feedback(args) => crate::commands::feedback::run(args, &db, false),
+                    Sub::Feedback(args) => crate::commands::feedback::run(
+                        args,
+                        &db,
+                        loaded.config.feedback == crate::config::FeedbackMode::Ask,
+                    ),
                     Sub::Analyze(args) => crate::commands::analyze::run(args, &db),
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),

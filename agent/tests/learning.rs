@@ -126,6 +126,14 @@ fn bad_feedback_says_what_to_do_and_records_nothing() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not asking"));
     assert_eq!(feedback_rows(&env, &id), 1);
+
+    // `feedback: ask` in the config does not ask without a terminal either.
+    std::fs::write(env.home.path().join("config.yaml"), "feedback: ask\n").unwrap();
+    let (out, _) = env.run(&["feedback", "--last"], LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("not asking") && err.contains("nothing to record"), "{err}");
+    assert_eq!(feedback_rows(&env, &id), 1);
 }
 
 #[test]
