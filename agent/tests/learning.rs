@@ -63,8 +63,30 @@ fn feedback_rows(env: &Env, id: &str) -> i64 {
 #[test]
 fn feedback_on_the_last_run_and_on_an_id_prefix() {
     let env = Env::new();
-    let first = recorded(&env, &["--delay-exit", "0", "ERROR", "--", "sh", "-c", "echo ERROR one"]);
-    let last = recorded(&env, &["--delay-exit", "0", "ERROR", "--", "sh", "-c", "echo ERROR two"]);
+    let first = recorded(
+        &env,
+        &[
+            "--delay-exit",
+            "0",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo ERROR one",
+        ],
+    );
+    let last = recorded(
+        &env,
+        &[
+            "--delay-exit",
+            "0",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo ERROR two",
+        ],
+    );
 
     let report = json(&env, &["feedback", "--last", "--rating", "4", "--json"]);
     assert_eq!(report["run"]["execution_id"], last.as_str(), "{report}");
@@ -78,10 +100,19 @@ fn feedback_on_the_last_run_and_on_an_id_prefix() {
         .unwrap();
     let text = expect(
         &env,
-        &["feedback", prefix, "--false-positive", "--comment", "just a log line"],
+        &[
+            "feedback",
+            prefix,
+            "--false-positive",
+            "--comment",
+            "just a log line",
+        ],
         0,
     );
-    assert!(text.contains(&format!("feedback recorded for run {first}")), "{text}");
+    assert!(
+        text.contains(&format!("feedback recorded for run {first}")),
+        "{text}"
+    );
     assert!(text.contains("false positive"), "{text}");
     assert!(text.contains("1 false positives"), "{text}");
     assert_eq!(feedback_rows(&env, &first), 1);
@@ -103,14 +134,29 @@ fn bad_feedback_says_what_to_do_and_records_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no runs recorded yet"), "{err}");
 
-    let id = recorded(&env, &["--delay-exit", "0", "ERROR", "--", "sh", "-c", "echo ERROR"]);
+    let id = recorded(
+        &env,
+        &["--delay-exit", "0", "ERROR", "--", "sh", "-c", "echo ERROR"],
+    );
     for (args, says) in [
-        (vec!["feedback", "ffffffff", "--rating", "3"], "earlyexit stats"),
-        (vec!["feedback", "x", "--rating", "3"], "is not an execution id"),
+        (
+            vec!["feedback", "ffffffff", "--rating", "3"],
+            "earlyexit stats",
+        ),
+        (
+            vec!["feedback", "x", "--rating", "3"],
+            "is not an execution id",
+        ),
         (vec!["feedback", "--last"], "nothing to record"),
         (vec!["feedback", "--last", "--rating", "9"], "9"),
         (
-            vec!["feedback", "--last", "--false-positive", "--should-have-exited", "yes"],
+            vec![
+                "feedback",
+                "--last",
+                "--false-positive",
+                "--should-have-exited",
+                "yes",
+            ],
             "contradict",
         ),
     ] {
@@ -132,7 +178,10 @@ fn bad_feedback_says_what_to_do_and_records_nothing() {
     let (out, _) = env.run(&["feedback", "--last"], LIMIT);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("not asking") && err.contains("nothing to record"), "{err}");
+    assert!(
+        err.contains("not asking") && err.contains("nothing to record"),
+        "{err}"
+    );
     assert_eq!(feedback_rows(&env, &id), 1);
 }
 
@@ -146,11 +195,25 @@ fn a_later_success_of_the_same_command_labels_the_match_a_likely_false_positive(
         "echo step1; if [ -e '{}' ]; then echo step2; echo done; else echo 'ERROR transient'; sleep 5; fi",
         flag.display()
     );
-    let stopped = recorded(&env, &["--delay-exit", "0", "ERROR", "--", "sh", "-c", &script]);
+    let stopped = recorded(
+        &env,
+        &["--delay-exit", "0", "ERROR", "--", "sh", "-c", &script],
+    );
     std::fs::write(&flag, "").unwrap();
     recorded(&env, &["ERROR", "--", "sh", "-c", &script]);
     // A run of another command that matched stays unlabelled.
-    recorded(&env, &["--delay-exit", "0", "ERROR", "--", "sh", "-c", "echo ERROR real"]);
+    recorded(
+        &env,
+        &[
+            "--delay-exit",
+            "0",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo ERROR real",
+        ],
+    );
 
     let report = json(&env, &["analyze", "patterns", "--json"]);
     assert_eq!(report["labels_added"]["later_success"], 1, "{report}");
@@ -164,7 +227,11 @@ fn a_later_success_of_the_same_command_labels_the_match_a_likely_false_positive(
     assert_eq!(pattern_row(&again, "ERROR")["false_positives"], 1);
 
     // Feedback wins over the label.
-    expect(&env, &["feedback", &stopped, "--should-have-exited", "yes"], 0);
+    expect(
+        &env,
+        &["feedback", &stopped, "--should-have-exited", "yes"],
+        0,
+    );
     let report = json(&env, &["analyze", "patterns", "--json"]);
     assert_eq!(pattern_row(&report, "ERROR")["false_positives"], 0);
 }
@@ -174,13 +241,32 @@ fn a_child_exiting_0_during_the_delay_is_a_likely_false_positive_and_a_silent_fa
     let env = Env::new();
     recorded(
         &env,
-        &["--delay-exit", "5", "ERROR", "--", "sh", "-c", "echo 'ERROR harmless'; sleep 0.2; echo bye"],
+        &[
+            "--delay-exit",
+            "5",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo 'ERROR harmless'; sleep 0.2; echo bye",
+        ],
     );
-    recorded(&env, &["ERROR", "--", "sh", "-c", "echo failing quietly; exit 3"]);
+    recorded(
+        &env,
+        &["ERROR", "--", "sh", "-c", "echo failing quietly; exit 3"],
+    );
     // Killed at the end of the delay: a true exit.
     recorded(
         &env,
-        &["--delay-exit", "0.3", "ERROR", "--", "sh", "-c", "echo ERROR; sleep 5"],
+        &[
+            "--delay-exit",
+            "0.3",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo ERROR; sleep 5",
+        ],
     );
     let report = json(&env, &["analyze", "patterns", "--json"]);
     assert_eq!(report["labels_added"]["delay_exit"], 1, "{report}");
@@ -242,7 +328,10 @@ fn analyze_timing_anomalies_and_models_on_a_populated_database() {
     assert!(c["idle_periods_mean"].as_f64().is_some());
     assert_eq!(c["match_to_exit"], Value::Null);
     let table = expect(&env, &["analyze", "timing"], 0);
-    assert!(table.contains("P95") && table.contains("FIRST-OUT"), "{table}");
+    assert!(
+        table.contains("P95") && table.contains("FIRST-OUT"),
+        "{table}"
+    );
 
     let anomalies = json(&env, &["analyze", "anomalies", "--json"]);
     let found = anomalies["anomalies"].as_array().unwrap();
@@ -254,10 +343,18 @@ fn analyze_timing_anomalies_and_models_on_a_populated_database() {
     assert_eq!(volume["history_runs"], 6);
     assert!(volume["value"].as_f64().unwrap() > volume["usual_high"].as_f64().unwrap());
     assert!(volume["spreads_out"].as_f64().unwrap() > 3.5);
-    assert!(volume["detail"].as_str().unwrap().contains("above the median"));
+    assert!(
+        volume["detail"]
+            .as_str()
+            .unwrap()
+            .contains("above the median")
+    );
     assert_eq!(anomalies["rules"]["min_history"], 5);
     // --since in the future judges nothing; --command that fits nothing too.
-    let none = json(&env, &["analyze", "anomalies", "--json", "--command", "no-such"]);
+    let none = json(
+        &env,
+        &["analyze", "anomalies", "--json", "--command", "no-such"],
+    );
     assert_eq!(none["anomalies"], serde_json::json!([]));
 
     // Training sessions recorded by the trainer are listed.
@@ -288,7 +385,10 @@ fn analyze_timing_anomalies_and_models_on_a_populated_database() {
     assert_eq!(s["triggered_by"], "new_labels");
     assert!(s["trained_at"].as_str().unwrap().ends_with('Z'));
     let table = expect(&env, &["analyze", "models"], 0);
-    assert!(table.contains("line_classifier") && table.contains("75.0%"), "{table}");
+    assert!(
+        table.contains("line_classifier") && table.contains("75.0%"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -296,7 +396,9 @@ fn analyze_help_explains_the_columns_and_the_score() {
     let env = Env::new();
     let help = expect(&env, &["analyze", "patterns", "--help"], 0);
     assert!(help.contains("2*TRUE / (2*TRUE + FP + MISS)"), "{help}");
-    for column in ["USES", "TRUE", "FP", "MISS", "TO-MATCH", "SAVED", "RATING", "SCORE"] {
+    for column in [
+        "USES", "TRUE", "FP", "MISS", "TO-MATCH", "SAVED", "RATING", "SCORE",
+    ] {
         assert!(help.contains(column), "{column}: {help}");
     }
     let help = expect(&env, &["analyze", "anomalies", "--help"], 0);

@@ -262,7 +262,9 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
                     patterns: Vec::new(),
                 },
             };
-            emit(common, &mut out, &report, |out| render_patterns(&report, common.limit, out))
+            emit(common, &mut out, &report, |out| {
+                render_patterns(&report, common.limit, out)
+            })
         }
         What::Timing(_) => {
             let report = match &store {
@@ -277,7 +279,9 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
                     commands: Vec::new(),
                 },
             };
-            emit(common, &mut out, &report, |out| render_timing(&report, common.limit, out))
+            emit(common, &mut out, &report, |out| {
+                render_timing(&report, common.limit, out)
+            })
         }
         What::Anomalies(_) => {
             let (runs, mut found) = match &store {
@@ -318,7 +322,9 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
                     })
                     .collect(),
             };
-            emit(common, &mut out, &report, |out| render_anomalies(&report, now, out))
+            emit(common, &mut out, &report, |out| {
+                render_anomalies(&report, now, out)
+            })
         }
         What::Models(_) => {
             let sessions = match &store {
@@ -330,7 +336,9 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
                 since: since_ms.map(store::rfc3339_ms),
                 sessions,
             };
-            emit(common, &mut out, &report, |out| render_models(&report, common.limit, out))
+            emit(common, &mut out, &report, |out| {
+                render_models(&report, common.limit, out)
+            })
         }
     };
     if let Some(store) = store {
@@ -389,7 +397,11 @@ fn opt_fixed(value: Option<f64>) -> String {
 }
 
 fn limited<T>(rows: &[T], limit: usize) -> &[T] {
-    if limit == 0 { rows } else { &rows[..rows.len().min(limit)] }
+    if limit == 0 {
+        rows
+    } else {
+        &rows[..rows.len().min(limit)]
+    }
 }
 
 fn more_line(out: &mut dyn Write, shown: usize, total: usize) -> io::Result<()> {
@@ -408,10 +420,18 @@ fn render_patterns(report: &PatternsReport, limit: usize, out: &mut dyn Write) -
             window(&report.scope)
         );
     }
-    writeln!(out, "Patterns ({}, {})", window(&report.scope), report.scope.database)?;
+    writeln!(
+        out,
+        "Patterns ({}, {})",
+        window(&report.scope),
+        report.scope.database
+    )?;
     let added = report.labels_added.later_success + report.labels_added.delay_exit;
     if added > 0 {
-        writeln!(out, "  ({added} runs newly labelled likely false positives by the outcome rules)")?;
+        writeln!(
+            out,
+            "  ({added} runs newly labelled likely false positives by the outcome rules)"
+        )?;
     }
     let shown = limited(&report.patterns, limit);
     let rows: Vec<Vec<String>> = shown
@@ -432,12 +452,17 @@ fn render_patterns(report: &PatternsReport, limit: usize, out: &mut dyn Write) -
         .collect();
     write_table(
         out,
-        &["PATTERN", "USES", "TRUE", "FP", "MISS", "TO-MATCH", "SAVED", "RATING", "SCORE"],
+        &[
+            "PATTERN", "USES", "TRUE", "FP", "MISS", "TO-MATCH", "SAVED", "RATING", "SCORE",
+        ],
         &[false, true, true, true, true, true, true, true, true],
         &rows,
     )?;
     more_line(out, shown.len(), report.patterns.len())?;
-    writeln!(out, "\nSCORE = {SCORE_FORMULA} (see --help for every column)")
+    writeln!(
+        out,
+        "\nSCORE = {SCORE_FORMULA} (see --help for every column)"
+    )
 }
 
 fn p50(q: Option<Quantiles>) -> String {
@@ -453,7 +478,12 @@ fn render_timing(report: &TimingReport, limit: usize, out: &mut dyn Write) -> io
             window(&report.scope)
         );
     }
-    writeln!(out, "Timing per command ({}, {})", window(&report.scope), report.scope.database)?;
+    writeln!(
+        out,
+        "Timing per command ({}, {})",
+        window(&report.scope),
+        report.scope.database
+    )?;
     let shown = limited(&report.commands, limit);
     let rows: Vec<Vec<String>> = shown
         .iter()
@@ -539,7 +569,8 @@ fn render_models(report: &ModelsReport, limit: usize, out: &mut dyn Write) -> io
             report.database
         );
     }
-    let percent = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let percent =
+        |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0));
     let shown = limited(&report.sessions, limit);
     let rows: Vec<Vec<String>> = shown
         .iter()
@@ -557,7 +588,15 @@ fn render_models(report: &ModelsReport, limit: usize, out: &mut dyn Write) -> io
         .collect();
     write_table(
         out,
-        &["DATE", "MODEL", "SAMPLES", "ACCURACY", "PRECISION", "RECALL", "TRIGGER"],
+        &[
+            "DATE",
+            "MODEL",
+            "SAMPLES",
+            "ACCURACY",
+            "PRECISION",
+            "RECALL",
+            "TRIGGER",
+        ],
         &[false, false, true, true, true, true, false],
         &rows,
     )?;

@@ -125,7 +125,11 @@ fn no_prompt_reason(stdin_is_terminal: bool, ci: Option<&str>) -> Option<&'stati
 }
 
 fn feedback_from(args: &Args) -> Result<Feedback, UsageError> {
-    match (args.false_positive, args.missed_error, args.should_have_exited) {
+    match (
+        args.false_positive,
+        args.missed_error,
+        args.should_have_exited,
+    ) {
         (true, _, Some(YesNo::Yes)) => {
             return Err(UsageError::Contradiction("--false-positive", "yes"));
         }
@@ -326,7 +330,10 @@ fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         said.push("missed error".to_string());
     }
     if let Some(s) = f.should_have_exited {
-        said.push(format!("should have exited: {}", if s { "yes" } else { "no" }));
+        said.push(format!(
+            "should have exited: {}",
+            if s { "yes" } else { "no" }
+        ));
     }
     if let Some(r) = f.rating {
         said.push(format!("rating {r}"));

@@ -14,9 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::keys::{did_you_mean, key_doc};
-use super::{
-    CollectorConfig, ColorChoice, ConfigError, FeedbackMode, ScrubRule, TelemetryLevel,
-};
+use super::{CollectorConfig, ColorChoice, ConfigError, FeedbackMode, ScrubRule, TelemetryLevel};
 use crate::duration::parse_duration;
 
 /// The keys one file sets. `None` means "not set in this file"; for the

@@ -291,15 +291,28 @@ mod tests {
                 )
             })
             .collect();
-        runs.push(run(6, 1.0, 1000.0, &["error: test case_9 failed after 12ms"]));
-        runs.push(run(7, 1.0, 90_000.0, &["panic: index out of range [5] with length 3"]));
+        runs.push(run(
+            6,
+            1.0,
+            1000.0,
+            &["error: test case_9 failed after 12ms"],
+        ));
+        runs.push(run(
+            7,
+            1.0,
+            90_000.0,
+            &["panic: index out of range [5] with length 3"],
+        ));
         let found = detect("go test", &runs, 0);
         let kinds: Vec<_> = found
             .iter()
             .map(|a| (a.execution_id.as_str(), a.measure))
             .collect();
         assert!(kinds.contains(&("run7", Measure::OutputBytes)), "{kinds:?}");
-        assert!(kinds.contains(&("run7", Measure::NewErrorTemplate)), "{kinds:?}");
+        assert!(
+            kinds.contains(&("run7", Measure::NewErrorTemplate)),
+            "{kinds:?}"
+        );
         assert!(!kinds.iter().any(|(id, _)| *id == "run6"), "{kinds:?}");
         // Only runs since `from_ms` are judged.
         assert!(detect("go test", &runs, 8).is_empty());

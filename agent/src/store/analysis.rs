@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::effectiveness::{PatternTotals, effectiveness_score, false_positive_sql, pattern_totals_sql};
+use super::effectiveness::{
+    PatternTotals, effectiveness_score, false_positive_sql, pattern_totals_sql,
+};
 use super::{Store, StoreError, rfc3339_ms};
 use crate::learn::anomaly::HistoryRun;
 use crate::learn::robust::{median, quantile, sorted};
@@ -221,12 +223,15 @@ fn typical_runtimes(rows: Vec<(String, f64)>) -> HashMap<String, f64> {
 impl Store {
     /// Runs the filter selects.
     pub async fn count_filtered_runs(&self, filter: &Filter) -> Result<i64, StoreError> {
-        sqlx::query_scalar(concat!("SELECT count(*) FROM executions WHERE ", filter_sql!()))
-            .bind(filter.since())
-            .bind(&filter.command)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.sql_err())
+        sqlx::query_scalar(concat!(
+            "SELECT count(*) FROM executions WHERE ",
+            filter_sql!()
+        ))
+        .bind(filter.since())
+        .bind(&filter.command)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.sql_err())
     }
 
     /// Per pattern, over the runs `filter` selects: uses, true exits, false
@@ -450,7 +455,17 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(session_id, trained_at_ms, model, samples, accuracy, precision, recall, triggered_by, detail)| {
+                |(
+                    session_id,
+                    trained_at_ms,
+                    model,
+                    samples,
+                    accuracy,
+                    precision,
+                    recall,
+                    triggered_by,
+                    detail,
+                )| {
                     TrainingSession {
                         session_id,
                         trained_at: rfc3339_ms(trained_at_ms),

@@ -197,7 +197,11 @@ pub(super) async fn replace_totals(
 /// the runs that ended by a match minus the false positives, so
 /// `score = 2·TP / (2·TP + FP + misses)`; `None` when all three are 0.
 /// A test checks that it agrees with the generated column.
-pub fn effectiveness_score(successful_exits: i64, false_positives: i64, missed: i64) -> Option<f64> {
+pub fn effectiveness_score(
+    successful_exits: i64,
+    false_positives: i64,
+    missed: i64,
+) -> Option<f64> {
     let tp = (successful_exits - false_positives).max(0);
     let denominator = 2 * tp + false_positives + missed;
     (denominator != 0).then(|| 2.0 * tp as f64 / denominator as f64)

@@ -272,9 +272,7 @@ impl Store {
         .await
         .map_err(err)?;
         let after = totals_of_runs(&mut tx, &ids).await.map_err(err)?;
-        replace_totals(&mut tx, before, &after)
-            .await
-            .map_err(err)?;
+        replace_totals(&mut tx, before, &after).await.map_err(err)?;
         let target = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS} FROM executions WHERE execution_id = ?"
         )))
@@ -287,7 +285,10 @@ impl Store {
     }
 
     /// The run `execution_id` (a whole id) with its feedback columns as stored.
-    pub async fn feedback_target(&self, execution_id: &str) -> Result<FeedbackTarget, FeedbackError> {
+    pub async fn feedback_target(
+        &self,
+        execution_id: &str,
+    ) -> Result<FeedbackTarget, FeedbackError> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS} FROM executions WHERE execution_id = ?"
         )))

@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::SqlitePool;
 
+pub mod analysis;
 pub mod bundles;
 pub mod effectiveness;
 pub mod error;
@@ -36,15 +37,14 @@ pub mod limits;
 pub mod open;
 pub mod outbox;
 pub mod outcome;
-pub mod analysis;
 pub mod stats;
 pub mod write;
 
 pub use bundles::{Bundle, KeptBundle};
 pub use effectiveness::{PatternEffectiveness, effectiveness_score};
-pub use feedback::{Feedback, FeedbackError, FeedbackTarget, RunRef};
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
+pub use feedback::{Feedback, FeedbackError, FeedbackTarget, RunRef};
 pub use limits::{
     AGE_PRUNE_INTERVAL, DeleteCounts, PRUNE_BATCH, PRUNE_TIME_BUDGET, PruneReport,
     SIZE_CAP_TARGET_PERCENT,

@@ -12,9 +12,7 @@ use sqlx::Row;
 
 use super::effectiveness::{replace_totals, totals_of_runs};
 use super::{Store, StoreError};
-use crate::learn::outcome::{
-    CleanRun, Evidence, MatchPlace, MatchedRun, likely_false_positives,
-};
+use crate::learn::outcome::{CleanRun, Evidence, MatchPlace, MatchedRun, likely_false_positives};
 
 /// What one labelling pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,9 +120,7 @@ impl Store {
         .await
         .map_err(err)?;
         let after = totals_of_runs(&mut tx, &ids).await.map_err(err)?;
-        replace_totals(&mut tx, before, &after)
-            .await
-            .map_err(err)?;
+        replace_totals(&mut tx, before, &after).await.map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(report)
     }

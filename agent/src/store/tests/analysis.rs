@@ -31,14 +31,32 @@ async fn patterns_over_every_run_agree_with_the_kept_table_before_and_after_labe
     let (_dir, store) = temp_store().await;
     let t = now_ms() - 100_000;
     // A match, then a later clean run that got past stderr line 57: likely false positive.
-    store.record_run(&matched_run(t, "npm test", 2.0)).await.unwrap();
-    store.record_run(&clean_run(t + 10, "npm test", 12.0, 300)).await.unwrap();
+    store
+        .record_run(&matched_run(t, "npm test", 2.0))
+        .await
+        .unwrap();
+    store
+        .record_run(&clean_run(t + 10, "npm test", 12.0, 300))
+        .await
+        .unwrap();
     // A match with no later success, and a clean run that stopped short.
-    store.record_run(&matched_run(t + 20, "cargo test", 4.0)).await.unwrap();
-    store.record_run(&clean_run(t + 30, "cargo test", 10.0, 5)).await.unwrap();
-    store.record_run(&clean_run(t + 40, "cargo test", 14.0, 5)).await.unwrap();
+    store
+        .record_run(&matched_run(t + 20, "cargo test", 4.0))
+        .await
+        .unwrap();
+    store
+        .record_run(&clean_run(t + 30, "cargo test", 10.0, 5))
+        .await
+        .unwrap();
+    store
+        .record_run(&clean_run(t + 40, "cargo test", 14.0, 5))
+        .await
+        .unwrap();
     // A failure with no match: a miss.
-    store.record_run(&completed_run(t + 50, "cargo test", 2, 9.0)).await.unwrap();
+    store
+        .record_run(&completed_run(t + 50, "cargo test", 2, 9.0))
+        .await
+        .unwrap();
 
     let check = |rows: Vec<PatternAnalysis>, table: Vec<PatternEffectiveness>| {
         assert_eq!(rows.len(), table.len());
@@ -61,7 +79,11 @@ async fn patterns_over_every_run_agree_with_the_kept_table_before_and_after_labe
 
     let labels = store.label_outcomes().await.unwrap();
     assert_eq!(labels.later_success, 1, "{labels:?}");
-    assert_eq!(store.label_outcomes().await.unwrap(), Default::default(), "labels once");
+    assert_eq!(
+        store.label_outcomes().await.unwrap(),
+        Default::default(),
+        "labels once"
+    );
     let after = store.analyze_patterns(&all).await.unwrap();
     assert_eq!(after[0].false_positives, 1);
     assert_eq!(after[0].true_exits, 1);
@@ -70,14 +92,19 @@ async fn patterns_over_every_run_agree_with_the_kept_table_before_and_after_labe
     let mut kept = store.pattern_effectiveness().await.unwrap();
     store.rebuild_pattern_effectiveness().await.unwrap();
     let mut rebuilt = store.pattern_effectiveness().await.unwrap();
-    kept.iter_mut().chain(rebuilt.iter_mut()).for_each(|r| r.last_updated.clear());
+    kept.iter_mut()
+        .chain(rebuilt.iter_mut())
+        .for_each(|r| r.last_updated.clear());
     assert_eq!(kept, rebuilt);
 
     // Runtime saved: cargo test runs to completion in 10, 14 and 9 s
     // (median 10); its true exit took 4 s, so 6 s were saved.
     let row = &store.analyze_patterns(&all).await.unwrap()[0];
     assert_eq!(row.runtime_saved_runs, 1);
-    assert!((row.mean_runtime_saved.unwrap() - 6.0).abs() < 1e-9, "{row:?}");
+    assert!(
+        (row.mean_runtime_saved.unwrap() - 6.0).abs() < 1e-9,
+        "{row:?}"
+    );
 
     // The filters: by command text and by start time.
     let npm = Filter {
@@ -100,9 +127,15 @@ async fn feedback_that_the_run_should_have_exited_overrides_a_label() {
     let t = now_ms() - 1000;
     let run = matched_run(t, "npm test", 2.0);
     store.record_run(&run).await.unwrap();
-    store.record_run(&clean_run(t + 10, "npm test", 12.0, 300)).await.unwrap();
+    store
+        .record_run(&clean_run(t + 10, "npm test", 12.0, 300))
+        .await
+        .unwrap();
     store.label_outcomes().await.unwrap();
-    assert_eq!(store.pattern_effectiveness().await.unwrap()[0].false_positives, 1);
+    assert_eq!(
+        store.pattern_effectiveness().await.unwrap()[0].false_positives,
+        1
+    );
     store
         .record_feedback(
             &run.execution.execution_id,
@@ -113,7 +146,10 @@ async fn feedback_that_the_run_should_have_exited_overrides_a_label() {
         )
         .await
         .unwrap();
-    assert_eq!(store.pattern_effectiveness().await.unwrap()[0].false_positives, 0);
+    assert_eq!(
+        store.pattern_effectiveness().await.unwrap()[0].false_positives,
+        0
+    );
     let rows = store.analyze_patterns(&Filter::default()).await.unwrap();
     assert_eq!(rows[0].false_positives, 0);
 }
@@ -129,7 +165,10 @@ async fn timing_quantiles_per_command() {
         run.execution.idle_periods_count = 2;
         store.record_run(&run).await.unwrap();
     }
-    store.record_run(&matched_run(t + 10, "npm test", 3.0)).await.unwrap();
+    store
+        .record_run(&matched_run(t + 10, "npm test", 3.0))
+        .await
+        .unwrap();
     let rows = store.analyze_timing(&Filter::default()).await.unwrap();
     assert_eq!(rows.len(), 2);
     let make = &rows[0];
@@ -159,11 +198,20 @@ async fn training_sessions_are_recorded_checked_and_listed_newest_first() {
         triggered_by: "new_labels".into(),
         detail: None,
     };
-    let old = store.record_training_session(&session(1_000, Some(0.91))).await.unwrap();
-    let new = store.record_training_session(&session(2_000, None)).await.unwrap();
+    let old = store
+        .record_training_session(&session(1_000, Some(0.91)))
+        .await
+        .unwrap();
+    let new = store
+        .record_training_session(&session(2_000, None))
+        .await
+        .unwrap();
     let listed = store.training_sessions(None).await.unwrap();
     assert_eq!(
-        listed.iter().map(|s| s.session_id.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|s| s.session_id.as_str())
+            .collect::<Vec<_>>(),
         [new.as_str(), old.as_str()]
     );
     assert_eq!(listed[1].session, session(1_000, Some(0.91)));
@@ -173,20 +221,36 @@ async fn training_sessions_are_recorded_checked_and_listed_newest_first() {
         .record_training_session(&session(3_000, Some(1.5)))
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("accuracy = 1.5 is out of range"), "{e}");
+    assert!(
+        e.to_string().contains("accuracy = 1.5 is out of range"),
+        "{e}"
+    );
     let mut negative = session(3_000, None);
     negative.samples = -1;
     assert!(store.record_training_session(&negative).await.is_err());
-    assert_eq!(store.training_sessions(None).await.unwrap().len(), 2, "nothing stored");
+    assert_eq!(
+        store.training_sessions(None).await.unwrap().len(),
+        2,
+        "nothing stored"
+    );
 }
 
 #[tokio::test]
 async fn histories_hold_every_run_of_a_command_in_order_with_its_match_lines() {
     let (_dir, store) = temp_store().await;
     let t = now_ms() - 1000;
-    store.record_run(&matched_run(t + 5, "npm test", 2.0)).await.unwrap();
-    store.record_run(&clean_run(t, "npm test", 1.0, 3)).await.unwrap();
-    store.record_run(&clean_run(t, "make", 1.0, 3)).await.unwrap();
+    store
+        .record_run(&matched_run(t + 5, "npm test", 2.0))
+        .await
+        .unwrap();
+    store
+        .record_run(&clean_run(t, "npm test", 1.0, 3))
+        .await
+        .unwrap();
+    store
+        .record_run(&clean_run(t, "make", 1.0, 3))
+        .await
+        .unwrap();
     let histories = store.command_histories(Some("npm")).await.unwrap();
     assert_eq!(histories.len(), 1);
     let runs = &histories[0].runs;

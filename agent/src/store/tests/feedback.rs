@@ -46,7 +46,10 @@ async fn feedback_updates_the_run_the_feedback_table_and_effectiveness_in_step()
         .unwrap();
     assert!(target.false_positive_flag);
     assert_eq!(target.user_rating, Some(2));
-    assert_eq!(target.user_feedback.as_deref(), Some("stopped on a warning"));
+    assert_eq!(
+        target.user_feedback.as_deref(),
+        Some("stopped on a warning")
+    );
     assert_eq!(target.optimal_delay_suggestion, Some(3.0));
     assert_eq!(store.feedback_count(&id).await.unwrap(), 1);
 
@@ -66,7 +69,10 @@ async fn feedback_updates_the_run_the_feedback_table_and_effectiveness_in_step()
         )
         .await
         .unwrap();
-    assert!(!target.false_positive_flag, "should have exited = not a false positive");
+    assert!(
+        !target.false_positive_flag,
+        "should have exited = not a false positive"
+    );
     assert_eq!(target.user_rating, Some(2));
     assert_eq!(store.feedback_count(&id).await.unwrap(), 2);
     let (kept, rebuilt) = kept_and_rebuilt(&store).await;
@@ -92,11 +98,19 @@ async fn missed_error_counts_as_a_miss_and_is_stored_in_the_feedback_row() {
         .await
         .unwrap();
     assert_eq!(
-        count(&store, "SELECT count(*) FROM feedback WHERE missed_error = 1").await,
+        count(
+            &store,
+            "SELECT count(*) FROM feedback WHERE missed_error = 1"
+        )
+        .await,
         1
     );
     assert_eq!(
-        count(&store, "SELECT count(*) FROM executions WHERE should_have_exited = 1").await,
+        count(
+            &store,
+            "SELECT count(*) FROM executions WHERE should_have_exited = 1"
+        )
+        .await,
         1
     );
     let (kept, rebuilt) = kept_and_rebuilt(&store).await;
@@ -117,10 +131,21 @@ async fn ids_resolve_by_prefix_and_bad_ids_say_how_to_find_one() {
     }
     let id = &runs[1].execution.execution_id;
     // The whole id, upper case, and a prefix that only it has.
-    assert_eq!(&store.resolve_run(RunRef::Id(&id.to_uppercase())).await.unwrap(), id);
+    assert_eq!(
+        &store
+            .resolve_run(RunRef::Id(&id.to_uppercase()))
+            .await
+            .unwrap(),
+        id
+    );
     let unique = (MIN_ID_PREFIX..=id.len())
         .map(|n| &id[..n])
-        .find(|p| runs.iter().filter(|r| r.execution.execution_id.starts_with(p)).count() == 1)
+        .find(|p| {
+            runs.iter()
+                .filter(|r| r.execution.execution_id.starts_with(p))
+                .count()
+                == 1
+        })
         .unwrap();
     assert_eq!(&store.resolve_run(RunRef::Id(unique)).await.unwrap(), id);
 
