@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::stats::{format_age, format_seconds, shorten, write_table};
+use super::stats::{format_age, format_seconds, short_id, shorten, write_table};
 use crate::duration::parse_duration;
 use crate::learn::anomaly::{self, Anomaly};
 use crate::store::analysis::{CommandTiming, Filter, PatternAnalysis, Quantiles, TrainingSession};
@@ -544,7 +544,7 @@ fn render_anomalies(report: &AnomaliesReport, now: i64, out: &mut dyn Write) -> 
         .map(|a| {
             let a_ = &a.anomaly;
             vec![
-                a_.execution_id.chars().take(13).collect(),
+                short_id(&a_.execution_id),
                 format_age(now - a_.started_at_ms),
                 shorten(&a_.command, 32),
                 a_.measure.as_str().to_string(),

@@ -173,6 +173,7 @@ fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|r| {
             vec![
+                short_id(&r.run.execution_id),
                 format_age(now - r.run.started_at_ms),
                 shorten(&r.run.command, COMMAND_WIDTH),
                 r.run.exit_reason.clone(),
@@ -183,8 +184,8 @@ fn render(report: &Report, now: i64, out: &mut dyn Write) -> io::Result<()> {
         .collect();
     write_table(
         out,
-        &["WHEN", "COMMAND", "EXIT", "RUNTIME", "MATCHES"],
-        &[false, false, false, true, true],
+        &["ID", "WHEN", "COMMAND", "EXIT", "RUNTIME", "MATCHES"],
+        &[false, false, false, false, true, true],
         &rows,
     )?;
 
@@ -273,6 +274,16 @@ pub(crate) fn write_table(
     }
     Ok(())
 }
+
+/// The leading characters of an execution id shown in tables (the start
+/// time in ms and 4 more hex digits): usually unique, and any unique prefix
+/// works with `earlyexit feedback`.
+pub(crate) fn short_id(execution_id: &str) -> String {
+    execution_id.chars().take(SHORT_ID_CHARS).collect()
+}
+
+/// Characters of [`short_id`].
+const SHORT_ID_CHARS: usize = 18;
 
 /// `text` on one line, at most `width` characters (cut with `…`).
 pub(crate) fn shorten(text: &str, width: usize) -> String {

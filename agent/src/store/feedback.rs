@@ -108,7 +108,7 @@ pub enum FeedbackError {
     NoRuns,
     /// The id is not a (prefix of an) execution id.
     #[error(
-        "'{id}' is not an execution id: ids look like 0193c1f2-7a4b-7c3d-9e8f-0123456789ab; give at least {MIN_ID_PREFIX} of their leading characters, or --last (find ids with `earlyexit stats` or `earlyexit export`)"
+        "'{id}' is not an execution id: ids look like 0193c1f2-7a4b-7c3d-9e8f-0123456789ab; give at least {MIN_ID_PREFIX} of their leading characters, or --last (find ids in the ID column of `earlyexit stats`, or with `earlyexit export`)"
     )]
     BadId {
         /// What was given.
@@ -116,7 +116,7 @@ pub enum FeedbackError {
     },
     /// No run has this id or prefix.
     #[error(
-        "no recorded run has an id starting with '{id}'; find ids with `earlyexit stats` or `earlyexit export --format jsonl`, or use --last"
+        "no recorded run has an id starting with '{id}'; find ids in the ID column of `earlyexit stats` (or `earlyexit export --format jsonl`), or use --last"
     )]
     Unknown {
         /// What was given.
