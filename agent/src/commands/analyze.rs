@@ -3,9 +3,9 @@
 //! the ordinary, and the trainings of the local model.
 //!
 //! Owns the command line, the tables and the `--json` shapes. The numbers
-//! come from `store::analysis` and `learn`; before `patterns` and
-//! `anomalies` the outcome rules label the runs they can
-//! (`Store::label_outcomes`), so false positives include them. It never
+//! come from `store::analysis` and `learn`; before `patterns` the outcome
+//! rules label the runs they can (`Store::label_outcomes`), so false
+//! positives include them. It never
 //! creates the database: when there is none it says so.
 
 use std::io::{self, Write};
@@ -247,7 +247,18 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
         What::Patterns(_) => {
             let report = match &store {
                 Some(store) => block_on(async {
-                    let labels_added = store.label_outcomes().await?;
+                    // Labelling writes; a database this user may only read
+                    // (or one locked by a long writer) is still analysed.
+                    let labels_added = match store.label_outcomes().await {
+                        Ok(report) => report,
+                        Err(e) => {
+                            eprintln!(
+                                "earlyexit analyze: outcome rules not applied ({e}); \
+                                 false positives count feedback and earlier labels only"
+                            );
+                            LabelReport::default()
+                        }
+                    };
                     Ok::<_, StoreError>(PatternsReport {
                         scope: scope(store.count_filtered_runs(&filter).await?),
                         labels_added,

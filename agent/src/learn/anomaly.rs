@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use earlyexit_aggregator::template::{Miner, MinerConfig};
 use serde::Serialize;
 
-use super::robust::{MAD_TO_SIGMA, median_mad};
+use super::robust::{MAD_TO_SIGMA, median_mad_with};
 
 /// Fewest earlier runs of a command before its runs are judged.
 pub const MIN_HISTORY: usize = 5;
@@ -129,18 +129,22 @@ pub struct Anomaly {
 /// at or after `from_ms`.
 pub fn detect(command: &str, runs: &[HistoryRun], from_ms: i64) -> Vec<Anomaly> {
     let mut found = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        if i < MIN_HISTORY || run.started_at_ms < from_ms {
-            continue;
-        }
-        let history = &runs[i.saturating_sub(HISTORY_WINDOW)..i];
-        for measure in [Measure::Runtime, Measure::OutputBytes] {
-            let value_of = |r: &HistoryRun| match measure {
+    let mut scratch = Vec::with_capacity(HISTORY_WINDOW);
+    for measure in [Measure::Runtime, Measure::OutputBytes] {
+        let values: Vec<f64> = runs
+            .iter()
+            .map(|r| match measure {
                 Measure::Runtime => r.runtime,
                 _ => r.output_bytes,
-            };
-            let values: Vec<f64> = history.iter().map(value_of).collect();
-            if let Some(anomaly) = outlier(command, run, measure, value_of(run), &values) {
+            })
+            .collect();
+        for (i, run) in runs.iter().enumerate() {
+            if i < MIN_HISTORY || run.started_at_ms < from_ms {
+                continue;
+            }
+            let history = &values[i.saturating_sub(HISTORY_WINDOW)..i];
+            if let Some(anomaly) = outlier(command, run, measure, values[i], history, &mut scratch)
+            {
                 found.push(anomaly);
             }
         }
@@ -155,8 +159,9 @@ fn outlier(
     measure: Measure,
     value: f64,
     history: &[f64],
+    scratch: &mut Vec<f64>,
 ) -> Option<Anomaly> {
-    let (median, mad) = median_mad(history)?;
+    let (median, mad) = median_mad_with(history, scratch)?;
     let spread = (mad * MAD_TO_SIGMA)
         .max(RELATIVE_SPREAD_FLOOR * median.abs())
         .max(measure.absolute_floor());

@@ -208,16 +208,15 @@ impl NewTrainingSession {
     }
 }
 
-/// The median of each command's runs that ran to completion, by command hash.
-fn typical_runtimes(rows: Vec<(String, f64)>) -> HashMap<String, f64> {
-    let mut by_command: HashMap<String, Vec<f64>> = HashMap::new();
-    for (hash, runtime) in rows {
-        by_command.entry(hash).or_default().push(runtime);
-    }
-    by_command
-        .into_iter()
-        .filter_map(|(hash, runtimes)| Some((hash, median(&sorted(runtimes))?)))
-        .collect()
+/// A JSON array of numbers and nulls, as `json_group_array` makes it.
+fn parse_values(json: &str) -> Result<Vec<Option<f64>>, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// A JSON array produced by the database that does not parse (a bug, or a
+/// damaged file): reported as a database error.
+fn bad_json(store: &Store, e: serde_json::Error) -> StoreError {
+    StoreError::from_sqlx(store.path(), sqlx::Error::Decode(Box::new(e)))
 }
 
 impl Store {
@@ -251,26 +250,33 @@ impl Store {
             .map(PatternTotals::from_row)
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
-        let typical = typical_runtimes(
-            sqlx::query_as(concat!(
-                "SELECT command_hash, total_runtime FROM executions \
-                 WHERE exit_reason = 'completed' AND command_hash IN \
-                 (SELECT command_hash FROM executions WHERE exit_reason = 'match' AND ",
-                filter_sql!(),
-                ")"
-            ))
-            .bind(filter.since())
-            .bind(&filter.command)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?,
-        );
-        let exits: Vec<(String, String, f64)> = sqlx::query_as(concat!(
-            "SELECT pattern, command_hash, total_runtime FROM executions \
+        // One row per command (runtimes packed as a JSON array), not one
+        // per run: the rows cross a thread inside sqlx one by one.
+        let typical: HashMap<String, f64> = sqlx::query_as::<_, (String, String)>(concat!(
+            "SELECT command_hash, json_group_array(total_runtime) FROM executions \
+             WHERE exit_reason = 'completed' AND command_hash IN \
+             (SELECT command_hash FROM executions WHERE exit_reason = 'match' AND ",
+            filter_sql!(),
+            ") GROUP BY command_hash"
+        ))
+        .bind(filter.since())
+        .bind(&filter.command)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter_map(|(hash, runtimes)| {
+            let runtimes = parse_values(&runtimes).ok()?;
+            Some((hash, median(&sorted(runtimes.into_iter().flatten()))?))
+        })
+        .collect();
+        let exits: Vec<(String, String, i64, f64)> = sqlx::query_as(concat!(
+            "SELECT pattern, command_hash, count(*), total(total_runtime) FROM executions \
              WHERE exit_reason = 'match' AND pattern <> '' AND NOT ",
             false_positive_sql!(),
             " AND ",
-            filter_sql!()
+            filter_sql!(),
+            " GROUP BY pattern, command_hash"
         ))
         .bind(filter.since())
         .bind(&filter.command)
@@ -278,11 +284,11 @@ impl Store {
         .await
         .map_err(err)?;
         let mut saved: HashMap<String, (f64, i64)> = HashMap::new();
-        for (pattern, hash, runtime) in exits {
+        for (pattern, hash, runs, runtime_sum) in exits {
             if let Some(full) = typical.get(&hash) {
                 let entry = saved.entry(pattern).or_default();
-                entry.0 += full - runtime;
-                entry.1 += 1;
+                entry.0 += full * runs as f64 - runtime_sum;
+                entry.1 += runs;
             }
         }
         let mut out: Vec<PatternAnalysis> = totals
@@ -317,31 +323,34 @@ impl Store {
     /// Per command, over the runs `filter` selects: runtime, first output,
     /// idle periods and match-to-exit quantiles; most run first.
     pub async fn analyze_timing(&self, filter: &Filter) -> Result<Vec<CommandTiming>, StoreError> {
-        type Row = (String, String, f64, Option<f64>, i64, f64, Option<f64>);
+        type Row = (String, i64, f64, String, String, String, String);
         let rows: Vec<Row> = sqlx::query_as(concat!(
-            "SELECT command_hash, command, total_runtime, time_to_first_output, \
-             idle_periods_count, longest_idle_period, time_from_match_to_exit \
+            "SELECT min(command), count(*), total(idle_periods_count), \
+             json_group_array(total_runtime), json_group_array(time_to_first_output), \
+             json_group_array(longest_idle_period), json_group_array(time_from_match_to_exit) \
              FROM executions WHERE ",
             filter_sql!(),
-            " ORDER BY command_hash"
+            " GROUP BY command_hash"
         ))
         .bind(filter.since())
         .bind(&filter.command)
         .fetch_all(&self.pool)
         .await
         .map_err(self.sql_err())?;
-        let mut out = Vec::new();
-        for group in rows.chunk_by(|a, b| a.0 == b.0) {
-            let runs = group.len() as i64;
+        let mut out = Vec::with_capacity(rows.len());
+        for (command, runs, idle_periods, runtime, first_output, longest_idle, match_to_exit) in rows
+        {
+            let parse = |json: &str| parse_values(json).map_err(|e| bad_json(self, e));
+            let match_to_exit = parse(&match_to_exit)?;
             out.push(CommandTiming {
-                command: group[0].1.clone(),
+                command,
                 runs,
-                runtime: Quantiles::of(group.iter().map(|r| r.2)),
-                time_to_first_output: Quantiles::of(group.iter().filter_map(|r| r.3)),
-                idle_periods_mean: group.iter().map(|r| r.4 as f64).sum::<f64>() / runs as f64,
-                longest_idle: Quantiles::of(group.iter().map(|r| r.5)),
-                match_to_exit: Quantiles::of(group.iter().filter_map(|r| r.6)),
-                runs_with_match: group.iter().filter(|r| r.6.is_some()).count() as i64,
+                runtime: Quantiles::of(parse(&runtime)?.into_iter().flatten()),
+                time_to_first_output: Quantiles::of(parse(&first_output)?.into_iter().flatten()),
+                idle_periods_mean: idle_periods / runs.max(1) as f64,
+                longest_idle: Quantiles::of(parse(&longest_idle)?.into_iter().flatten()),
+                runs_with_match: match_to_exit.iter().flatten().count() as i64,
+                match_to_exit: Quantiles::of(match_to_exit.into_iter().flatten()),
             });
         }
         out.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.command.cmp(&b.command)));
@@ -354,50 +363,41 @@ impl Store {
         &self,
         command: Option<&str>,
     ) -> Result<Vec<CommandHistory>, StoreError> {
-        let err = self.sql_err();
-        let mut lines: HashMap<String, Vec<String>> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT m.execution_id, m.line_content FROM match_events m \
-             JOIN executions e ON e.execution_id = m.execution_id \
-             WHERE m.kind = 'error' AND (?1 IS NULL OR instr(e.command, ?1) > 0) \
-             ORDER BY m.execution_id, m.match_number",
+        /// One run in the packed array: id, start, runtime, bytes, matched lines.
+        type Packed = (String, i64, f64, i64, Option<Vec<String>>);
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT min(command), json_group_array(json_array(execution_id, started_at_ms, \
+             total_runtime, bytes_processed, CASE WHEN match_count > 0 THEN json(( \
+               SELECT json_group_array(line_content) FROM (SELECT line_content \
+               FROM match_events m WHERE m.execution_id = e.execution_id \
+               AND m.kind = 'error' ORDER BY m.match_number))) END)) \
+             FROM executions e WHERE (?1 IS NULL OR instr(command, ?1) > 0) \
+             GROUP BY command_hash",
         )
         .bind(command)
         .fetch_all(&self.pool)
         .await
-        .map_err(err)?;
-        for row in &rows {
-            lines
-                .entry(row.try_get(0).map_err(err)?)
-                .or_default()
-                .push(row.try_get(1).map_err(err)?);
+        .map_err(self.sql_err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (command, packed) in rows {
+            let packed: Vec<Packed> =
+                serde_json::from_str(&packed).map_err(|e| bad_json(self, e))?;
+            let mut runs: Vec<HistoryRun> = packed
+                .into_iter()
+                .map(|(execution_id, started_at_ms, runtime, bytes, lines)| HistoryRun {
+                    execution_id,
+                    started_at_ms,
+                    runtime,
+                    output_bytes: bytes as f64,
+                    match_lines: lines.unwrap_or_default(),
+                })
+                .collect();
+            runs.sort_by(|a, b| {
+                (a.started_at_ms, &a.execution_id).cmp(&(b.started_at_ms, &b.execution_id))
+            });
+            out.push(CommandHistory { command, runs });
         }
-        type Run = (String, String, String, i64, f64, i64);
-        let runs: Vec<Run> = sqlx::query_as(
-            "SELECT command_hash, command, execution_id, started_at_ms, total_runtime, \
-             bytes_processed FROM executions WHERE (?1 IS NULL OR instr(command, ?1) > 0) \
-             ORDER BY command_hash, started_at_ms, execution_id",
-        )
-        .bind(command)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(runs
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|group| CommandHistory {
-                command: group[0].1.clone(),
-                runs: group
-                    .iter()
-                    .map(|(_, _, id, started_at_ms, runtime, bytes)| HistoryRun {
-                        match_lines: lines.remove(id).unwrap_or_default(),
-                        execution_id: id.clone(),
-                        started_at_ms: *started_at_ms,
-                        runtime: *runtime,
-                        output_bytes: *bytes as f64,
-                    })
-                    .collect(),
-            })
-            .collect())
+        Ok(out)
     }
 
     /// Records one training of a local model (for `analyze models`);

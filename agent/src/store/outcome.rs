@@ -67,11 +67,17 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(err)?;
         let clean = sqlx::query_as::<_, (String, String, i64, i64, i64, i64)>(
-            "SELECT execution_id, command_hash, started_at_ms, stdout_lines, stderr_lines, \
-             fd_lines FROM executions WHERE exit_reason = 'completed' AND child_exit_code = 0 \
-             AND child_signal IS NULL AND match_count = 0 AND command_hash IN \
-             (SELECT command_hash FROM executions WHERE exit_reason = 'match' \
-              AND outcome_label IS NULL)",
+            // Only the clean runs that can be evidence: those of a command
+            // with a candidate, started after its earliest candidate.
+            "WITH pending AS (SELECT command_hash, min(started_at_ms) AS since \
+               FROM executions WHERE exit_reason = 'match' AND outcome_label IS NULL \
+               AND false_positive_flag = 0 AND should_have_exited IS NULL \
+               GROUP BY command_hash) \
+             SELECT e.execution_id, e.command_hash, e.started_at_ms, e.stdout_lines, \
+             e.stderr_lines, e.fd_lines FROM pending p JOIN executions e \
+             ON e.command_hash = p.command_hash AND e.started_at_ms > p.since \
+             WHERE e.exit_reason = 'completed' AND e.child_exit_code = 0 \
+             AND e.child_signal IS NULL AND e.match_count = 0",
         )
         .fetch_all(&self.pool)
         .await
