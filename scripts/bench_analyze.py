@@ -134,9 +134,15 @@ def fill(db, executions, seed=7):
 
 
 def timed(cmd, env):
+    """Wall-clock and CPU (user + system) seconds of one run of `cmd`."""
+    before = os.times()
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system)
+    return wall, cpu
 
 
 def main():
@@ -157,16 +163,19 @@ def main():
         n, m = fill(db, args.executions)
         print(f"filled {n} executions and {m} match events in {time.perf_counter() - t0:.1f}s "
               f"({os.path.getsize(db) / 1e6:.0f} MB)")
-        print(f"{'analysis':<22}{'first':>10}{'median':>10}   (of {args.runs} later runs)")
-        total_first = total_median = 0.0
+        print(f"{'analysis':<22}{'first':>9}{'cpu':>8}{'median':>10}{'cpu':>8}"
+              f"   (wall-clock and CPU seconds; median of {args.runs} later runs)")
+        sums = [0.0, 0.0, 0.0, 0.0]
         for what in ["patterns", "timing", "anomalies"]:
             cmd = [args.bin, "analyze", what, "--json"]
             first = timed(cmd, env)
-            median = statistics.median(timed(cmd, env) for _ in range(args.runs))
-            total_first += first
-            total_median += median
-            print(f"analyze {what:<14}{first:>9.2f}s{median:>9.2f}s")
-        print(f"{'sum':<22}{total_first:>9.2f}s{total_median:>9.2f}s")
+            later = [timed(cmd, env) for _ in range(args.runs)]
+            median = (statistics.median(w for w, _ in later), statistics.median(c for _, c in later))
+            row = [first[0], first[1], median[0], median[1]]
+            sums = [a + b for a, b in zip(sums, row)]
+            print(f"analyze {what:<14}{row[0]:>8.2f}s{row[1]:>7.2f}s{row[2]:>9.2f}s{row[3]:>7.2f}s")
+        print(f"{'sum':<22}{sums[0]:>8.2f}s{sums[1]:>7.2f}s{sums[2]:>9.2f}s{sums[3]:>7.2f}s")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 
