@@ -404,3 +404,40 @@ fn analyze_help_explains_the_columns_and_the_score() {
     let help = expect(&env, &["analyze", "anomalies", "--help"], 0);
     assert!(help.contains("median absolute deviation"), "{help}");
 }
+
+#[test]
+fn an_error_line_of_a_new_shape_is_an_anomaly_of_that_run() {
+    let env = Env::new();
+    let counter = env.home.path().join("counter");
+    // The same command line each time; the sixth run on fails differently.
+    let script = format!(
+        "n=$(cat '{c}' 2>/dev/null || echo 0); echo $((n+1)) > '{c}'; \
+         if [ $n -lt 6 ]; then echo \"ERROR: test case_$n failed after ${{n}}ms\"; \
+         else echo 'ERROR: panic: index out of range [5] with length 3'; fi",
+        c = counter.display()
+    );
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(recorded(
+            &env,
+            &["--delay-exit", "0", "ERROR", "--", "sh", "-c", &script],
+        ));
+    }
+    let report = json(&env, &["analyze", "anomalies", "--json"]);
+    let new: Vec<&Value> = report["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["measure"] == "new_error_template")
+        .collect();
+    assert_eq!(new.len(), 1, "{report}");
+    assert_eq!(new[0]["execution_id"], ids[6].as_str());
+    assert_eq!(new[0]["history_runs"], 6);
+    assert!(
+        new[0]["template"].as_str().unwrap().contains("panic"),
+        "{report}"
+    );
+    let table = expect(&env, &["analyze", "anomalies"], 0);
+    assert!(table.contains("new_error_template"), "{table}");
+    assert!(table.contains(&ids[6][..18]), "{table}");
+}

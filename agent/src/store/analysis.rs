@@ -338,7 +338,8 @@ impl Store {
         .await
         .map_err(self.sql_err())?;
         let mut out = Vec::with_capacity(rows.len());
-        for (command, runs, idle_periods, runtime, first_output, longest_idle, match_to_exit) in rows
+        for (command, runs, idle_periods, runtime, first_output, longest_idle, match_to_exit) in
+            rows
         {
             let parse = |json: &str| parse_values(json).map_err(|e| bad_json(self, e));
             let match_to_exit = parse(&match_to_exit)?;
@@ -384,13 +385,15 @@ impl Store {
                 serde_json::from_str(&packed).map_err(|e| bad_json(self, e))?;
             let mut runs: Vec<HistoryRun> = packed
                 .into_iter()
-                .map(|(execution_id, started_at_ms, runtime, bytes, lines)| HistoryRun {
-                    execution_id,
-                    started_at_ms,
-                    runtime,
-                    output_bytes: bytes as f64,
-                    match_lines: lines.unwrap_or_default(),
-                })
+                .map(
+                    |(execution_id, started_at_ms, runtime, bytes, lines)| HistoryRun {
+                        execution_id,
+                        started_at_ms,
+                        runtime,
+                        output_bytes: bytes as f64,
+                        match_lines: lines.unwrap_or_default(),
+                    },
+                )
                 .collect();
             runs.sort_by(|a, b| {
                 (a.started_at_ms, &a.execution_id).cmp(&(b.started_at_ms, &b.execution_id))
