@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::effectiveness::{
     PatternTotals, effectiveness_score, false_positive_sql, pattern_totals_sql,
