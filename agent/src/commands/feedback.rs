@@ -98,6 +98,8 @@ pub struct Report {
     pub feedback: Feedback,
     /// The run's pattern in `pattern_effectiveness` after the change.
     pub pattern: Option<PatternEffectiveness>,
+    /// Labels the outcome rules added to other runs meanwhile.
+    pub labels_added: crate::store::outcome::LabelReport,
 }
 
 /// A usage problem the flags cannot express.
@@ -295,6 +297,9 @@ pub fn run(args: &Args, db_path: &Path, config_ask: bool) -> anyhow::Result<Exit
             anyhow::bail!("nothing recorded: every question was skipped");
         }
         let run = store.record_feedback(&id, &feedback).await?;
+        // Bring the outcome labels up to date too, so the pattern's counts
+        // shown below are the ones `analyze patterns` would show.
+        let labels_added = store.label_outcomes().await?;
         let pattern = store
             .pattern_effectiveness()
             .await?
@@ -306,6 +311,7 @@ pub fn run(args: &Args, db_path: &Path, config_ask: bool) -> anyhow::Result<Exit
             run,
             feedback,
             pattern,
+            labels_added,
         })
     })?;
     let mut out = io::stdout().lock();
