@@ -56,7 +56,8 @@ Columns (per command; quantiles by linear interpolation):
   FIRST-OUT    median time from start to the first output byte
   IDLE/RUN     mean number of idle periods (no output for 1s or more) per run
   LONGEST-IDLE 95th percentile of each run's longest idle period
-  MATCH-EXIT   median time from the first match to exit (runs with a match)";
+  MATCH-EXIT   median time from the first match to exit (runs with a match)
+--json gives p50, p95, p99 and max of every measure, and runs_with_match.";
 
 const ANOMALIES_HELP: &str = "\
 Each run is compared with up to 50 earlier runs of the same command (at least 5).

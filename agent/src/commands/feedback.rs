@@ -28,8 +28,9 @@ Examples:
   earlyexit feedback --last --missed-error
   earlyexit feedback --last --ask            (asks on a terminal)
 
-Run ids are printed by `earlyexit stats`, `earlyexit export` and `earlyexit --json ...`
-(execution_id); any unique prefix of 4 or more characters works, like git.
+Run ids are in the ID column of `earlyexit stats`, and the execution_id of
+`earlyexit export` and `earlyexit --json ...`; any unique prefix of 4 or more
+characters works, like git.
 Each call adds a row to the feedback table and updates the run's own feedback
 columns; values not given are left as they were.";
 
