@@ -120,7 +120,7 @@ pub struct Common {
     #[arg(long, value_name = "AGE", value_parser = parse_duration)]
     pub since: Option<Duration>,
 
-    /// Most rows shown (0 = all).
+    /// Most rows in a table (0 = all); `anomalies --json` is cut too and gives the total.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
 }

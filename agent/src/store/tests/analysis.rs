@@ -260,3 +260,39 @@ async fn histories_hold_every_run_of_a_command_in_order_with_its_match_lines() {
     assert_eq!(runs[1].match_lines.len(), 2, "{runs:?}");
     assert_eq!(ExitReason::Match.as_str(), "match");
 }
+
+#[tokio::test]
+async fn deleting_labelled_runs_keeps_pattern_effectiveness_equal_to_a_rebuild() {
+    let (_dir, store) = temp_store().await;
+    let t = now_ms() - 100_000;
+    for i in 0..4 {
+        store
+            .record_run(&matched_run(t + i * 10, "npm test", 2.0))
+            .await
+            .unwrap();
+    }
+    store
+        .record_run(&clean_run(t + 100, "npm test", 12.0, 300))
+        .await
+        .unwrap();
+    store
+        .record_run(&matched_run(t + 200, "npm test", 2.0))
+        .await
+        .unwrap();
+    assert_eq!(store.label_outcomes().await.unwrap().later_success, 4);
+    assert_eq!(
+        store.pattern_effectiveness().await.unwrap()[0].false_positives,
+        4
+    );
+    // Retention removes the two oldest labelled runs (and nothing else).
+    let deleted = store.delete_runs_before(t + 15).await.unwrap();
+    assert_eq!(deleted.runs, 2);
+    let mut kept = store.pattern_effectiveness().await.unwrap();
+    assert_eq!((kept[0].total_uses, kept[0].false_positives), (4, 2));
+    store.rebuild_pattern_effectiveness().await.unwrap();
+    let mut rebuilt = store.pattern_effectiveness().await.unwrap();
+    kept.iter_mut()
+        .chain(rebuilt.iter_mut())
+        .for_each(|r| r.last_updated.clear());
+    assert_eq!(kept, rebuilt);
+}
