@@ -441,3 +441,91 @@ fn an_error_line_of_a_new_shape_is_an_anomaly_of_that_run() {
     assert!(table.contains("new_error_template"), "{table}");
     assert!(table.contains(&ids[6][..18]), "{table}");
 }
+
+/// Runs `earlyexit ARGS` on a pseudo-terminal (util-linux `script`), with
+/// `input` typed; `None` when `script` is not installed.
+fn on_a_terminal(env: &Env, args: &[&str], input: &str, ci: bool) -> Option<String> {
+    use std::io::Write;
+    use std::process::Stdio;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed, so no terminal can be made");
+        return None;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_earlyexit"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("EARLYEXIT_HOME", env.home.path())
+        .current_dir(env.home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    let mut child = cmd.spawn().expect("spawn script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = wait_with_limit(child, LIMIT);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn ask_prompts_on_a_terminal_but_not_in_ci() {
+    let env = Env::new();
+    let id = recorded(
+        &env,
+        &[
+            "--delay-exit",
+            "0",
+            "ERROR",
+            "--",
+            "sh",
+            "-c",
+            "echo ERROR x",
+        ],
+    );
+    let Some(text) = on_a_terminal(
+        &env,
+        &["feedback", "--last", "--ask"],
+        "4\ny\nnoise\n",
+        false,
+    ) else {
+        return;
+    };
+    assert!(
+        text.contains("Rating, 1 (badly) to 5 (perfectly)"),
+        "{text}"
+    );
+    let run = earlyexit::store::block_on(async {
+        let store = earlyexit::store::Store::open_existing(&env.db()).await?;
+        let run = store
+            .feedback_target(&id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        store.close().await;
+        Ok::<_, anyhow::Error>(run)
+    })
+    .unwrap();
+    assert_eq!(run.user_rating, Some(4), "{text}");
+    assert!(run.false_positive_flag);
+    assert_eq!(run.user_feedback.as_deref(), Some("noise"));
+
+    // With CI set, a terminal is not enough.
+    let text = on_a_terminal(&env, &["feedback", "--last", "--ask"], "2\n", true).unwrap();
+    assert!(text.contains("not asking: CI is set"), "{text}");
+    assert_eq!(feedback_rows(&env, &id), 1);
+}
