@@ -24,7 +24,7 @@ use crate::run::{MatchMode, RunPlan};
 pub const NO_PATTERN_WORDS: &[&str] = &["NONE", "-", "NOPATTERN"];
 
 /// Reserved subcommand names this version does not implement yet.
-const NOT_YET: &[&str] = &["analyze", "suggest", "feedback", "patterns", "improve"];
+const NOT_YET: &[&str] = &["suggest", "patterns", "improve"];
 
 /// Whether `word` in the first position names a subcommand: one of [`Sub`],
 /// or one of [`NOT_YET`]. (`run` is reserved too, but runs a command.)
@@ -263,6 +263,10 @@ struct SubcommandCli {
 enum Sub {
     /// Recent runs, exit reasons, match rate, runtimes per command.
     Stats(crate::commands::stats::Args),
+    /// Tell earlyexit whether it was right about a run: rating, false positive, missed error, delay.
+    Feedback(crate::commands::feedback::Args),
+    /// What the history says: per-pattern effectiveness, per-command timing, anomalies, model trainings.
+    Analyze(crate::commands::analyze::Args),
     /// Export recorded runs as json, jsonl or csv.
     Export(crate::commands::export::Args),
     /// Delete recorded runs.
@@ -413,6 +417,12 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                 let db = loaded.config.db.clone();
                 match other {
                     Sub::Stats(args) => crate::commands::stats::run(args, &db, loaded.config.color),
+                    Sub::Feedback(args) => crate::commands::feedback::run(
+                        args,
+                        &db,
+                        loaded.config.feedback == crate::config::FeedbackMode::Ask,
+                    ),
+                    Sub::Analyze(args) => crate::commands::analyze::run(args, &db),
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),

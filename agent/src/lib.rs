@@ -20,6 +20,7 @@
 //! | [`record`] | the telemetry record of a run (plain data) |
 //! | [`report`] | exit code, record, summaries after a run |
 //! | [`context`] | project type, command category, system load, environment at start |
+//! | [`learn`] | local learning as pure functions: outcome rules, robust statistics, anomalies |
 //! | [`store`] | the local SQLite database (sqlx), the outbox of runs to sync |
 //! | [`recorder`] | when a finished run is written: the database writer started once a run lasts, or the spool |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
@@ -33,6 +34,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod duration;
+pub mod learn;
 pub mod lifecycle;
 pub mod matcher;
 pub mod privacy;

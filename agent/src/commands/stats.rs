@@ -280,6 +280,7 @@ fn render(report: &Report, now: i64, style: Style, out: &mut dyn Write) -> io::R
         .iter()
         .map(|r| {
             vec![
+                cell(short_id(&r.run.execution_id)),
                 colored(format_age(now - r.run.started_at_ms), Some(DIM)),
                 cell(shorten(&r.run.command, COMMAND_WIDTH)),
                 colored(r.run.exit_reason.clone(), reason_color(&r.run.exit_reason)),
@@ -291,8 +292,8 @@ fn render(report: &Report, now: i64, style: Style, out: &mut dyn Write) -> io::R
     write_table(
         out,
         style,
-        &["WHEN", "COMMAND", "EXIT", "RUNTIME", "MATCHES"],
-        &[false, false, false, true, true],
+        &["ID", "WHEN", "COMMAND", "EXIT", "RUNTIME", "MATCHES"],
+        &[false, false, false, false, true, true],
         &rows,
     )?;
 
@@ -394,6 +395,20 @@ fn write_table(
     Ok(())
 }
 
+/// [`write_table`] for other commands' uncoloured tables (`analyze`).
+pub(crate) fn write_plain_table(
+    out: &mut dyn Write,
+    headers: &[&str],
+    right: &[bool],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let rows: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|row| row.iter().map(|t| cell(t.as_str())).collect())
+        .collect();
+    write_table(out, Style { color: false }, headers, right, &rows)
+}
+
 /// A horizontal bar of `part / whole` in `width` characters, in eighths.
 fn bar(part: i64, whole: i64, width: usize) -> String {
     const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
@@ -438,8 +453,18 @@ fn sparkline(runtimes: &[f64]) -> String {
         .collect()
 }
 
+/// The leading characters of an execution id shown in tables (the start
+/// time in ms and 4 more hex digits): usually unique, and any unique prefix
+/// works with `earlyexit feedback`.
+pub(crate) fn short_id(execution_id: &str) -> String {
+    execution_id.chars().take(SHORT_ID_CHARS).collect()
+}
+
+/// Characters of [`short_id`].
+const SHORT_ID_CHARS: usize = 18;
+
 /// `text` on one line, at most `width` characters (cut with `…`).
-fn shorten(text: &str, width: usize) -> String {
+pub(crate) fn shorten(text: &str, width: usize) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -453,7 +478,7 @@ fn shorten(text: &str, width: usize) -> String {
 }
 
 /// `0.25s`, `14.2s`, `2m05s`, `1h03m`.
-fn format_seconds(seconds: f64) -> String {
+pub(crate) fn format_seconds(seconds: f64) -> String {
     if !seconds.is_finite() || seconds < 0.0 {
         return "-".to_string();
     }
@@ -471,7 +496,7 @@ fn format_seconds(seconds: f64) -> String {
 }
 
 /// How long ago, coarsely: `12s ago`, `5m ago`, `3h ago`, `2d ago`.
-fn format_age(ms: i64) -> String {
+pub(crate) fn format_age(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     match s {
         0..60 => format!("{s}s ago"),

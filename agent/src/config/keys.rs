@@ -77,6 +77,11 @@ pub const KEYS: &[KeyDoc] = &[
         when_unset: "",
     },
     KeyDoc {
+        name: "feedback",
+        description: "flags | ask: with ask, `earlyexit feedback` given no value asks on a terminal (never in CI or without a terminal) (default flags)",
+        when_unset: "",
+    },
+    KeyDoc {
         name: "anonymize_local",
         description: "true: scrub the local database too (it keeps raw content by default, mode 0600)",
         when_unset: "",

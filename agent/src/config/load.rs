@@ -136,6 +136,7 @@ impl LoadedConfig {
             kill_grace,
             db,
             color,
+            feedback,
             anonymize_local,
             scrub_disable,
             scrub_rules,
@@ -166,6 +167,7 @@ impl LoadedConfig {
             first_output_timeout,
             kill_grace,
             color,
+            feedback,
             anonymize_local,
             scrub_disable,
             scrub_rules,
@@ -365,7 +367,7 @@ mod tests {
         tree.write_home(
             "telemetry: anonymous\nretention_days: 30\nmax_db_size_mb: 5\nunix_exit_codes: true\n\
              delay_exit: 3s\ntimeout: 2m\nidle_timeout: 45\nfirst_output_timeout: 1.5s\n\
-             kill_grace: 250ms\ndb: runs/t.db\ncolor: never\nanonymize_local: true\n\
+             kill_grace: 250ms\ndb: runs/t.db\ncolor: never\nfeedback: ask\nanonymize_local: true\n\
              scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n\
              scrub_keyed: false\nscrub_key_file: keys/org.key\ncollector: {url: 'https://collector.internal:7700', token: abc}\n\
              sync_on_exit: true\nsync_on_exit_timeout: 500ms\n",
@@ -383,6 +385,7 @@ mod tests {
         assert_eq!(c.kill_grace, Duration::from_millis(250));
         assert_eq!(c.db, tree.home().join("runs/t.db"));
         assert_eq!(c.color, ColorChoice::Never);
+        assert_eq!(c.feedback, crate::config::FeedbackMode::Ask);
         assert!(c.anonymize_local);
         assert_eq!(c.scrub_disable, ["email"]);
         assert_eq!(c.scrub_rules[0].name, "ticket");

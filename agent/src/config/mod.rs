@@ -42,10 +42,10 @@ pub use keys::{KEYS, KeyDoc};
 pub use load::{LoadedConfig, Source};
 pub use schema::{
     CollectorConfig, ColorChoice, Config, DEFAULT_COLOR, DEFAULT_DB_FILE,
-    DEFAULT_DELAY_EXIT_COMMAND, DEFAULT_DELAY_EXIT_PIPE, DEFAULT_KILL_GRACE,
+    DEFAULT_DELAY_EXIT_COMMAND, DEFAULT_DELAY_EXIT_PIPE, DEFAULT_FEEDBACK, DEFAULT_KILL_GRACE,
     DEFAULT_MAX_DB_SIZE_MB, DEFAULT_RETENTION_DAYS, DEFAULT_SYNC_ON_EXIT,
     DEFAULT_SYNC_ON_EXIT_TIMEOUT, DEFAULT_TELEMETRY, DEFAULT_TELEMETRY_WITH_COLLECTOR,
-    DEFAULT_UNIX_EXIT_CODES, ScrubRule, TelemetryLevel,
+    DEFAULT_UNIX_EXIT_CODES, FeedbackMode, ScrubRule, TelemetryLevel,
 };
 
 /// Environment variable that overrides where earlyexit keeps its files.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::keys::{did_you_mean, key_doc};
-use super::{CollectorConfig, ColorChoice, ConfigError, ScrubRule, TelemetryLevel};
+use super::{CollectorConfig, ColorChoice, ConfigError, FeedbackMode, ScrubRule, TelemetryLevel};
 use crate::duration::parse_duration;
 
 /// The keys one file sets. `None` means "not set in this file"; for the
@@ -46,6 +46,7 @@ pub(super) struct RawConfig {
     pub(super) kill_grace: Option<Duration>,
     pub(super) db: Option<String>,
     pub(super) color: Option<ColorChoice>,
+    pub(super) feedback: Option<FeedbackMode>,
     pub(super) anonymize_local: Option<bool>,
     pub(super) scrub_disable: Option<Vec<String>>,
     pub(super) scrub_rules: Option<Vec<ScrubRule>>,

@@ -87,6 +87,21 @@ impl fmt::Display for TelemetryLevel {
     }
 }
 
+/// Default `feedback`: `earlyexit feedback` records only the values given
+/// as flags; it never prompts unless asked to.
+pub const DEFAULT_FEEDBACK: FeedbackMode = FeedbackMode::Flags;
+
+/// Whether `earlyexit feedback` asks (`feedback` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackMode {
+    /// Record the values given as flags; ask only with `--ask`.
+    Flags,
+    /// With no value given, ask on a terminal (never when stdin is not a
+    /// terminal or `CI` is set).
+    Ask,
+}
+
 /// When to colour output (`color` key, `--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -152,6 +167,8 @@ pub struct Config {
     pub db: PathBuf,
     /// `color`: when to colour output.
     pub color: ColorChoice,
+    /// `feedback`: whether `earlyexit feedback` asks when no value is given.
+    pub feedback: FeedbackMode,
     /// `anonymize_local`: scrub the local database too (it keeps raw
     /// content by default; it is the user's own, mode 0600).
     pub anonymize_local: bool,
@@ -265,6 +282,7 @@ impl Config {
             kill_grace: DEFAULT_KILL_GRACE,
             db: earlyexit_home.join(DEFAULT_DB_FILE),
             color: DEFAULT_COLOR,
+            feedback: DEFAULT_FEEDBACK,
             anonymize_local: false,
             scrub_disable: Vec::new(),
             scrub_rules: Vec::new(),

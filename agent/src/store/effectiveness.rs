@@ -17,33 +17,53 @@ use crate::record::{Execution, ExitReason};
 /// Totals of the runs of one pattern, as kept in `pattern_effectiveness`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct PatternTotals {
-    pattern: String,
-    total_uses: i64,
-    successful_exits: i64,
-    false_positives: i64,
-    missed_errors: i64,
-    runs_with_match: i64,
-    sum_time_to_match: f64,
-    sum_total_runtime: f64,
-    rated_runs: i64,
-    sum_user_rating: i64,
+    pub(super) pattern: String,
+    pub(super) total_uses: i64,
+    pub(super) successful_exits: i64,
+    pub(super) false_positives: i64,
+    pub(super) missed_errors: i64,
+    pub(super) runs_with_match: i64,
+    pub(super) sum_time_to_match: f64,
+    pub(super) sum_total_runtime: f64,
+    pub(super) rated_runs: i64,
+    pub(super) sum_user_rating: i64,
 }
+
+/// Whether a run of `executions` counts as a false positive: flagged by
+/// feedback, or labelled by the outcome rules unless feedback said it
+/// should have exited. One definition for every count of false positives.
+macro_rules! false_positive_sql {
+    () => {
+        "(false_positive_flag = 1 OR (outcome_label IS 'likely_false_positive' \
+         AND should_have_exited IS NOT 1))"
+    };
+}
+pub(super) use false_positive_sql;
 
 /// The aggregate over `executions` that yields [`PatternTotals`]; the
 /// definitions must agree with [`PatternTotals::of_run`].
+///
+/// A false positive is a run flagged by feedback (`--false-positive`) or
+/// labelled `likely_false_positive` by the outcome rules
+/// (`learn::outcome`) unless feedback said it should have exited; a miss
+/// is a run whose child failed on its own without a match stopping it, or
+/// one that feedback says should have exited (`--missed-error`,
+/// `--should-have-exited yes`) and did not end by a match.
 macro_rules! pattern_totals_sql {
-    ($where:literal) => {
+    ($($where:tt)+) => {
         concat!(
             "SELECT pattern, count(*), ",
             "coalesce(sum(exit_reason = 'match'), 0), ",
-            "coalesce(sum(false_positive_flag = 1), 0), ",
+            "coalesce(sum(",
+            $crate::store::effectiveness::false_positive_sql!(),
+            "), 0), ",
             "coalesce(sum((exit_reason = 'completed' AND (coalesce(child_exit_code, 0) <> 0 ",
             "OR child_signal IS NOT NULL)) OR (coalesce(should_have_exited, 0) = 1 ",
             "AND exit_reason <> 'match')), 0), ",
             "count(time_to_first_match), total(time_to_first_match), total(total_runtime), ",
             "count(user_rating), coalesce(sum(user_rating), 0) ",
             "FROM executions WHERE pattern <> '' AND ",
-            $where,
+            $($where)+,
             " GROUP BY pattern"
         )
     };
@@ -135,6 +155,56 @@ impl PatternTotals {
         }
         Ok(())
     }
+}
+
+/// The [`PatternTotals`] of the runs `ids_json` (a JSON array of execution
+/// ids) as stored now: read before and after a change to those runs
+/// (feedback, an outcome label), so the change can be moved into
+/// `pattern_effectiveness` with [`replace_totals`].
+pub(super) async fn totals_of_runs(
+    conn: &mut SqliteConnection,
+    ids_json: &str,
+) -> Result<Vec<PatternTotals>, sqlx::Error> {
+    let rows = sqlx::query(pattern_totals_sql!(
+        "execution_id IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(ids_json)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(PatternTotals::from_row).collect()
+}
+
+/// Takes `before` out of `pattern_effectiveness` and puts `after` in: the
+/// same runs, read with [`totals_of_runs`] around a change to them.
+pub(super) async fn replace_totals(
+    conn: &mut SqliteConnection,
+    before: Vec<PatternTotals>,
+    after: &[PatternTotals],
+) -> Result<(), sqlx::Error> {
+    let now = rfc3339_now();
+    for totals in after {
+        totals.apply(conn, &now).await?;
+    }
+    for totals in before {
+        totals.negated().apply(conn, &now).await?;
+    }
+    Ok(())
+}
+
+/// The effectiveness score of `pattern_effectiveness.effectiveness_score`
+/// (the F1 score of catching failing runs), for totals computed outside
+/// the table (`analyze patterns --since`, `--command`): true positives are
+/// the runs that ended by a match minus the false positives, so
+/// `score = 2·TP / (2·TP + FP + misses)`; `None` when all three are 0.
+/// A test checks that it agrees with the generated column.
+pub fn effectiveness_score(
+    successful_exits: i64,
+    false_positives: i64,
+    missed: i64,
+) -> Option<f64> {
+    let tp = (successful_exits - false_positives).max(0);
+    let denominator = 2 * tp + false_positives + missed;
+    (denominator != 0).then(|| 2.0 * tp as f64 / denominator as f64)
 }
 
 /// One row of `pattern_effectiveness`.

@@ -11,6 +11,9 @@
 //! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
 //! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
 //! | [`stats`] | the read queries behind `stats` |
+//! | [`feedback`] | finding a run by id, prefix or `--last`; recording feedback on it |
+//! | [`outcome`] | applying the outcome rules (`learn::outcome`) as labels on runs |
+//! | [`analysis`] | the read queries behind `analyze`; `training_sessions` |
 //! | [`export`] | paging runs out for `export` and reading them back for sync |
 //! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
 //!
@@ -24,20 +27,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::SqlitePool;
 
+pub mod analysis;
 pub mod bundles;
 pub mod effectiveness;
 pub mod error;
 pub mod export;
+pub mod feedback;
 pub mod limits;
 pub mod open;
 pub mod outbox;
+pub mod outcome;
 pub mod stats;
 pub mod write;
 
 pub use bundles::{Bundle, KeptBundle};
-pub use effectiveness::PatternEffectiveness;
+pub use effectiveness::{PatternEffectiveness, effectiveness_score};
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
+pub use feedback::{Feedback, FeedbackError, FeedbackTarget, RunRef};
 pub use limits::{
     AGE_PRUNE_INTERVAL, DeleteCounts, PRUNE_BATCH, PRUNE_TIME_BUDGET, PruneReport,
     SIZE_CAP_TARGET_PERCENT,
