@@ -336,6 +336,38 @@ def noise(rng, n):
     return [rng.choice(gens)() for _ in range(n)]
 
 
+# Error-looking lines of a job that still passes (a flaky mirror, a retried
+# download, an optional service): printed in passing runs too, so they are
+# never labelled.
+FLAKY = [
+    "error: could not reach cache server, building without it",
+    "ERROR: failed to download https://mirror.example.org/dist/tool-{n}.tar.gz, trying next mirror",
+    "npm ERR! network request to https://registry.npmjs.org/left-pad failed, reason: socket hang up (will retry)",
+    "fatal: unable to access 'https://github.com/example/assets.git/': Could not resolve host: github.com",
+    "E: Failed to fetch http://azure.archive.ubuntu.com/ubuntu/pool/main/c/curl/libcurl4_{n}.deb  404  Not Found [IP: 52.147.219.192 80]",
+    "Error: telemetry endpoint unavailable, continuing without metrics",
+    "Traceback (most recent call last) suppressed: optional plugin 'color' failed to load",
+    "warning: failed to remove temporary file /tmp/build-{n}.lock: Permission denied",
+    "[ERROR] Failed to connect to sccache server, compiling locally",
+    "FAIL: optional dependency 'fsevents' is not supported on linux (skipped)",
+    "cannot open display: :0 (headless run, ignored)",
+    "Exception ignored in: <function _Connection.__del__ at 0x7f{n}>",
+]
+
+
+def with_flaky(rng, lines):
+    """Adds 1 to 3 flaky error lines to a job's noise, on 40 % of the
+    jobs."""
+    if rng.random() >= 0.4 or not lines:
+        return lines
+    out = list(lines)
+    for _ in range(rng.randint(1, 3)):
+        # Half of them just before the tool's output.
+        at = len(out) if rng.random() < 0.5 else rng.randint(0, len(out))
+        out.insert(at, rng.choice(FLAKY).format(n=rng.randint(100, 999)))
+    return out
+
+
 def stamp(rng, lines):
     base = rng.randint(0, 50000)
     return [f"2024-05-{rng.randint(1,28):02d}T12:{(base+i)//60%60:02d}:{(base+i)%60:02d}.{rng.randint(0,9999999):07d}Z {l}" for i, l in enumerate(lines)]
@@ -356,7 +388,7 @@ def rerun(rng, lines):
 
 def pair(rng, body_f, body_p, n_pre, n_post, ts):
     """(failing lines, index of its body, passing lines)."""
-    pre, post = noise(rng, n_pre), noise(rng, n_post)
+    pre, post = with_flaky(rng, noise(rng, n_pre)), noise(rng, n_post)
     end = rng.choice(["##[error]Process completed with exit code 1.", "ERROR: Job failed: exit code 1", "make: *** [Makefile:12: ci] Error 1", ""])
     fail = pre + body_f + post + ([end] if end else [])
     pas = rerun(rng, pre) + body_p + rerun(rng, post) + [rng.choice(["Post job cleanup.", "Job succeeded", ""])]

@@ -52,8 +52,22 @@ pub const NAMES: &[&str] = &[
     "novel_and_pattern",
     "novel_and_tail",
     "unique_and_error_word",
-    "known_and_pattern",
+    "last_error_word",
+    "known_and_pattern_error",
+    "known_and_pattern_failure_summary",
+    "known_and_error_word",
+    "known_and_starts_with_error",
+    "known_and_exception_shape",
+    "known_and_file_location",
+    "known_and_block_has_error",
+    "known_and_pos_rel",
+    "known_and_near_pattern",
 ];
+
+/// The signals repeated for lines whose template the passing history
+/// knows (`known_and_*`): the model learns their weights separately, so a
+/// known error line can count for little while a new one counts fully.
+const KNOWN_GATED: [usize; 9] = [1, 2, 4, 9, 10, 11, 22, 17, 25];
 
 /// Number of signals.
 pub const DIM: usize = NAMES.len();
@@ -177,11 +191,11 @@ fn indent(clean: &str) -> usize {
 
 /// True for a line that continues the block headed by `head`: a stack
 /// frame or diagnostic detail line, or a line indented deeper than the
-/// head (a run of lines indented alike, such as cargo's `   Compiling`,
-/// is not one block). A line that is an error of its own (`own_error`: a
+/// head, unless its template is common in the log (`common`: a run of
+/// cargo's `   Compiling` lines after an error is not its block). A line that is an error of its own (`own_error`: a
 /// pattern-library error or an exception line, not frame-shaped) starts a
 /// new block, so an error inside an indented region is its own finding.
-fn continues(clean: &str, head: &str, own_error: bool) -> bool {
+fn continues(clean: &str, head: &str, own_error: bool, common: bool) -> bool {
     if clean.trim().is_empty() {
         return false;
     }
@@ -189,8 +203,13 @@ fn continues(clean: &str, head: &str, own_error: bool) -> bool {
     if own_error && !frame {
         return false;
     }
-    indent(clean) > indent(head) || frame
+    frame || (!common && indent(clean) > indent(head))
 }
+
+/// A template seen this often in one log is routine output (`   Compiling
+/// x`, `  Downloaded y`): deeper indentation alone does not make such a
+/// line part of the block above.
+const COMMON_TEMPLATE: u64 = 5;
 
 /// The signal vectors of every line of `lines`, and what was learned about
 /// each line on the way. `miner` mines this log (a fresh one per log).
@@ -249,7 +268,13 @@ pub fn compute<S: AsRef<str>>(
     for i in 0..n {
         let c = i > 0 && !infos[i - 1].clean.trim().is_empty() && {
             let h = infos[i - 1].block_head;
-            i - h < MAX_BLOCK_LINES && continues(&infos[i].clean, &infos[h].clean, own_error(i))
+            i - h < MAX_BLOCK_LINES
+                && continues(
+                    &infos[i].clean,
+                    &infos[h].clean,
+                    own_error(i),
+                    counts[&infos[i].template] >= COMMON_TEMPLATE,
+                )
         };
         cont[i] = c;
         infos[i].block_head = if c { infos[i - 1].block_head } else { i };
@@ -277,6 +302,17 @@ pub fn compute<S: AsRef<str>>(
             hit_rank[i] = 1.0 / k as f32;
         }
     }
+    // The last block head with an error word that the history does not
+    // know: a failing run usually ends with what failed.
+    let last_error_word = (0..n)
+        .rev()
+        .find(|&i| {
+            infos[i].block_head == i
+                && !known[i]
+                && shapes[i].matched(SHAPE_ERROR_WORD)
+                && !shapes[i].matched(SHAPE_NEGATED)
+        })
+        .unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let info = &infos[i];
@@ -332,7 +368,10 @@ pub fn compute<S: AsRef<str>>(
         v[29] = b(novel && pat);
         v[30] = b(novel && tail);
         v[31] = b(count == 1 && err && !neg);
-        v[32] = b(in_hist && pat);
+        v[32] = b(i == last_error_word);
+        for (k, &src) in KNOWN_GATED.iter().enumerate() {
+            v[33 + k] = if in_hist { v[src] } else { 0.0 };
+        }
         out.push(v);
     }
     (out, infos, miner)
