@@ -73,6 +73,7 @@ runs a command or pattern of the same name):
   scrub        scrub secrets and personal data from stdin (see what would leave the machine)
   sync         push recorded runs to the collector now (--status: what is pending)
   agent        keep syncing to the collector and receive its updates (a service)
+  triage       the lines of a failed log (FILE, stdin, --last run) that explain it, best first
 Run `earlyexit SUBCOMMAND --help` for details.
 
 Examples:
@@ -271,6 +272,9 @@ enum Sub {
     Sync(crate::commands::sync_cmd::Args),
     /// Keep syncing to the collector and receive its updates, until SIGTERM or SIGINT.
     Agent(crate::commands::agent_cmd::Args),
+    /// The lines of a finished log (FILE, stdin, or a recorded run) most
+    /// likely to explain its failure, best first.
+    Triage(crate::commands::triage::Args),
     /// The pattern and model bundles received from the collector.
     Bundles {
         #[command(subcommand)]
@@ -389,6 +393,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                     Sub::Sync(args) => crate::commands::sync_cmd::run(args, &loaded),
                     Sub::Agent(args) => crate::commands::agent_cmd::run(args, &loaded),
                     Sub::Bundles { command } => crate::commands::bundles_cmd::run(command, &db),
+                    Sub::Triage(args) => crate::commands::triage::run(args, &db),
                     Sub::Config { .. } => unreachable!("handled above"),
                 }
             }

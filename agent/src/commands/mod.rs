@@ -8,3 +8,4 @@ pub mod export;
 pub mod scrub;
 pub mod stats;
 pub mod sync_cmd;
+pub mod triage;

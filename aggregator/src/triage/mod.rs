@@ -174,7 +174,7 @@ fn why(model: &TriageModel, v: &[f32; signals::DIM], pattern: Option<&str>) -> V
         "exception_shape" => Some("exception"),
         "file_location" => Some("file-location"),
         "first_hit" | "hit_rank" => Some("first-error"),
-        "block_has_error" | "block_size" => Some("error-block"),
+        "block_has_error" => Some("error-block"),
         "pos_tail" | "near_end" => Some("near-end"),
         "block_head" => Some("block-head"),
         "near_pattern" => Some("near-pattern-hit"),

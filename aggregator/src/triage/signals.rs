@@ -62,6 +62,8 @@ pub const NAMES: &[&str] = &[
     "known_and_block_has_error",
     "known_and_pos_rel",
     "known_and_near_pattern",
+    "short_log",
+    "log_size",
 ];
 
 /// The signals repeated for lines whose template the passing history
@@ -76,6 +78,9 @@ pub const DIM: usize = NAMES.len();
 const NEAR_END_LINES: usize = 30;
 /// Lines on either side searched for `near_pattern`.
 const NEAR_PATTERN_LINES: usize = 3;
+/// A log shorter than this is `short_log`: a tool's output alone, where
+/// position says little (errors are not at the end of CI noise).
+const SHORT_LOG_LINES: usize = 50;
 /// Share of the log after which `pos_tail` is set.
 const TAIL_SHARE: f32 = 0.9;
 
@@ -372,6 +377,8 @@ pub fn compute<S: AsRef<str>>(
         for (k, &src) in KNOWN_GATED.iter().enumerate() {
             v[33 + k] = if in_hist { v[src] } else { 0.0 };
         }
+        v[42] = b(n < SHORT_LOG_LINES);
+        v[43] = (n as f32).ln_1p() / 100_000f32.ln();
         out.push(v);
     }
     (out, infos, miner)
