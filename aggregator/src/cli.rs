@@ -286,7 +286,9 @@ fn train_default(
     json: bool,
 ) -> anyhow::Result<()> {
     use crate::eval::patterns::cidiff::read_cases;
-    let split = |name: &'static str, what: &'static str| -> anyhow::Result<Vec<crate::eval::patterns::cidiff::Case>> {
+    let split = |name: &'static str,
+                 what: &'static str|
+     -> anyhow::Result<Vec<crate::eval::patterns::cidiff::Case>> {
         let dir = eval::require_dir(data, name, what)?;
         let cases = read_cases(&dir)?;
         anyhow::ensure!(

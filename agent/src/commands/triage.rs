@@ -53,7 +53,9 @@ pub struct Args {
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
     /// `--min-score` outside [0, 1].
-    #[error("--min-score {0} is not a probability: give a number from 0 to 1, e.g. --min-score 0.3")]
+    #[error(
+        "--min-score {0} is not a probability: give a number from 0 to 1, e.g. --min-score 0.3"
+    )]
     MinScore(f32),
     /// No database yet.
     #[error(
@@ -61,7 +63,9 @@ pub enum TriageError {
     )]
     NoDatabase(PathBuf),
     /// `--last` on an empty database.
-    #[error("no runs recorded yet in {0}: run a command through earlyexit first, or give a log file")]
+    #[error(
+        "no runs recorded yet in {0}: run a command through earlyexit first, or give a log file"
+    )]
     NoRuns(PathBuf),
     /// `--id` names no run.
     #[error("no recorded run has id '{0}': `earlyexit export --format jsonl` lists the ids")]

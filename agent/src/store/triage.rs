@@ -70,8 +70,8 @@ impl Store {
         }))
     }
 
-    /// The recorded output of up to `limit` successful runs (they ran to
-    /// completion and the command exited 0) of the command with
+    /// The recorded output of up to `limit` successful runs (the command
+    /// exited 0, or a success pattern matched) of the command with
     /// `command_hash`, newest first, leaving out `except` and runs that
     /// recorded no output.
     pub async fn passing_outputs(
@@ -83,7 +83,8 @@ impl Store {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT e.execution_id FROM executions e \
              WHERE e.command_hash = ? AND e.execution_id <> ? \
-             AND e.exit_reason IN ('completed', 'success_pattern') AND e.child_exit_code = 0 \
+             AND ((e.exit_reason = 'completed' AND e.child_exit_code = 0) \
+                  OR e.exit_reason = 'success_pattern') \
              AND EXISTS (SELECT 1 FROM output_samples s WHERE s.execution_id = e.execution_id) \
              ORDER BY e.started_at_ms DESC LIMIT ?",
         )
@@ -125,3 +126,7 @@ impl Store {
         Ok(text)
     }
 }
+
+#[cfg(test)]
+#[path = "tests/triage.rs"]
+mod tests;

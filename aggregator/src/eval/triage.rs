@@ -74,9 +74,17 @@ struct Scored {
     rank_head: usize,
 }
 
-fn score_log(triage: &Triage, lines: &[String], truth: &HashSet<usize>, first: Option<usize>) -> Scored {
+fn score_log(
+    triage: &Triage,
+    lines: &[String],
+    truth: &HashSet<usize>,
+    first: Option<usize>,
+) -> Scored {
     let ranked = triage.run_lines(lines);
-    let shown: Vec<&Finding> = ranked.iter().filter(|f| f.score >= DEFAULT_MIN_SCORE).collect();
+    let shown: Vec<&Finding> = ranked
+        .iter()
+        .filter(|f| f.score >= DEFAULT_MIN_SCORE)
+        .collect();
     let covered: HashSet<usize> = shown.iter().flat_map(|f| f.line..=f.end_line).collect();
     let heads: HashSet<usize> = shown.iter().map(|f| f.line).collect();
     let (mut c, mut h) = (Confusion::default(), Confusion::default());
@@ -112,8 +120,11 @@ pub fn evaluate(cases: &[Case], model: Option<&TriageModel>) -> Result<Report, E
         Ok(t)
     };
     let cold = make()?;
-    let (mut warm_c, mut warm_h, mut cold_c) =
-        (Confusion::default(), Confusion::default(), Confusion::default());
+    let (mut warm_c, mut warm_h, mut cold_c) = (
+        Confusion::default(),
+        Confusion::default(),
+        Confusion::default(),
+    );
     let mut top = [0usize; 6];
     let (mut pass_flags, mut pass_lines, mut pass_logs) = (0, 0, 0);
     let mut per_case = Vec::new();

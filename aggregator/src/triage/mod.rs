@@ -104,7 +104,10 @@ impl Triage {
     /// One row per block of `lines` (for training): its head and last line
     /// (0-based) and the head's signals. A line that continues no block is
     /// a block of one line.
-    pub fn block_rows<S: AsRef<str>>(&self, lines: &[S]) -> Vec<(usize, usize, [f32; signals::DIM])> {
+    pub fn block_rows<S: AsRef<str>>(
+        &self,
+        lines: &[S],
+    ) -> Vec<(usize, usize, [f32; signals::DIM])> {
         let (vectors, infos, _) = signals::compute(lines, &self.matcher, &self.history);
         vectors
             .into_iter()
