@@ -1,7 +1,7 @@
 //! Triage measured on pairs of failing and passing logs with labelled error
 //! lines (CiDiff's layout: `<case>/fail.log`, `pass.log`, `groundtruth`):
 //! `earlyexit-aggregator eval cidiff --data DIR` and the held-out report of
-//! `train-triage`.
+//! `train-default`.
 //!
 //! Owns the protocol: warm (the passing log as history) line precision,
 //! recall and F1 over every failing log, the findings at or above the

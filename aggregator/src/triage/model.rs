@@ -13,7 +13,7 @@ use super::signals::{DIM, NAMES};
 /// Version of the model file format.
 pub const MODEL_VERSION: u32 = 1;
 
-/// The default model, trained by `earlyexit-aggregator train-triage`
+/// The default model, trained by `earlyexit-aggregator train-default`
 /// (see `aggregator/triage-data/README.md`).
 const DEFAULT_MODEL: &str = include_str!("default_model.json");
 
@@ -32,7 +32,7 @@ pub enum ModelError {
     Parse(#[from] serde_json::Error),
     /// Another format version.
     #[error(
-        "the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-triage`"
+        "the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-default --data aggregator/triage-data`"
     )]
     Version {
         /// The version in the file.
@@ -40,7 +40,7 @@ pub enum ModelError {
     },
     /// Trained on other signals.
     #[error(
-        "the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-triage`"
+        "the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-default --data aggregator/triage-data`"
     )]
     Signals {
         /// The names in the file.
