@@ -333,7 +333,19 @@ def noise(rng, n):
         lambda: "",
         lambda: "",
     ]
-    return [rng.choice(gens)() for _ in range(n)]
+    # Benign lines with system-error words, rarer: cleanup of files that
+    # are not there, a service not up yet, an optional probe.
+    benign = [
+        lambda: f"rm: cannot remove '/tmp/cache-{rng.randint(100,999)}': No such file or directory",
+        lambda: f"ls: cannot access 'coverage/*.xml': No such file or directory",
+        lambda: f"Connection refused (attempt {rng.randint(1,9)}/10), waiting for postgres to start",
+        lambda: f"Killed old server process {rng.randint(1000,99999)}",
+        lambda: f"[WARN] Permission denied while reading /proc/{rng.randint(1,999)}/environ",
+        lambda: f"which: no python2 in (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin)",
+        lambda: f"curl: (7) Failed to connect to localhost port 8080: Connection refused",
+        lambda: f"health check timed out after {rng.randint(1,30)}s, server still starting",
+    ]
+    return [rng.choice(benign)() if rng.random() < 0.02 else rng.choice(gens)() for _ in range(n)]
 
 
 # Error-looking lines of a job that still passes (a flaky mirror, a retried

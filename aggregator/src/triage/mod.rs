@@ -175,6 +175,7 @@ fn why(model: &TriageModel, v: &[f32; signals::DIM], pattern: Option<&str>) -> V
             Some("error-word")
         }
         "exception_shape" => Some("exception"),
+        "os_error_phrase" => Some("system-error"),
         "file_location" => Some("file-location"),
         "first_hit" | "hit_rank" => Some("first-error"),
         "block_has_error" => Some("error-block"),

@@ -64,6 +64,8 @@ pub const NAMES: &[&str] = &[
     "known_and_near_pattern",
     "short_log",
     "log_size",
+    "os_error_phrase",
+    "recovered_phrase",
 ];
 
 /// The signals repeated for lines whose template the passing history
@@ -104,6 +106,11 @@ static SHAPES: LazyLock<RegexSet> = LazyLock::new(|| {
         r"^\s*(Exception in thread|Uncaught |Unhandled |Caused by: )?([A-Za-z_$][\w$]*[.:]{1,2})*[A-Z]?\w*(Error|Exception|Failure|Panic)\b(\s*\[\w+\])?(:|$)",
         // SHAPE_FILE_LOCATION: `src/a.rs:3:5`, `App.java:12`, `(a.c:3)`, `a.py", line 3`
         r#"([\w./\\-]+\.[A-Za-z]{1,6}(:\d+|\(\d+(,\d+)?\)|:\[\d+)|", line \d+)"#,
+        // SHAPE_OS_ERROR: what a failing system call, shell or network
+        // says, whatever the tool
+        r"(?i)(no such file or directory|permission denied|command not found|: not found$|connection refused|connection reset|could not resolve host|name or service not known|timed out|segmentation fault|core dumped|out of memory|killed|exit (code|status):? [1-9]|returned non-zero exit status|non-zero exit code|cannot (open|stat|create|find|access|allocate)|is not recognized as)",
+        // SHAPE_RECOVERED: the line says the problem was worked around
+        r"(?i)\b(retrying|retry|will retry|trying (again|next)|continuing|skipped|skipping|ignored|ignoring|falling back|fallback|without it|optional|not fatal|non-fatal|recovered)\b",
     ])
     .expect("static regexes")
 });
@@ -115,6 +122,8 @@ const SHAPE_LEVEL_INFO: usize = 4;
 const SHAPE_STARTS_WITH_ERROR: usize = 5;
 const SHAPE_EXCEPTION: usize = 6;
 const SHAPE_FILE_LOCATION: usize = 7;
+const SHAPE_OS_ERROR: usize = 8;
+const SHAPE_RECOVERED: usize = 9;
 
 /// A line that continues a stack trace or a compiler diagnostic whatever
 /// its indentation: frames (`at x`, `File "…"`, `#3 0x…`), rustc's `-->`
@@ -379,6 +388,8 @@ pub fn compute<S: AsRef<str>>(
         }
         v[42] = b(n < SHORT_LOG_LINES);
         v[43] = (n as f32).ln_1p() / 100_000f32.ln();
+        v[44] = b(sh.matched(SHAPE_OS_ERROR));
+        v[45] = b(sh.matched(SHAPE_RECOVERED));
         out.push(v);
     }
     (out, infos, miner)
