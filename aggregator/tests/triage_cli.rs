@@ -1,4 +1,4 @@
-//! The `earlyexit-aggregator triage`, `train-triage` and `eval cidiff`
+//! The `earlyexit-aggregator triage`, `train-default` and `eval cidiff`
 //! commands, run as the real binary on files the tests write.
 
 use std::path::Path;

@@ -87,30 +87,32 @@ const SHORT_LOG_LINES: usize = 50;
 const TAIL_SHARE: f32 = 0.9;
 
 /// The word and shape tests of a line, one [`RegexSet`] pass; the order is
-/// the `SHAPE_*` constants below.
+/// the `SHAPE_*` constants below. Word boundaries are ASCII (`(?-u:\b)`),
+/// which the regex crate's DFA handles on any line (a Unicode `\b` sends
+/// lines with non-ASCII text to a slower engine).
 static SHAPES: LazyLock<RegexSet> = LazyLock::new(|| {
     RegexSet::new([
         // SHAPE_ERROR_WORD
-        r"(?i)\b(error|errors|fail|failed|failure|failures|failing|exception|fatal|panic|panicked|traceback|abort|aborted|segmentation fault|undefined reference|cannot|unable to|not found|denied|refused)\b",
+        r"(?i)(?-u:\b)(error|errors|fail|failed|failure|failures|failing|exception|fatal|panic|panicked|traceback|abort|aborted|segmentation fault|undefined reference|cannot|unable to|not found|denied|refused)(?-u:\b)",
         // SHAPE_NEGATED
-        r"(?i)(\b(0|no|zero|without)\s+(errors?|failures?|failed)\b|\b(errors?|failures?|failed)\s*[:=]\s*0\b|-Werror|\bon_?error\b|\berror_?handl|\bignor(e|ed|ing)\b.*\berror|\berror\b.*\bignored\b)",
+        r"(?i)((?-u:\b)(0|no|zero|without)\s+(errors?|failures?|failed)(?-u:\b)|(?-u:\b)(errors?|failures?|failed)\s*[:=]\s*0(?-u:\b)|-Werror|(?-u:\b)on_?error(?-u:\b)|(?-u:\b)error_?handl|(?-u:\b)ignor(e|ed|ing)(?-u:\b).*(?-u:\b)error|(?-u:\b)error(?-u:\b).*(?-u:\b)ignored(?-u:\b))",
         // SHAPE_WARNING_WORD
-        r"(?i)\b(warn|warning|warnings|deprecated|deprecation|notice|hint)\b",
+        r"(?i)(?-u:\b)(warn|warning|warnings|deprecated|deprecation|notice|hint)(?-u:\b)",
         // SHAPE_LEVEL_ERROR: an upper-case level tag
         r"(^|[\s\[(<|:])(ERROR|ERR|FATAL|CRITICAL|SEVERE|FAILED|FAILURE|FAIL)([\s\])>|:!]|$)",
         // SHAPE_LEVEL_INFO
         r"(^|[\s\[(<|])(INFO|DEBUG|TRACE|NOTICE|VERBOSE|WARN|WARNING)([\s\])>|:]|$)",
         // SHAPE_STARTS_WITH_ERROR: the line opens with the problem
-        r"(?i)^\s*(\S+:\s*)?(error|fatal|failed|failure|fail|panic|critical|exception|uncaught|unhandled)\b",
+        r"(?i)^\s*(\S+:\s*)?(error|fatal|failed|failure|fail|panic|critical|exception|uncaught|unhandled)(?-u:\b)",
         // SHAPE_EXCEPTION: `ValueError: x`, `java.lang.IllegalStateException`, `Error [ERR_X]:`
-        r"^\s*(Exception in thread|Uncaught |Unhandled |Caused by: )?([A-Za-z_$][\w$]*[.:]{1,2})*[A-Z]?\w*(Error|Exception|Failure|Panic)\b(\s*\[\w+\])?(:|$)",
+        r"^\s*(Exception in thread|Uncaught |Unhandled |Caused by: )?([A-Za-z_$][\w$]*[.:]{1,2})*[A-Z]?\w*(Error|Exception|Failure|Panic)(?-u:\b)(\s*\[\w+\])?(:|$)",
         // SHAPE_FILE_LOCATION: `src/a.rs:3:5`, `App.java:12`, `(a.c:3)`, `a.py", line 3`
         r#"([\w./\\-]+\.[A-Za-z]{1,6}(:\d+|\(\d+(,\d+)?\)|:\[\d+)|", line \d+)"#,
         // SHAPE_OS_ERROR: what a failing system call, shell or network
         // says, whatever the tool
         r"(?i)(no such file or directory|permission denied|command not found|: not found$|connection refused|connection reset|could not resolve host|name or service not known|timed out|segmentation fault|core dumped|out of memory|killed|exit (code|status):? [1-9]|returned non-zero exit status|non-zero exit code|cannot (open|stat|create|find|access|allocate)|is not recognized as)",
         // SHAPE_RECOVERED: the line says the problem was worked around
-        r"(?i)\b(retrying|retry|will retry|trying (again|next)|continuing|skipped|skipping|ignored|ignoring|falling back|fallback|without it|optional|not fatal|non-fatal|recovered)\b",
+        r"(?i)(?-u:\b)(retrying|retry|will retry|trying (again|next)|continuing|skipped|skipping|ignored|ignoring|falling back|fallback|without it|optional|not fatal|non-fatal|recovered)(?-u:\b)",
     ])
     .expect("static regexes")
 });
@@ -206,9 +208,10 @@ fn indent(clean: &str) -> usize {
 /// True for a line that continues the block headed by `head`: a stack
 /// frame or diagnostic detail line, or a line indented deeper than the
 /// head, unless its template is common in the log (`common`: a run of
-/// cargo's `   Compiling` lines after an error is not its block). A line that is an error of its own (`own_error`: a
-/// pattern-library error or an exception line, not frame-shaped) starts a
-/// new block, so an error inside an indented region is its own finding.
+/// cargo's `   Compiling` lines after an error is not its block). A line
+/// that is an error of its own (`own_error`: a pattern-library error or an
+/// exception line, not frame-shaped) starts a new block, so an error inside
+/// an indented region is its own finding.
 fn continues(clean: &str, head: &str, own_error: bool, common: bool) -> bool {
     if clean.trim().is_empty() {
         return false;
