@@ -60,8 +60,9 @@ fn a_stack_trace_is_one_finding_at_its_head() {
 
 #[test]
 fn history_suppresses_known_noise() {
-    // A flaky error line that every passing run prints too.
-    let flaky = "error: failed to connect to metrics endpoint, continuing\n";
+    // A flaky error line that every passing run prints too (and that does
+    // not say it was worked around: "continuing" would lower it anyway).
+    let flaky = "error: failed to connect to metrics endpoint\n";
     let pass = noise(100) + flaky + &noise(20);
     let fail = noise(100)
         + flaky
@@ -81,6 +82,18 @@ fn history_suppresses_known_noise() {
     );
     assert_eq!(f.first().map(|x| x.line), Some(122), "{f:?}");
     assert!(f[0].why.iter().any(|w| w == "not-in-history"), "{f:?}");
+}
+
+#[test]
+fn a_line_that_says_it_was_worked_around_counts_for_less() {
+    let log = |line: &str| noise(100) + line + "\n" + &noise(20);
+    let score = |log: String| {
+        let f = Triage::new().unwrap().with_min_score(0.0).run(&log);
+        f.iter().find(|x| x.line == 101).unwrap().score
+    };
+    let plain = score(log("error: failed to download the cache archive"));
+    let recovered = score(log("error: failed to download the cache archive, retrying"));
+    assert!(recovered < plain, "{recovered} < {plain}");
 }
 
 #[test]
