@@ -75,6 +75,7 @@ runs a command or pattern of the same name):
   agent        keep syncing to the collector and receive its updates (a service)
   completions  print a shell completion script (bash, zsh, fish)
   man          print the man page (--dir DIR: one page per subcommand)
+  triage       the lines of a failed log (FILE, stdin, --last run) that explain it, best first
 Run `earlyexit SUBCOMMAND --help` for details.
 
 Examples:
@@ -277,6 +278,9 @@ enum Sub {
     Sync(crate::commands::sync_cmd::Args),
     /// Keep syncing to the collector and receive its updates, until SIGTERM or SIGINT.
     Agent(crate::commands::agent_cmd::Args),
+    /// The lines of a finished log (FILE, stdin, or a recorded run) most
+    /// likely to explain its failure, best first.
+    Triage(crate::commands::triage::Args),
     /// The pattern and model bundles received from the collector.
     Bundles {
         #[command(subcommand)]
@@ -429,6 +433,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                     Sub::Sync(args) => crate::commands::sync_cmd::run(args, &loaded),
                     Sub::Agent(args) => crate::commands::agent_cmd::run(args, &loaded),
                     Sub::Bundles { command } => crate::commands::bundles_cmd::run(command, &db),
+                    Sub::Triage(args) => crate::commands::triage::run(args, &db),
                     Sub::Config { .. } | Sub::Completions(_) | Sub::Man(_) => {
                         unreachable!("handled above")
                     }

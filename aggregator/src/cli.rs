@@ -27,17 +27,24 @@ enum Command {
     /// Print the lines of a finished log (FILE or stdin) most likely to
     /// explain its failure, best first.
     Triage(TriageArgs),
-    /// Train the triage model on DIR/train (case folders with fail.log,
-    /// pass.log, groundtruth), report on the held-out DIR/test, and write
-    /// the model file.
-    TrainTriage {
-        /// Folder with train/ and test/ case folders.
+    /// Train the default triage model on DIR/train (case folders with
+    /// fail.log, pass.log, groundtruth; aggregator/triage-data in the
+    /// repository), report on DIR/tune, and write the model file. The same
+    /// data gives the same model, byte for byte.
+    #[command(alias = "train-triage")]
+    TrainDefault {
+        /// Folder with train/ and tune/ (and holdout/) case folders.
         #[arg(long)]
         data: PathBuf,
-        /// Where to write the model (JSON).
-        #[arg(long)]
+        /// Where to write the model (JSON); the default is the file
+        /// embedded in the binary, relative to the repository root.
+        #[arg(long, default_value = "aggregator/src/triage/default_model.json")]
         out: PathBuf,
-        /// End the held-out report with one JSON object on the last line.
+        /// Also report on DIR/holdout (the split kept for the final
+        /// report: look at it only after the model is settled).
+        #[arg(long)]
+        holdout: bool,
+        /// End each report with one JSON object on its last line.
         #[arg(long)]
         json: bool,
     },
@@ -169,7 +176,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )?),
         Command::Patterns { what } => patterns(what),
         Command::Triage(args) => triage(args),
-        Command::TrainTriage { data, out, json } => train_triage(&data, &out, json),
+        Command::TrainDefault {
+            data,
+            out,
+            holdout,
+            json,
+        } => train_default(&data, &out, holdout, json),
         Command::Eval { what } => match what {
             EvalCommand::Patterns { data, json } => {
                 let report = crate::eval::patterns::run(&data)?;
@@ -287,22 +299,34 @@ fn triage(args: TriageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `earlyexit-aggregator train-triage --data DIR --out FILE`.
-fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> anyhow::Result<()> {
+/// `earlyexit-aggregator train-default --data DIR [--out FILE] [--holdout]`.
+fn train_default(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    holdout: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     use crate::eval::patterns::cidiff::read_cases;
-    let train_dir = eval::require_dir(
-        data,
+    let split = |name: &'static str,
+                 what: &'static str|
+     -> anyhow::Result<Vec<crate::eval::patterns::cidiff::Case>> {
+        let dir = eval::require_dir(data, name, what)?;
+        let cases = read_cases(&dir)?;
+        anyhow::ensure!(
+            !cases.is_empty(),
+            "no cases under {}: expected case folders with fail.log, pass.log and groundtruth (write them with aggregator/triage-data/generate.py)",
+            dir.display()
+        );
+        Ok(cases)
+    };
+    let train = split(
         "train",
         "training cases (folders with fail.log, pass.log, groundtruth)",
     )?;
-    let test_dir = eval::require_dir(
-        data,
-        "test",
-        "held-out cases (folders with fail.log, pass.log, groundtruth)",
+    let tune = split(
+        "tune",
+        "tuning cases (folders with fail.log, pass.log, groundtruth)",
     )?;
-    let train = read_cases(&train_dir)?;
-    let test = read_cases(&test_dir)?;
-    anyhow::ensure!(!train.is_empty(), "no cases under {}", train_dir.display());
     let bar = eval::triage::case_progress("training", train.len());
     let model = crate::triage::train::train_with_progress(
         &train,
@@ -318,11 +342,22 @@ fn train_triage(data: &std::path::Path, out: &std::path::Path, json: bool) -> an
     for (n, w) in crate::triage::signals::NAMES.iter().zip(&model.weights) {
         println!("{n:<28} {w:+.3}");
     }
-    println!("held-out ({} cases):", test.len());
-    let bar = eval::triage::case_progress("evaluating", test.len());
-    let report =
-        eval::triage::evaluate_with_progress(&test, Some(&model), &mut |n| bar.set(n as u64))?;
-    bar.finish();
-    print!("{}", eval::triage::render(&report, json));
+    println!("wrote {}", out.display());
+    println!("tune ({} cases):", tune.len());
+    print!(
+        "{}",
+        eval::triage::render(&eval::triage::evaluate(&tune, Some(&model))?, json)
+    );
+    if holdout {
+        let held = split(
+            "holdout",
+            "held-out cases (folders with fail.log, pass.log, groundtruth)",
+        )?;
+        println!("holdout ({} cases):", held.len());
+        print!(
+            "{}",
+            eval::triage::render(&eval::triage::evaluate(&held, Some(&model))?, json)
+        );
+    }
     Ok(())
 }

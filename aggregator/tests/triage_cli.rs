@@ -1,4 +1,4 @@
-//! The `earlyexit-aggregator triage`, `train-triage` and `eval cidiff`
+//! The `earlyexit-aggregator triage`, `train-default` and `eval cidiff`
 //! commands, run as the real binary on files the tests write.
 
 use std::path::Path;
@@ -103,22 +103,47 @@ fn write_case(dir: &Path, name: &str, k: usize) {
 }
 
 #[test]
-fn train_triage_writes_a_usable_model_and_eval_cidiff_reports_json() {
+fn train_default_writes_a_usable_model_and_eval_cidiff_reports_json() {
     let tmp = tempfile::tempdir().unwrap();
+    // Without the tuning split: a message naming it.
     for k in 0..4 {
         write_case(&tmp.path().join("train"), &format!("c{k}"), k);
     }
-    write_case(&tmp.path().join("test"), "t0", 7);
     let model = tmp.path().join("model.json");
-    let out = bin()
-        .args(["train-triage", "--json", "--data"])
-        .arg(tmp.path())
-        .arg("--out")
-        .arg(&model)
-        .output()
-        .unwrap();
+    let train = |extra: &[&str]| {
+        bin()
+            .args(["train-default", "--json", "--data"])
+            .arg(tmp.path())
+            .arg("--out")
+            .arg(&model)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = train(&[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tune"),
+        "{out:?}"
+    );
+    assert!(!model.exists(), "nothing written on bad input");
+    write_case(&tmp.path().join("tune"), "t0", 7);
+    write_case(&tmp.path().join("holdout"), "h0", 9);
+    let out = train(&["--holdout"]);
     assert!(out.status.success(), "{out:?}");
-    let fail = tmp.path().join("test/t0/fail.log");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("tune (1 cases)") && report.contains("holdout (1 cases)"),
+        "{report}"
+    );
+    let first = std::fs::read(&model).unwrap();
+    assert!(train(&[]).status.success());
+    assert_eq!(
+        first,
+        std::fs::read(&model).unwrap(),
+        "the same data gives the same model"
+    );
+    let fail = tmp.path().join("tune/t0/fail.log");
     let out = bin()
         .arg("triage")
         .arg(&fail)

@@ -10,3 +10,4 @@ pub mod feedback;
 pub mod scrub;
 pub mod stats;
 pub mod sync_cmd;
+pub mod triage;

@@ -16,6 +16,7 @@
 //! | [`analysis`] | the read queries behind `analyze`; `training_sessions` |
 //! | [`export`] | paging runs out for `export` and reading them back for sync |
 //! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
+//! | [`triage`] | a run's recorded output as one log, and that of the successful runs of its command, for `triage` |
 //!
 //! It never touches the child process or the network, and it is never on the
 //! per-line hot path: the run path calls it once, at exit, with a finished
@@ -38,6 +39,7 @@ pub mod open;
 pub mod outbox;
 pub mod outcome;
 pub mod stats;
+pub mod triage;
 pub mod write;
 
 pub use bundles::{Bundle, KeptBundle};
@@ -51,6 +53,7 @@ pub use limits::{
 };
 pub use open::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES};
 pub use stats::{CommandStats, ReasonCount, RecentRun, RunTotals};
+pub use triage::{HISTORY_RUNS, RecordedOutput};
 
 /// The local telemetry database. Open it once per process; every method
 /// takes `&self`.

@@ -32,8 +32,11 @@ pub const DEFAULT_MIN_SCORE: f32 = 0.5;
 /// One line that likely explains the failure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// 1-based line number.
+    /// 1-based line number: the head of the block.
     pub line: usize,
+    /// 1-based number of the block's last line (`line` for a lone line):
+    /// the finding covers `line..=end_line`.
+    pub end_line: usize,
     /// Calibrated probability in `[0, 1]`.
     pub score: f32,
     /// The line, ANSI codes and CI timestamp removed.
@@ -62,9 +65,15 @@ impl Triage {
     /// The built-in library, the default model, no history, the default
     /// minimum score.
     pub fn new() -> Result<Self, PatternError> {
+        Self::with_builtin_library(TriageModel::default_model())
+    }
+
+    /// The built-in library and `model` (the default model is not loaded:
+    /// training uses this with [`TriageModel::untrained`]).
+    pub fn with_builtin_library(model: TriageModel) -> Result<Self, PatternError> {
         Ok(Self {
             matcher: Library::builtin().matcher()?,
-            model: TriageModel::default_model(),
+            model,
             history: History::new(),
             min_score: DEFAULT_MIN_SCORE,
         })
@@ -92,9 +101,21 @@ impl Triage {
         self.history.add_log(lines);
     }
 
-    /// The signal vectors of every line of `lines` (for training).
-    pub fn signals<S: AsRef<str>>(&self, lines: &[S]) -> Vec<[f32; signals::DIM]> {
-        signals::compute(lines, &self.matcher, &self.history).0
+    /// One row per block of `lines` (for training): its head and last line
+    /// (0-based) and the head's signals. A line that continues no block is
+    /// a block of one line.
+    pub fn block_rows<S: AsRef<str>>(
+        &self,
+        lines: &[S],
+    ) -> Vec<(usize, usize, [f32; signals::DIM])> {
+        let (vectors, infos, _) = signals::compute(lines, &self.matcher, &self.history);
+        vectors
+            .into_iter()
+            .zip(&infos)
+            .enumerate()
+            .filter(|(i, (_, info))| info.block_head == *i)
+            .map(|(i, (v, info))| (i, info.block_end, v))
+            .collect()
     }
 
     /// Triage of a whole log's text.
@@ -102,53 +123,41 @@ impl Triage {
         self.run_lines(&split_lines(log))
     }
 
-    /// Triage of a log split into lines: findings at or above the minimum
-    /// score, best first (ties: earlier line first), one per block.
+    /// Triage of a log split into lines: one finding per block (a stack
+    /// trace or a compiler diagnostic is one finding, at its head line),
+    /// those at or above the minimum score, best first (ties: earlier line
+    /// first).
     pub fn run_lines<S: AsRef<str>>(&self, lines: &[S]) -> Vec<Finding> {
         let (vectors, infos, miner) = signals::compute(lines, &self.matcher, &self.history);
-        // Best score per block head.
-        let mut best: Vec<Option<(f32, usize)>> = vec![None; lines.len()];
-        for (i, v) in vectors.iter().enumerate() {
-            let s = self.model.score(v);
-            if s < self.min_score {
-                continue;
-            }
-            let h = infos[i].block_head;
-            if best[h].is_none_or(|(b, _)| s > b) {
-                best[h] = Some((s, i));
-            }
-        }
-        let mut out: Vec<Finding> = best
+        let mut out: Vec<Finding> = vectors
             .iter()
+            .zip(&infos)
             .enumerate()
-            .filter_map(|(h, b)| b.map(|(s, from)| (h, s, from)))
-            .map(|(h, score, from)| {
-                let info = &infos[h];
-                let mut why = why(&self.model, &vectors[h], info.pattern);
-                if from != h {
-                    why.push(format!("block-of-{}-lines", block_len(&infos, h)));
+            .filter(|(i, (_, info))| info.block_head == *i)
+            .filter_map(|(h, (v, info))| {
+                let score = self.model.score(v);
+                if score < self.min_score {
+                    return None;
                 }
-                Finding {
+                let mut why = why(&self.model, v, info.pattern);
+                if info.block_end > h {
+                    why.push(format!("block-of-{}-lines", info.block_end + 1 - h));
+                }
+                Some(Finding {
                     line: h + 1,
+                    end_line: info.block_end + 1,
                     score,
                     text: info.clean.clone(),
                     template: miner
                         .template(info.template)
                         .map_or_else(|| info.clean.clone(), |t| t.text()),
                     why,
-                }
+                })
             })
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.line.cmp(&b.line)));
         out
     }
-}
-
-fn block_len(infos: &[signals::LineInfo], head: usize) -> usize {
-    infos[head..]
-        .iter()
-        .take_while(|i| i.block_head == head)
-        .count()
 }
 
 /// The signals that pushed a line's score up, by name.
@@ -162,7 +171,14 @@ fn why(model: &TriageModel, v: &[f32; signals::DIM], pattern: Option<&str>) -> V
         "novel_vs_history" | "novel_and_error_word" | "novel_and_pattern" | "novel_and_tail" => {
             Some("not-in-history")
         }
-        "error_word" | "unique_and_error_word" => Some("error-word"),
+        "error_word" | "unique_and_error_word" | "starts_with_error" | "level_error" => {
+            Some("error-word")
+        }
+        "exception_shape" => Some("exception"),
+        "os_error_phrase" => Some("system-error"),
+        "file_location" => Some("file-location"),
+        "first_hit" | "hit_rank" => Some("first-error"),
+        "block_has_error" => Some("error-block"),
         "pos_tail" | "near_end" => Some("near-end"),
         "block_head" => Some("block-head"),
         "near_pattern" => Some("near-pattern-hit"),

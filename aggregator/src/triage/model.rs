@@ -13,7 +13,7 @@ use super::signals::{DIM, NAMES};
 /// Version of the model file format.
 pub const MODEL_VERSION: u32 = 1;
 
-/// The default model, trained by `earlyexit-aggregator train-triage`
+/// The default model, trained by `earlyexit-aggregator train-default`
 /// (see `aggregator/triage-data/README.md`).
 const DEFAULT_MODEL: &str = include_str!("default_model.json");
 
@@ -32,7 +32,7 @@ pub enum ModelError {
     Parse(#[from] serde_json::Error),
     /// Another format version.
     #[error(
-        "the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-triage`"
+        "the triage model has format version {found}, this build reads {MODEL_VERSION}: retrain it with `earlyexit-aggregator train-default --data aggregator/triage-data`"
     )]
     Version {
         /// The version in the file.
@@ -40,7 +40,7 @@ pub enum ModelError {
     },
     /// Trained on other signals.
     #[error(
-        "the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-triage`"
+        "the triage model was trained on signals {found:?}, this build computes {expected:?}: retrain it with `earlyexit-aggregator train-default --data aggregator/triage-data`"
     )]
     Signals {
         /// The names in the file.
@@ -71,6 +71,17 @@ impl TriageModel {
     /// The model embedded in the binary.
     pub fn default_model() -> Self {
         Self::from_json(DEFAULT_MODEL).expect("the embedded triage model matches this build")
+    }
+
+    /// A model with every weight 0 (every score 0.5), for computing signals
+    /// before any model exists.
+    pub fn untrained() -> Self {
+        Self {
+            version: MODEL_VERSION,
+            signals: NAMES.iter().map(|s| s.to_string()).collect(),
+            weights: vec![0.0; DIM],
+            trained_on: "nothing".into(),
+        }
     }
 
     /// Parses and checks a model file's text.
@@ -105,16 +116,28 @@ impl TriageModel {
     /// the L2-penalised log loss. Unweighted, so the probabilities are
     /// calibrated to the mix of lines trained on.
     pub fn train(rows: &[([f32; DIM], bool)], trained_on: String) -> Self {
+        // Identical rows (most noise lines) are folded into one with a
+        // count: the same fit, far fewer rows per Newton step. A BTreeMap
+        // keeps the summation order, so the model is the same every run.
+        let mut folded: std::collections::BTreeMap<([u32; DIM], bool), f64> =
+            std::collections::BTreeMap::new();
+        for (x, y) in rows {
+            *folded.entry((x.map(f32::to_bits), *y)).or_default() += 1.0;
+        }
+        let rows: Vec<([f32; DIM], bool, f64)> = folded
+            .into_iter()
+            .map(|((x, y), c)| (x.map(f32::from_bits), y, c))
+            .collect();
         let mut w = [0f64; DIM];
-        let n = rows.len().max(1) as f64;
+        let n: f64 = rows.iter().map(|r| r.2).sum::<f64>().max(1.0);
         for _ in 0..NEWTON_STEPS {
             let mut g = [0f64; DIM];
             let mut h = [[0f64; DIM]; DIM];
-            for (x, y) in rows {
+            for (x, y, count) in &rows {
                 let z: f64 = w.iter().zip(x).map(|(w, &x)| w * f64::from(x)).sum();
                 let p = 1.0 / (1.0 + (-z).exp());
-                let e = p - f64::from(u8::from(*y));
-                let s = (p * (1.0 - p)).max(1e-9);
+                let e = count * (p - f64::from(u8::from(*y)));
+                let s = count * (p * (1.0 - p)).max(1e-9);
                 for a in 0..DIM {
                     let xa = f64::from(x[a]);
                     if xa == 0.0 {

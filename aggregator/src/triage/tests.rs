@@ -60,8 +60,9 @@ fn a_stack_trace_is_one_finding_at_its_head() {
 
 #[test]
 fn history_suppresses_known_noise() {
-    // A flaky error line that every passing run prints too.
-    let flaky = "error: failed to connect to metrics endpoint, continuing\n";
+    // A flaky error line that every passing run prints too (and that does
+    // not say it was worked around: "continuing" would lower it anyway).
+    let flaky = "error: failed to connect to metrics endpoint\n";
     let pass = noise(100) + flaky + &noise(20);
     let fail = noise(100)
         + flaky
@@ -81,6 +82,18 @@ fn history_suppresses_known_noise() {
     );
     assert_eq!(f.first().map(|x| x.line), Some(122), "{f:?}");
     assert!(f[0].why.iter().any(|w| w == "not-in-history"), "{f:?}");
+}
+
+#[test]
+fn a_line_that_says_it_was_worked_around_counts_for_less() {
+    let log = |line: &str| noise(100) + line + "\n" + &noise(20);
+    let score = |log: String| {
+        let f = Triage::new().unwrap().with_min_score(0.0).run(&log);
+        f.iter().find(|x| x.line == 101).unwrap().score
+    };
+    let plain = score(log("error: failed to download the cache archive"));
+    let recovered = score(log("error: failed to download the cache archive, retrying"));
+    assert!(recovered < plain, "{recovered} < {plain}");
 }
 
 #[test]
@@ -116,7 +129,7 @@ fn a_model_for_other_signals_is_refused() {
     let e = TriageModel::from_json(&m.to_json())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("train-triage"), "{e}");
+    assert!(e.contains("train-default"), "{e}");
     let mut m = TriageModel::default_model();
     m.version = 99;
     assert!(TriageModel::from_json(&m.to_json()).is_err());
@@ -136,4 +149,49 @@ fn training_learns_a_separable_signal() {
     let m = TriageModel::train(&rows, "test".into());
     assert!(m.score(&rows[0].0) > 0.9, "{}", m.score(&rows[0].0));
     assert!(m.score(&rows[1].0) < 0.1, "{}", m.score(&rows[1].0));
+}
+
+#[test]
+fn a_compiler_diagnostic_is_one_finding_covering_its_lines() {
+    let log = noise(80)
+        + "main.c: In function 'main':\n"
+        + "main.c:3:41: error: expected ';' before 'return'\n"
+        + "    3 | int main(void) { printf(\"%d\\n\", util(2)) return 0; }\n"
+        + "      |                                         ^~~~~~~\n"
+        + "      |                                         ;\n"
+        + "make: *** [Makefile:5: main.o] Error 1\n";
+    let f = Triage::new().unwrap().run(&log);
+    assert_eq!(f[0].line, 82, "{f:?}");
+    assert_eq!(
+        f[0].end_line, 85,
+        "the code and caret lines are its block: {f:?}"
+    );
+    assert!(f.iter().all(|x| !(83..=85).contains(&x.line)), "{f:?}");
+}
+
+#[test]
+fn an_error_inside_an_indented_region_is_its_own_finding() {
+    // A step's output indented under its header, an error in the middle.
+    let mut log = noise(60) + "Run ./ci.sh\n";
+    for i in 0..20 {
+        log.push_str(&format!("  step {i}: copying file{i}.txt to out/\n"));
+    }
+    log.push_str("  Error: ENOENT: no such file or directory, open 'dist/index.html'\n");
+    log.push_str("      at Object.openSync (node:fs:573:18)\n");
+    for i in 20..30 {
+        log.push_str(&format!("  step {i}: copying file{i}.txt to out/\n"));
+    }
+    let f = Triage::new().unwrap().with_min_score(0.0).run(&log);
+    assert_eq!(f[0].line, 82, "{:?}", &f[..3]);
+    assert_eq!(f[0].end_line, 83, "{:?}", &f[..3]);
+}
+
+#[test]
+fn routine_output_after_an_error_is_not_its_block() {
+    // cargo's indented `Compiling` lines after an error line do not
+    // become the error's block: their template is common in the log.
+    let log = "error: could not reach cache server, building without it\n".to_string() + &noise(30);
+    let f = Triage::new().unwrap().with_min_score(0.0).run(&log);
+    let first = f.iter().find(|x| x.line == 1).unwrap();
+    assert_eq!(first.end_line, 1, "{first:?}");
 }

@@ -1,12 +1,13 @@
 //! Training the triage model from labelled log pairs (the layout of
 //! [`crate::eval::patterns::cidiff`]: `<case>/fail.log`, `pass.log`,
-//! `groundtruth`), as `earlyexit-aggregator train-triage --data DIR` does
-//! on `DIR/train`, reporting on the held-out `DIR/test`.
+//! `groundtruth`), as `earlyexit-aggregator train-default --data DIR` does
+//! on `DIR/train`, reporting on `DIR/tune` (and `DIR/holdout` on request).
 //!
-//! Owns turning cases into labelled signal rows: each failing log once with
-//! its passing log as history (warm) and once without (cold), and each
-//! passing log without history (every line a negative). Must never read
-//! the evaluation data sets: it is given its cases.
+//! Owns turning cases into labelled rows, one per block (a finding): each
+//! failing log once with its passing log as history (warm) and once
+//! without (cold), and each passing log without history (every block a
+//! negative). A block is positive when any of its lines is labelled. Must
+//! never read the evaluation data sets: it is given its cases.
 
 use crate::eval::patterns::cidiff::Case;
 
@@ -22,15 +23,18 @@ pub fn rows_with_progress(cases: &[Case], done: &mut dyn FnMut(usize)) -> Vec<([
     let mut out = Vec::new();
     for (n, case) in cases.iter().enumerate() {
         let truth: std::collections::HashSet<usize> = case.error_lines.iter().copied().collect();
-        let cold = Triage::new().expect("built-in library compiles");
-        let mut warm = Triage::new().expect("built-in library compiles");
+        let make = || {
+            Triage::with_builtin_library(TriageModel::untrained())
+                .expect("built-in library compiles")
+        };
+        let (cold, mut warm) = (make(), make());
         warm.add_history_lines(&case.pass);
         for t in [&warm, &cold] {
-            for (i, v) in t.signals(&case.fail).into_iter().enumerate() {
-                out.push((v, truth.contains(&(i + 1))));
+            for (head, end, v) in t.block_rows(&case.fail) {
+                out.push((v, (head + 1..=end + 1).any(|n| truth.contains(&n))));
             }
         }
-        for v in cold.signals(&case.pass) {
+        for (_, _, v) in cold.block_rows(&case.pass) {
             out.push((v, false));
         }
         done(n + 1);
