@@ -16,7 +16,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::stats::{format_age, format_seconds, short_id, shorten, write_plain_table as write_table};
+use super::stats::{
+    format_age, format_seconds, short_id, shorten, write_plain_table as write_table,
+};
 use crate::duration::parse_duration;
 use crate::learn::anomaly::{self, Anomaly};
 use crate::store::analysis::{CommandTiming, Filter, PatternAnalysis, Quantiles, TrainingSession};

@@ -22,6 +22,13 @@ use super::{Store, StoreError};
 /// something is wrong (a stuck process, a network file system).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a first open waits for another process that is applying the
+/// schema migrations. Migrating a new database takes milliseconds, but many
+/// runs starting at once on a fresh home queue behind each other, and on a
+/// loaded machine that queue can pass [`BUSY_TIMEOUT`]; it happens once per
+/// database, so the wait may be longer.
+pub const MIGRATION_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// SQLite truncates the WAL file back to this size after a checkpoint, so an
 /// occasional large transaction (a prune) does not leave a large file behind.
 pub const JOURNAL_SIZE_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
@@ -129,12 +136,27 @@ impl Store {
         if self.schema_is_current().await? {
             return Ok(());
         }
+        // The pool has one connection, so the longer wait applies to this
+        // migration only and is set back before any run is written.
+        self.set_busy_timeout(MIGRATION_BUSY_TIMEOUT).await?;
         let mut tx = self.begin_write().await?;
         MIGRATOR
             .run(&mut *tx)
             .await
             .map_err(|e| StoreError::from_migrate(&self.path, e))?;
-        tx.commit().await.map_err(self.sql_err())
+        tx.commit().await.map_err(self.sql_err())?;
+        self.set_busy_timeout(BUSY_TIMEOUT).await
+    }
+
+    async fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        let millis = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        // PRAGMA takes no bound parameters; the value is an integer we made.
+        let sql = format!("PRAGMA busy_timeout = {millis}");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await
+            .map_err(self.sql_err())?;
+        Ok(())
     }
 
     async fn schema_is_current(&self) -> Result<bool, StoreError> {
