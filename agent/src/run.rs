@@ -116,6 +116,8 @@ pub struct RunPlan {
     pub unix_exit_codes: bool,
     /// `--json`.
     pub json: bool,
+    /// The false-positive filter (`fp_filter`, `fp_threshold`).
+    pub fp: crate::learn::fp::FpFilter,
 }
 
 impl RunPlan {
@@ -419,6 +421,7 @@ fn start_streams(
             max_repeat: plan.max_repeat,
             context_before: plan.record_before(),
             context_after: plan.record_after(),
+            fp: Some(plan.fp),
         };
         watch::spawn(config, source, progress.clone(), report.clone())?;
         reports.push((name, report));

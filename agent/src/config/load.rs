@@ -144,6 +144,9 @@ impl LoadedConfig {
             collector,
             sync_on_exit,
             sync_on_exit_timeout,
+            auto,
+            fp_filter,
+            fp_threshold,
         } = raw;
         let config = &mut self.config;
         let mut set = Vec::new();
@@ -170,8 +173,24 @@ impl LoadedConfig {
             scrub_disable,
             scrub_rules,
             scrub_keyed,
-            sync_on_exit
+            sync_on_exit,
+            auto,
+            fp_filter
         );
+        if let Some(threshold) = fp_threshold {
+            if !(0.5..=1.0).contains(&threshold) {
+                return Err(ConfigError::InvalidValue {
+                    key: "fp_threshold".to_string(),
+                    path: source.path().unwrap_or(Path::new("")).to_path_buf(),
+                    line: None,
+                    detail: format!(
+                        "{threshold} is not a confidence from 0.5 to 1: write e.g. `fp_threshold: 0.9` (higher ignores fewer matches)"
+                    ),
+                });
+            }
+            config.fp_threshold = threshold;
+            set.push("fp_threshold");
+        }
         if let Some(timeout) = sync_on_exit_timeout {
             if timeout.is_zero() {
                 return Err(ConfigError::InvalidValue {

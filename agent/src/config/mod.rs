@@ -41,11 +41,12 @@ pub use files::{ConfigDirs, ConfigFiles, earlyexit_home};
 pub use keys::{KEYS, KeyDoc};
 pub use load::{LoadedConfig, Source};
 pub use schema::{
-    CollectorConfig, ColorChoice, Config, DEFAULT_COLOR, DEFAULT_DB_FILE,
-    DEFAULT_DELAY_EXIT_COMMAND, DEFAULT_DELAY_EXIT_PIPE, DEFAULT_KILL_GRACE,
+    CollectorConfig, ColorChoice, Config, DEFAULT_AUTO, DEFAULT_COLOR, DEFAULT_DB_FILE,
+    DEFAULT_DELAY_EXIT_COMMAND, DEFAULT_DELAY_EXIT_PIPE, DEFAULT_FP_FILTER, DEFAULT_FP_THRESHOLD,
+    DEFAULT_KILL_GRACE,
     DEFAULT_MAX_DB_SIZE_MB, DEFAULT_RETENTION_DAYS, DEFAULT_SYNC_ON_EXIT,
     DEFAULT_SYNC_ON_EXIT_TIMEOUT, DEFAULT_TELEMETRY, DEFAULT_TELEMETRY_WITH_COLLECTOR,
-    DEFAULT_UNIX_EXIT_CODES, ScrubRule, TelemetryLevel,
+    DEFAULT_UNIX_EXIT_CODES, FpFilterMode, ScrubRule, TelemetryLevel,
 };
 
 /// Environment variable that overrides where earlyexit keeps its files.

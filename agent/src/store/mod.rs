@@ -11,6 +11,7 @@
 //! | [`limits`] | retention, the size cap, `clear-data`'s deletes |
 //! | [`effectiveness`] | `pattern_effectiveness`, kept in step with every write and delete |
 //! | [`stats`] | the read queries behind `stats` |
+//! | [`history`] | one command's recent runs, for `suggest` and `--auto` |
 //! | [`export`] | paging runs out for `export` and reading them back for sync |
 //! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
 //!
@@ -28,6 +29,7 @@ pub mod bundles;
 pub mod effectiveness;
 pub mod error;
 pub mod export;
+pub mod history;
 pub mod limits;
 pub mod open;
 pub mod outbox;
@@ -38,6 +40,7 @@ pub use bundles::{Bundle, KeptBundle};
 pub use effectiveness::PatternEffectiveness;
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
+pub use history::{HISTORY_LIMIT, HistoryRun};
 pub use limits::{
     AGE_PRUNE_INTERVAL, DeleteCounts, PRUNE_BATCH, PRUNE_TIME_BUDGET, PruneReport,
     SIZE_CAP_TARGET_PERCENT,
