@@ -7,4 +7,5 @@ pub mod config_cmd;
 pub mod export;
 pub mod scrub;
 pub mod stats;
+pub mod suggest;
 pub mod sync_cmd;
