@@ -168,7 +168,7 @@ fn is_success(r: &HistoryRun) -> bool {
 
 /// `12s`, `1.5s`, `2m`: how a number of seconds is written on a command line.
 pub fn show_secs(secs: f64) -> String {
-    format_duration(Duration::from_secs_f64(secs.max(0.0)))
+    format_duration(Duration::from_millis((secs.max(0.0) * 1000.0).round() as u64))
 }
 
 /// Whether a line looks like it continues an error block (a stack frame,
