@@ -446,8 +446,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let mut argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     let command = RunArgs::command();
+    // `--auto`: the first positional starts the command, so its own
+    // options (`earlyexit --auto pytest -q`) stay its own.
+    if let Some(first) = first_positional(&command, &argv)
+        && argv[1..first].iter().any(|a| a == "--auto")
+    {
+        argv.insert(first, "--".into());
+    }
     let separator = find_separator(&command, &argv);
     let (before, after) = match separator {
         Some(i) => (argv[..i].to_vec(), argv[i + 1..].to_vec()),
@@ -471,20 +478,43 @@ where
     Ok(args)
 }
 
+/// Whether `flag` is one of `command`'s options that takes a value.
+fn takes_value(command: &clap::Command, flag: &str) -> bool {
+    command.get_arguments().any(|a| {
+        a.get_action().takes_values()
+            && (a
+                .get_long()
+                .is_some_and(|l| flag.strip_prefix("--") == Some(l))
+                || a.get_short()
+                    .is_some_and(|s| flag.len() == 2 && flag.starts_with('-') && flag.ends_with(s)))
+    })
+}
+
+/// Index of the first positional argument before any `--` (skipping the
+/// values of options that take one), if there is one.
+fn first_positional(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
+    let mut i = 1;
+    while i < argv.len() {
+        let arg = argv[i].to_string_lossy();
+        if arg == "--" {
+            return None;
+        }
+        if arg.starts_with('-') && arg.len() > 1 {
+            if !arg.contains('=') && takes_value(command, &arg) {
+                i += if arg == "--fd-pattern" { 2 } else { 1 };
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Index of the `--` that ends earlyexit's own options, skipping values of
 /// options that take one (`-e --` is a pattern).
 fn find_separator(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
-    let takes_value = |flag: &str| {
-        command.get_arguments().any(|a| {
-            a.get_action().takes_values()
-                && (a
-                    .get_long()
-                    .is_some_and(|l| flag.strip_prefix("--") == Some(l))
-                    || a.get_short().is_some_and(|s| {
-                        flag.len() == 2 && flag.starts_with('-') && flag.ends_with(s)
-                    }))
-        })
-    };
+    let takes_value = |flag: &str| takes_value(command, flag);
     let mut i = 1;
     let mut positionals = 0;
     while i < argv.len() {
@@ -512,7 +542,10 @@ fn find_separator(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
 /// pattern, excludes, delay and timeouts where neither a flag nor the
 /// config set them, prints the line that says so (unless `-q` or
 /// `--json`), and returns the choice for the `--json` summary.
-fn apply_auto(args: &mut RunArgs, config: &Config) -> Result<Option<serde_json::Value>, UsageError> {
+fn apply_auto(
+    args: &mut RunArgs,
+    config: &Config,
+) -> Result<Option<serde_json::Value>, UsageError> {
     let no_pattern = args.regexp.is_empty() && args.pattern.is_none() && args.fd_pattern.is_empty();
     if !(args.auto || config.auto) || !no_pattern {
         return Ok(None);
@@ -527,7 +560,8 @@ fn apply_auto(args: &mut RunArgs, config: &Config) -> Result<Option<serde_json::
         || env_no_telemetry()
         || args.telemetry.unwrap_or(config.telemetry) == TelemetryLevel::Off;
     let db = args.db.clone().unwrap_or_else(|| config.db.clone());
-    let choice = crate::learn::auto::choose(&args.command, (!telemetry_off).then_some(db.as_path()));
+    let choice =
+        crate::learn::auto::choose(&args.command, (!telemetry_off).then_some(db.as_path()));
     if let Some(pattern) = &choice.pattern {
         args.regexp.push(pattern.clone());
         args.exclude.extend(choice.excludes.iter().cloned());
@@ -799,6 +833,21 @@ mod tests {
         ]);
         assert_eq!(a.fd_pattern, ["3", "BAD", "2", "FATAL"]);
         assert_eq!(a.pattern.as_deref(), Some("ERR"));
+    }
+
+    #[test]
+    fn with_auto_every_positional_is_the_command_and_its_options_stay_its_own() {
+        let a = parse(&["--auto", "-t", "5s", "pytest", "-q", "-x"]);
+        assert!(a.auto);
+        assert_eq!(a.pattern, None);
+        assert!(!a.quiet);
+        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.command, ["pytest", "-q", "-x"]);
+        let b = parse(&["--auto", "--", "npm", "test"]);
+        assert_eq!(b.command, ["npm", "test"]);
+        let c = parse(&["-q", "--auto", "cargo", "test"]);
+        assert!(c.quiet);
+        assert_eq!(c.command, ["cargo", "test"]);
     }
 
     #[test]

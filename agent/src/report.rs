@@ -505,7 +505,9 @@ pub fn human_summary(plan: &RunPlan, outcome: &Outcome) -> String {
             if suppressed.len() == 1 { "" } else { "es" },
             h.line_number,
             h.line,
-            h.verdict.map(|v| format!(" ({})", v.describe())).unwrap_or_default(),
+            h.verdict
+                .map(|v| format!(" ({})", v.describe()))
+                .unwrap_or_default(),
         );
     }
     if let Some(t) = outcome.termination

@@ -130,7 +130,11 @@ fn render(advice: &Advice, out: &mut dyn Write) -> io::Result<()> {
     let ev = &s.evidence;
     let opt = |v: Option<f64>| v.map_or_else(|| "none".to_string(), show_secs);
     let rows = [
-        ("pattern", format!("{:?}", s.pattern_source).to_lowercase(), &ev.pattern),
+        (
+            "pattern",
+            format!("{:?}", s.pattern_source).to_lowercase(),
+            &ev.pattern,
+        ),
         ("excludes", s.excludes.len().to_string(), &ev.excludes),
         ("delay-exit", show_secs(s.delay_exit_s), &ev.delay_exit),
         ("idle-timeout", opt(s.idle_timeout_s), &ev.idle_timeout),

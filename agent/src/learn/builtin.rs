@@ -34,7 +34,11 @@ impl BuiltinChoice {
         match self.tools.len() {
             0 => "CI runners".to_string(),
             n if n <= SHOWN => self.tools.join(", "),
-            n => format!("{} and {} more tools", self.tools[..SHOWN].join(", "), n - SHOWN),
+            n => format!(
+                "{} and {} more tools",
+                self.tools[..SHOWN].join(", "),
+                n - SHOWN
+            ),
         }
     }
 
@@ -45,7 +49,11 @@ impl BuiltinChoice {
         if ids.len() <= SHOWN {
             ids.join(", ")
         } else {
-            format!("{}, and {} more", ids[..SHOWN].join(", "), ids.len() - SHOWN)
+            format!(
+                "{}, and {} more",
+                ids[..SHOWN].join(", "),
+                ids.len() - SHOWN
+            )
         }
     }
 }
@@ -114,7 +122,10 @@ mod tests {
         let c = for_command(&words("cargo test --workspace")).unwrap();
         assert!(c.ids.contains(&"cargo-test-failed"), "{:?}", c.ids);
         assert!(!c.ids.contains(&"pytest-failed-test"), "{:?}", c.ids);
-        assert!(!c.ids.contains(&"rustc-warning"), "warnings never stop a run");
+        assert!(
+            !c.ids.contains(&"rustc-warning"),
+            "warnings never stop a run"
+        );
         let m = StreamMatcher::new(
             &[SourcedPattern::new(&c.pattern, "--auto")],
             &[],
@@ -126,7 +137,10 @@ mod tests {
         )
         .unwrap();
         let hit = |l: &str| m.check_line(l.as_bytes()).map(|h| h.kind);
-        assert_eq!(hit("test parser::tests::empty ... FAILED"), Some(HitKind::Error));
+        assert_eq!(
+            hit("test parser::tests::empty ... FAILED"),
+            Some(HitKind::Error)
+        );
         assert_eq!(hit("test parser::tests::empty ... ok"), None);
         assert_eq!(hit("   Compiling error-chain v0.12.4"), None);
     }

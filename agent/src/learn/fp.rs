@@ -61,9 +61,8 @@ pub fn score_line(line: &str, prev: Option<&str>) -> Verdict {
     thread_local! {
         static SCRATCH: RefCell<Features> = RefCell::new(Features::new());
     }
-    let p = SCRATCH.with(|scratch| {
-        score_default(default_classifier(), line, prev, &mut scratch.borrow_mut())
-    });
+    let p = SCRATCH
+        .with(|scratch| score_default(default_classifier(), line, prev, &mut scratch.borrow_mut()));
     Verdict::from_probability(f64::from(p))
 }
 
@@ -93,7 +92,10 @@ mod tests {
 
     #[test]
     fn the_default_model_tells_a_compiler_error_from_benign_error_words() {
-        let error = score_line("error[E0308]: mismatched types", Some("   Compiling demo v0.1.0"));
+        let error = score_line(
+            "error[E0308]: mismatched types",
+            Some("   Compiling demo v0.1.0"),
+        );
         assert!(error.is_error, "{error:?}");
         for benign in [
             "   Compiling error-chain v0.12.4",
@@ -111,6 +113,9 @@ mod tests {
         assert!(!v.is_error);
         assert!((v.confidence - 0.93).abs() < 1e-9);
         assert_eq!(v.describe(), "likely noise, 0.93");
-        assert_eq!(Verdict::from_probability(0.97).describe(), "likely error, 0.97");
+        assert_eq!(
+            Verdict::from_probability(0.97).describe(),
+            "likely error, 0.97"
+        );
     }
 }

@@ -168,7 +168,9 @@ fn is_success(r: &HistoryRun) -> bool {
 
 /// `12s`, `1.5s`, `2m`: how a number of seconds is written on a command line.
 pub fn show_secs(secs: f64) -> String {
-    format_duration(Duration::from_millis((secs.max(0.0) * 1000.0).round() as u64))
+    format_duration(Duration::from_millis(
+        (secs.max(0.0) * 1000.0).round() as u64
+    ))
 }
 
 /// Whether a line looks like it continues an error block (a stack frame,
@@ -176,9 +178,19 @@ pub fn show_secs(secs: f64) -> String {
 fn continues_block(line: &str) -> bool {
     let t = line.trim_start();
     line.starts_with([' ', '\t'])
-        || ["at ", "File \"", "Caused by", "...", "|", "-->", "note:", "= ", "Traceback"]
-            .iter()
-            .any(|p| t.starts_with(p))
+        || [
+            "at ",
+            "File \"",
+            "Caused by",
+            "...",
+            "|",
+            "-->",
+            "note:",
+            "= ",
+            "Traceback",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
         || t.to_ascii_lowercase().contains("error")
 }
 
@@ -209,16 +221,10 @@ pub fn advise(
     let (delay_exit_s, delay_ev) = suggest_delay(runs);
     let (timeout_s, timeout_ev) = suggest_timeout(&successes);
     let (idle_timeout_s, idle_ev) = suggest_idle(&successes);
-    let confidence = [
-        &pattern_ev,
-        &excludes_ev,
-        &delay_ev,
-        &timeout_ev,
-        &idle_ev,
-    ]
-    .iter()
-    .map(|e| e.confidence)
-    .fold(1.0, f64::min);
+    let confidence = [&pattern_ev, &excludes_ev, &delay_ev, &timeout_ev, &idle_ev]
+        .iter()
+        .map(|e| e.confidence)
+        .fold(1.0, f64::min);
     let mut line: Vec<String> = vec!["earlyexit".into()];
     if let Some(p) = &pattern {
         line.extend(["-e".into(), p.clone()]);
@@ -302,8 +308,10 @@ fn choose_pattern(
             e.successful_exits,
             e.false_positives,
             e.missed_errors,
-            e.effectiveness_score
-                .map_or("not measured yet (no match and no miss)".to_string(), |s| format!("{s:.2}")),
+            e.effectiveness_score.map_or(
+                "not measured yet (no match and no miss)".to_string(),
+                |s| format!("{s:.2}")
+            ),
         ),
         None => format!("'{p}' ran {uses} times with this command"),
     };
@@ -329,7 +337,10 @@ fn choose_pattern(
                 evidence: if excludes.is_empty() {
                     "the learned pattern ran without excludes".to_string()
                 } else {
-                    format!("the excludes the learned pattern last ran with ({})", excludes.len())
+                    format!(
+                        "the excludes the learned pattern last ran with ({})",
+                        excludes.len()
+                    )
                 },
             },
         );
@@ -408,9 +419,7 @@ fn suggest_delay(runs: &[HistoryRun]) -> (f64, Evidence) {
     let cut: Vec<f64> = matched
         .iter()
         .filter(|r| r.child_signal.is_some() && r.delay_exit > 0.0)
-        .filter(|r| {
-            r.time_from_match_to_exit.unwrap_or(0.0) + DELAY_RAN_OUT_SLACK >= r.delay_exit
-        })
+        .filter(|r| r.time_from_match_to_exit.unwrap_or(0.0) + DELAY_RAN_OUT_SLACK >= r.delay_exit)
         .filter(|r| {
             r.first_match_after
                 .as_deref()

@@ -81,7 +81,11 @@ fn the_overall_timeout_is_never_below_one_and_a_half_times_the_slowest_successfu
     });
     let s = suggestion(&runs, "cargo test");
     assert_eq!(s.timeout_s, Some(150.0));
-    assert!(s.evidence.timeout.evidence.contains("took 100s"), "{:?}", s.evidence.timeout);
+    assert!(
+        s.evidence.timeout.evidence.contains("took 100s"),
+        "{:?}",
+        s.evidence.timeout
+    );
     assert!(s.command_line.contains("-t 150s"), "{}", s.command_line);
     // Fewer than five successes: no timeout at all.
     let mostly_failed: Vec<HistoryRun> = (0..6)
@@ -112,13 +116,25 @@ fn the_idle_timeout_is_never_below_twice_the_longest_silence_of_a_successful_run
 fn the_delay_covers_the_longest_error_block_seen() {
     let mut runs: Vec<HistoryRun> = (0..5).map(|i| ok_run(i, 3.0, 0.5)).collect();
     // The command printed its stack trace and exited 4 s after the match.
-    runs.push(match_run(5, "Error", 4.0, false, "    at main (index.js:3)"));
+    runs.push(match_run(
+        5,
+        "Error",
+        4.0,
+        false,
+        "    at main (index.js:3)",
+    ));
     runs.push(match_run(6, "Error", 0.5, false, "done"));
     let s = suggestion(&runs, "node app.js");
     assert!(s.delay_exit_s >= 4.0, "{s:?}");
     assert_eq!(s.delay_exit_s, 6.0);
     // A block still going when a 10 s delay ran out: the delay doubles.
-    runs.push(match_run(7, "Error", 10.0, true, "    at Object.<anonymous> (x.js:9)"));
+    runs.push(match_run(
+        7,
+        "Error",
+        10.0,
+        true,
+        "    at Object.<anonymous> (x.js:9)",
+    ));
     let s = suggestion(&runs, "node app.js");
     assert_eq!(s.delay_exit_s, 20.0, "{:?}", s.evidence.delay_exit);
     // No match ever: the default, with low confidence.
@@ -171,14 +187,22 @@ fn the_best_learned_pattern_wins_and_a_poor_one_loses_to_the_library() {
     };
     assert_eq!(s.pattern.as_deref(), Some("error"));
     assert_eq!(s.pattern_source, PatternSource::Learned);
-    assert!(s.evidence.pattern.evidence.contains("0.90"), "{:?}", s.evidence.pattern);
+    assert!(
+        s.evidence.pattern.evidence.contains("0.90"),
+        "{:?}",
+        s.evidence.pattern
+    );
     // Both learned patterns poor: the built-in entries for npm instead.
     let eff = [row("FAIL|Error", Some(0.1)), row("error", Some(0.2))];
     let Advice::Suggested(s) = advise("npm test", &argv("npm test"), &runs, &eff) else {
         panic!()
     };
     assert_eq!(s.pattern_source, PatternSource::Builtin);
-    assert!(s.evidence.pattern.evidence.contains("npm-err"), "{:?}", s.evidence.pattern);
+    assert!(
+        s.evidence.pattern.evidence.contains("npm-err"),
+        "{:?}",
+        s.evidence.pattern
+    );
 }
 
 #[test]
