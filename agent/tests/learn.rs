@@ -146,7 +146,8 @@ fn the_idle_timeout_covers_twice_the_longest_silence_of_a_successful_run() {
     }
     let s = suggest(&env, &format!("sh -c {}", shell_quote(quiet)));
     let idle = s["idle_timeout_s"].as_f64().unwrap();
-    assert!(idle >= 2.0 * 1.2 && idle >= 30.0, "{s}");
+    // Twice the 1.2 s silence, and the 30 s floor (which is the larger here).
+    assert!(idle >= 30.0, "{s}");
     let ev = s["evidence"]["idle_timeout"]["evidence"].as_str().unwrap();
     assert!(
         ev.contains("longest silence of 5 successful runs was 1.2"),
