@@ -285,6 +285,7 @@ enum Sub {
     /// A complete, safe command line for a command (pattern, excludes,
     /// delay, idle and overall timeouts), learned from its recorded runs,
     /// each value with its confidence and evidence.
+    #[command(long_about = crate::commands::suggest::LONG_ABOUT)]
     Suggest(crate::commands::suggest::Args),
     /// Export recorded runs as json, jsonl or csv.
     Export(crate::commands::export::Args),

@@ -15,7 +15,8 @@ use anyhow::Context;
 use crate::learn::suggest::{Advice, MIN_RUNS, Suggestion, advise, show_secs};
 use crate::store::{Store, StoreError, block_on};
 
-const LONG_ABOUT: &str = "\
+/// `earlyexit suggest --help`: what is suggested and the safety rules.
+pub const LONG_ABOUT: &str = "\
 A complete command line for COMMAND, learned from its recorded runs (the \
 runs with the same command line, as `earlyexit stats` shows it): the error \
 pattern, its --exclude patterns, --delay-exit, and the idle (-I) and overall \
@@ -38,7 +39,6 @@ against it), else the built-in library's entries for the command's tool.
 
 /// `earlyexit suggest`: a learned command line for a command.
 #[derive(clap::Args, Debug)]
-#[command(long_about = LONG_ABOUT)]
 pub struct Args {
     /// The command, as one quoted argument ('npm test') or as words.
     #[arg(

@@ -8,22 +8,34 @@
 //! set (nothing can kill a normal run). One line on stderr says what was
 //! chosen and why.
 //!
-//! Owns that choice and its line. It reads the database once, before the
-//! run starts, without writing anything (runs still waiting in the spool,
-//! at most a minute old, are not seen); a database that cannot be read
-//! falls back to the library, and never stops the run.
+//! Owns that choice, its line, and the cache that keeps it off the
+//! startup path: reading the database costs a few milliseconds, more
+//! than `--auto`'s whole startup budget (2 ms), so the choice for a
+//! command is kept in `auto-cache/<command hash>.json` beside the
+//! database, stamped with the size and modification time of the database
+//! and its WAL; it is used while the stamp still matches (nothing was
+//! written to the database since), and made again from the database
+//! otherwise. Short runs wait in the spool (at most a minute) and are not
+//! seen either way. A database or cache that cannot be read falls back to
+//! the library (or to reading the database) and never stops the run; the
+//! cache is best effort and only ever holds what the database said.
 
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::builtin;
 use super::suggest::{Advice, PatternSource, advise, show_secs};
 use crate::store::{HistoryRun, PatternEffectiveness, Store, StoreError, block_on};
 
+/// The cache folder's name, beside the database.
+pub const CACHE_DIR: &str = "auto-cache";
+
 /// What `--auto` chose for one run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoChoice {
     /// The error pattern; `None` when neither history nor the library has one.
     pub pattern: Option<String>,
@@ -82,12 +94,90 @@ fn read_history(
     })
 }
 
+/// A cached choice and the state of the database it was made from.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cached {
+    stamp: String,
+    choice: AutoChoice,
+}
+
+/// Size and modification time of the database and its WAL: changes with
+/// every write.
+fn db_stamp(db: &Path) -> Option<String> {
+    let part = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => format!("{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()),
+        Err(_) => "-".to_string(),
+    };
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    db.exists()
+        .then(|| format!("{}|{}", part(db), part(Path::new(&wal))))
+}
+
+fn cache_file(db: &Path, hash: &str) -> PathBuf {
+    db.parent()
+        .unwrap_or(Path::new("."))
+        .join(CACHE_DIR)
+        .join(format!("{hash}.json"))
+}
+
+fn read_cache(path: &Path, stamp: &str) -> Option<AutoChoice> {
+    let cached: Cached = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    (cached.stamp == stamp).then_some(cached.choice)
+}
+
+/// Best effort: a cache that cannot be written only costs the next run a
+/// database read.
+fn write_cache(path: &Path, stamp: String, choice: &AutoChoice) {
+    let Ok(text) = serde_json::to_vec(&Cached {
+        stamp,
+        choice: choice.clone(),
+    }) else {
+        return;
+    };
+    if crate::private_file::create_parent(path).is_err() {
+        return;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = crate::private_file::create_new(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &text))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
 /// What `--auto` uses for `argv`, from the database at `db` (`None`:
-/// telemetry is off, only the library is used).
+/// telemetry is off, only the library is used), through the cache (see
+/// the module docs).
 pub fn choose(argv: &[String], db: Option<&Path>) -> AutoChoice {
     let command = crate::report::quote_command(argv);
     let hash = earlyexit_scrub::sha256_hex(&command);
-    let (history, unreadable) = match db.map(|db| read_history(db, &hash, &command)) {
+    let Some(db) = db else {
+        return decide(argv, &command, &hash, None);
+    };
+    let Some(stamp) = db_stamp(db) else {
+        // No database yet: nothing to read, nothing to cache.
+        return decide(argv, &command, &hash, Some(db));
+    };
+    let cache = cache_file(db, &hash);
+    if let Some(choice) = read_cache(&cache, &stamp) {
+        return choice;
+    }
+    let choice = decide(argv, &command, &hash, Some(db));
+    // Stamped after reading: closing the database may have checkpointed it.
+    if let Some(stamp) = db_stamp(db) {
+        write_cache(&cache, stamp, &choice);
+    }
+    choice
+}
+
+/// The choice from the database itself.
+fn decide(argv: &[String], command: &str, hash: &str, db: Option<&Path>) -> AutoChoice {
+    let command = command.to_string();
+    let (history, unreadable) = match db.map(|db| read_history(db, hash, &command)) {
         None => ((Vec::new(), Vec::new()), None),
         Some(Ok(h)) => (h, None),
         Some(Err(e)) => ((Vec::new(), Vec::new()), Some(e.to_string())),

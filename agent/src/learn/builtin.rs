@@ -7,8 +7,74 @@
 //! library's ([`Library::for_command`]); compiling is the matcher's, so
 //! nothing here compiles a regex: a command gets its tools' entries as
 //! text, and the run compiles one pattern, never the whole library.
+//!
+//! The pattern and excludes start with `(?-u)`: `\w`, `\d`, `\s` and
+//! `\S` are ASCII classes (non-ASCII bytes count as non-space), which is
+//! what these tools print, and compiling the Unicode classes instead is
+//! several times slower (about 10 ms for one tool's entries in a release
+//! build: too much for `--auto`'s startup budget). Non-ASCII literals
+//! (jest's `✕`, `●`) still match their UTF-8 bytes.
 
 use earlyexit_aggregator::patterns::{Library, Severity};
+
+/// `re` with its Perl classes and word boundaries made ASCII: `\w` →
+/// `(?-u:\w)` outside brackets, `0-9A-Za-z_` inside (likewise `\d`, `\s`;
+/// `\b`, `\B`, `\W`, `\D`, `\S` outside brackets). Everything else is
+/// copied as it is.
+pub fn ascii_classes(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 32);
+    let mut chars = re.chars().peekable();
+    let mut in_class = false;
+    // Characters since the class opened ('^' and a leading ']' are literal).
+    let mut class_len = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let inside = match n {
+                    'w' => Some("0-9A-Za-z_"),
+                    'd' => Some("0-9"),
+                    's' => Some("\\t\\n\\x0B\\x0C\\r "),
+                    _ => None,
+                };
+                match (in_class, inside) {
+                    (true, Some(ascii)) => out.push_str(ascii),
+                    (false, _) if "wWdDsSbB".contains(n) => {
+                        out.push_str("(?-u:\\");
+                        out.push(n);
+                        out.push(')');
+                    }
+                    _ => {
+                        out.push(c);
+                        out.push(n);
+                    }
+                }
+                class_len += 1;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                class_len = 0;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+            }
+            ']' if in_class && class_len > 0 => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => {
+                class_len += 1;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
 
 /// The library's entries for one command, as a run uses them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +149,9 @@ pub fn for_command(argv: &[String]) -> Option<BuiltinChoice> {
     let mut tools: Vec<&'static str> = Vec::new();
     for e in &entries {
         for x in e.excludes {
-            if !excludes.iter().any(|have| have == x) {
-                excludes.push((*x).to_string());
+            let x = ascii_classes(x);
+            if !excludes.contains(&x) {
+                excludes.push(x);
             }
         }
         if !e.is_generic() && !tools.contains(&e.tool) {
@@ -94,7 +161,7 @@ pub fn for_command(argv: &[String]) -> Option<BuiltinChoice> {
     Some(BuiltinChoice {
         pattern: entries
             .iter()
-            .map(|e| format!("(?:{})", e.regex))
+            .map(|e| format!("(?:{})", ascii_classes(e.regex)))
             .collect::<Vec<_>>()
             .join("|"),
         excludes,
@@ -150,6 +217,34 @@ mod tests {
         let c = for_command(&words("npm test")).unwrap();
         assert!(c.tools.contains(&"npm"), "{:?}", c.tools);
         assert!(c.ids.contains(&"npm-err"), "{:?}", c.ids);
+    }
+
+    #[test]
+    fn every_entry_compiles_as_one_ascii_pattern_and_non_ascii_marks_still_match() {
+        // `make` may run anything: every entry.
+        let c = for_command(&words("make check")).unwrap();
+        assert!(c.ids.len() > 80, "{}", c.ids.len());
+        let sourced = |p: &str| SourcedPattern::new(p, "--auto");
+        let m = StreamMatcher::new(
+            &[sourced(&c.pattern)],
+            &[],
+            &c.excludes.iter().map(|x| sourced(x)).collect::<Vec<_>>(),
+            MatchOptions::default(),
+        )
+        .unwrap();
+        let hit = |l: &str| m.check_line(l.as_bytes()).map(|h| h.kind);
+        assert_eq!(hit("    ✕ adds numbers (5 ms)"), Some(HitKind::Error));
+        assert_eq!(hit("FAILED tests/test_x.py::test_a - assert 1 == 2"), Some(HitKind::Error));
+        assert_eq!(hit("all 12 tests passed"), None);
+    }
+
+    #[test]
+    fn perl_classes_become_ascii_inside_and_outside_brackets() {
+        assert_eq!(ascii_classes(r"^\s*\w+\b"), r"^(?-u:\s)*(?-u:\w)+(?-u:\b)");
+        assert_eq!(ascii_classes(r"[\w.]+\.go"), r"[0-9A-Za-z_.]+\.go");
+        assert_eq!(ascii_classes(r"[^\s>]\S"), r"[^\t\n\x0B\x0C\r >](?-u:\S)");
+        assert_eq!(ascii_classes(r"[]a]\[x\]"), r"[]a]\[x\]");
+        assert_eq!(ascii_classes(r"[✕×] \d{4}"), r"[✕×] (?-u:\d){4}");
     }
 
     #[test]

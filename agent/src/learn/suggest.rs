@@ -97,7 +97,7 @@ pub struct EvidenceSet {
 }
 
 /// Where the suggested pattern comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PatternSource {
     /// A pattern this command ran with, by its recorded effectiveness.
