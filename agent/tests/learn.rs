@@ -165,7 +165,10 @@ fn the_delay_covers_the_error_block_the_command_printed_after_its_first_match() 
     let block = failed["timings"]["time_from_match_to_exit"]
         .as_f64()
         .unwrap();
-    assert!(block >= 1.4, "the 1.5 s block, less the time to see its first line: {failed}");
+    assert!(
+        block >= 1.4,
+        "the 1.5 s block, less the time to see its first line: {failed}"
+    );
     let s = suggest(&env, &format!("sh -c {}", shell_quote(SWITCHED)));
     let delay = s["delay_exit_s"].as_f64().unwrap();
     assert!(
@@ -261,7 +264,11 @@ fn auto_keeps_its_choice_until_the_database_changes() {
     // A run that lasts writes the database: the next choice is made again.
     switched_runs(&env, "Error", 1);
     run_json(&env, &["--auto", "--json", "true"]);
-    assert_ne!(cached(), after_first, "made again after the database changed");
+    assert_ne!(
+        cached(),
+        after_first,
+        "made again after the database changed"
+    );
 }
 
 #[test]

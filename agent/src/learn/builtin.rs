@@ -234,7 +234,10 @@ mod tests {
         .unwrap();
         let hit = |l: &str| m.check_line(l.as_bytes()).map(|h| h.kind);
         assert_eq!(hit("    ✕ adds numbers (5 ms)"), Some(HitKind::Error));
-        assert_eq!(hit("FAILED tests/test_x.py::test_a - assert 1 == 2"), Some(HitKind::Error));
+        assert_eq!(
+            hit("FAILED tests/test_x.py::test_a - assert 1 == 2"),
+            Some(HitKind::Error)
+        );
         assert_eq!(hit("all 12 tests passed"), None);
     }
 
