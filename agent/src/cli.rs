@@ -163,6 +163,10 @@ pub struct RunArgs {
     /// a match is ignored [default: 0.9, or the config's `fp_threshold`].
     #[arg(long, value_name = "X", value_parser = parse_threshold, help_heading = "Patterns")]
     pub fp_threshold: Option<f64>,
+    /// Set by `--auto` when it chose the built-in library's pattern (known
+    /// to compile): compile it while the command starts.
+    #[arg(skip)]
+    pub defer_patterns: bool,
     /// Perl-style patterns (look-around, back-references) via fancy-regex.
     #[arg(short = 'P', long, help_heading = "Patterns")]
     pub perl_regexp: bool,
@@ -564,6 +568,11 @@ fn apply_auto(
     let choice =
         crate::learn::auto::choose(&args.command, (!telemetry_off).then_some(db.as_path()));
     if let Some(pattern) = &choice.pattern {
+        // Only the library's own patterns: anything the user wrote is
+        // compiled now, so a bad one is a usage error before the start.
+        args.defer_patterns = choice.source == crate::learn::suggest::PatternSource::Builtin
+            && args.exclude.is_empty()
+            && args.success_pattern.is_empty();
         args.regexp.push(pattern.clone());
         args.exclude.extend(choice.excludes.iter().cloned());
     }
@@ -720,6 +729,7 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<Plan, UsageError> {
             args.fp_filter.unwrap_or(config.fp_filter),
             args.fp_threshold.unwrap_or(config.fp_threshold),
         ),
+        defer_compile: args.defer_patterns,
         matchers: BTreeMap::new(),
     };
     plan.matchers = plan.compile_matchers()?;

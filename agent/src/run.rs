@@ -118,6 +118,10 @@ pub struct RunPlan {
     pub json: bool,
     /// The false-positive filter (`fp_filter`, `fp_threshold`).
     pub fp: crate::learn::fp::FpFilter,
+    /// Compile the patterns on a thread of their own while the command
+    /// starts (`--auto` with the built-in library's pattern, known to
+    /// compile): see [`StreamMatcher::deferred`].
+    pub defer_compile: bool,
 }
 
 impl RunPlan {
@@ -159,6 +163,14 @@ impl RunPlan {
         } else {
             &[]
         };
+        if self.defer_compile {
+            return Ok(StreamMatcher::deferred(
+                self.patterns_for(fd),
+                success,
+                &self.exclude,
+                self.options,
+            ));
+        }
         StreamMatcher::new(self.patterns_for(fd), success, &self.exclude, self.options)
     }
 

@@ -73,7 +73,9 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
     let argv = words(args);
     let command = crate::report::quote_command(&argv);
     let hash = earlyexit_scrub::sha256_hex(&command);
-    let advice = match block_on(gather(db_path, &hash, &command)) {
+    // Also the text as typed, in case runs recorded it that way.
+    let typed = args.command.join(" ");
+    let advice = match block_on(gather(db_path, &hash, &typed)) {
         Ok((runs, effectiveness)) => advise(&command, &argv, &runs, &effectiveness),
         Err(StoreError::NotFound { .. }) => Advice::TooFew {
             runs: 0,
@@ -102,7 +104,7 @@ pub fn run(args: &Args, db_path: &Path) -> anyhow::Result<ExitCode> {
 async fn gather(
     db_path: &Path,
     hash: &str,
-    command: &str,
+    typed: &str,
 ) -> Result<
     (
         Vec<crate::store::HistoryRun>,
@@ -111,7 +113,7 @@ async fn gather(
     StoreError,
 > {
     let store = Store::open_existing(db_path).await?;
-    let runs = store.command_history(hash, command).await?;
+    let runs = store.command_history(hash, typed).await?;
     let effectiveness = store.pattern_effectiveness().await?;
     store.close().await;
     Ok((runs, effectiveness))

@@ -52,12 +52,15 @@ pub struct HistoryRun {
 
 impl Store {
     /// The [`HISTORY_LIMIT`] most recent runs whose `command_hash` is
-    /// `command_hash` or whose command text is `command`, newest first.
+    /// `command_hash` or the hash of the text `command` (a command line
+    /// typed differently from how runs record it), newest first. Both go
+    /// through the `command_hash` index.
     pub async fn command_history(
         &self,
         command_hash: &str,
         command: &str,
     ) -> Result<Vec<HistoryRun>, StoreError> {
+        let text_hash = super::sha256_hex(command);
         sqlx::query_as(
             "SELECT e.execution_id, e.started_at_ms, e.pattern, e.exclude_patterns, \
              e.exit_reason, e.child_exit_code, e.child_signal, e.total_runtime + 0.0 AS total_runtime, \
@@ -68,11 +71,11 @@ impl Store {
              e.delay_exit + 0.0 AS delay_exit, e.false_positive_flag, \
              (SELECT m.context_after FROM match_events m WHERE m.execution_id = e.execution_id \
               AND m.kind = 'error' ORDER BY m.match_number LIMIT 1) AS first_match_after \
-             FROM executions e WHERE e.command_hash = ? OR e.command = ? \
+             FROM executions e WHERE e.command_hash IN (?, ?) \
              ORDER BY e.started_at_ms DESC, e.execution_id DESC LIMIT ?",
         )
         .bind(command_hash)
-        .bind(command)
+        .bind(text_hash)
         .bind(i64::from(HISTORY_LIMIT))
         .fetch_all(&self.pool)
         .await
