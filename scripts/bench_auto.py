@@ -6,7 +6,8 @@ Each line is the median of paired, alternated runs of
 `earlyexit --auto CMD` against `earlyexit NEVERMATCH CMD` in the same
 EARLYEXIT_HOME (telemetry on), for a command of one tool (a `pytest`
 script: the library's pytest entries) and a program no entry names
-(`true`: every entry), on an empty database and on one with 20 recorded
+(`true`: every entry), silent or printing one line (`pytest+1`: the
+built-in pattern is compiled when output arrives), on an empty database and on one with 20 recorded
 runs of the command (so --auto reads the history and sets timeouts).
 Target from the issue: --auto adds <= 2 ms.
 """
@@ -50,11 +51,17 @@ def main():
     with open(fake, "w") as f:
         f.write("#!/bin/sh\nexit 0\n")
     os.chmod(fake, 0o755)
+    # The same, printing one line: the deferred pattern is compiled then.
+    loud = os.path.join(work, "loud", "pytest")
+    os.makedirs(os.path.dirname(loud))
+    with open(loud, "w") as f:
+        f.write("#!/bin/sh\necho '1 passed in 0.01s'\n")
+    os.chmod(loud, 0o755)
     true = shutil.which("true")
     print(f"earlyexit {ee}; {os.cpu_count()} cores; median of {args.runs} paired runs")
     print(f"{'command':<8} {'database':<10} {'--auto':>10} {'pattern':>10} {'added':>10}")
     ok = True
-    for name, cmd in (("pytest", [fake]), ("true", [true])):
+    for name, cmd in (("pytest", [fake]), ("pytest+1", [loud]), ("true", [true])):
         for db in ("empty", "20 runs"):
             home = tempfile.mkdtemp(prefix="ee-bench-auto-home-")
             env = dict(os.environ, EARLYEXIT_HOME=home)

@@ -164,7 +164,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "X", value_parser = parse_threshold, help_heading = "Patterns")]
     pub fp_threshold: Option<f64>,
     /// Set by `--auto` when it chose the built-in library's pattern (known
-    /// to compile): compile it while the command starts.
+    /// to compile): compile it when output first arrives.
     #[arg(skip)]
     pub defer_patterns: bool,
     /// Perl-style patterns (look-around, back-references) via fancy-regex.

@@ -224,11 +224,12 @@ fn wrap(patterns: &[SourcedPattern], options: MatchOptions) -> String {
 }
 
 /// The patterns that apply to one stream, compiled: at once
-/// ([`StreamMatcher::new`], which reports a bad pattern), or on a thread
-/// of its own while the command starts ([`StreamMatcher::deferred`], for
-/// patterns known to compile, such as the built-in library's), so a large
-/// pattern costs the start of a run nothing and a stream waits for it only
-/// if output arrives before it is ready.
+/// ([`StreamMatcher::new`], which reports a bad pattern), or on first use
+/// ([`StreamMatcher::deferred`], for patterns known to compile, such as
+/// the built-in library's), so a large pattern costs the start of a run
+/// nothing: it is compiled on the stream's thread when the first output
+/// arrives (the pass-through of that output does not wait for it), and
+/// never for a stream that stays silent.
 #[derive(Debug, Clone)]
 pub struct StreamMatcher {
     inner: Arc<Inner>,
@@ -278,11 +279,9 @@ impl StreamMatcher {
         })
     }
 
-    /// Starts compiling the patterns on a thread of their own and returns
-    /// at once; the first use waits for the compilation (or does it, if
-    /// the thread could not start). A pattern that does not compile matches
-    /// nothing and is reported once on stderr, so use this only for
-    /// patterns known to compile.
+    /// Keeps the patterns to compile them on first use. A pattern that does
+    /// not compile then matches nothing and is reported once on stderr, so
+    /// use this only for patterns known to compile.
     pub fn deferred(
         errors: &[SourcedPattern],
         success: &[SourcedPattern],
@@ -298,12 +297,6 @@ impl StreamMatcher {
                 options,
             }),
         });
-        let background = inner.clone();
-        let _ = std::thread::Builder::new()
-            .name("compile-patterns".into())
-            .spawn(move || {
-                background.get();
-            });
         StreamMatcher { inner }
     }
 

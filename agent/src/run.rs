@@ -118,9 +118,9 @@ pub struct RunPlan {
     pub json: bool,
     /// The false-positive filter (`fp_filter`, `fp_threshold`).
     pub fp: crate::learn::fp::FpFilter,
-    /// Compile the patterns on a thread of their own while the command
-    /// starts (`--auto` with the built-in library's pattern, known to
-    /// compile): see [`StreamMatcher::deferred`].
+    /// Compile the patterns on first use, on the stream's thread when
+    /// output arrives (`--auto` with the built-in library's pattern, known
+    /// to compile): see [`StreamMatcher::deferred`].
     pub defer_compile: bool,
 }
 
