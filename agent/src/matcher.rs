@@ -464,6 +464,24 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_matcher_decides_like_one_compiled_at_once() {
+        let now = matcher("ERROR|FAIL", MatchOptions::default());
+        let later = StreamMatcher::deferred(&p("ERROR|FAIL"), &[], &[], MatchOptions::default());
+        for line in [&b"an ERROR here"[..], b"FAIL", b"fine", b""] {
+            assert_eq!(now.check_line(line), later.check_line(line));
+        }
+        assert_eq!(
+            now.next_candidate(b"ok\nFAIL\n", 0),
+            later.next_candidate(b"ok\nFAIL\n", 0)
+        );
+        assert!(later.can_scan() && later.is_active());
+        // A pattern that does not compile matches nothing (and says so once).
+        let bad = StreamMatcher::deferred(&p("a("), &[], &[], MatchOptions::default());
+        assert_eq!(bad.check_line(b"a("), None);
+        assert!(!bad.is_active());
+    }
+
+    #[test]
     fn plain_and_case_insensitive() {
         let m = matcher("ERROR", MatchOptions::default());
         assert_eq!(

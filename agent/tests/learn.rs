@@ -155,7 +155,10 @@ fn the_idle_timeout_covers_twice_the_longest_silence_of_a_successful_run() {
         .and_then(|rest| rest.split('s').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{ev}"));
-    assert!(silence >= 1.2, "the paused run is the longest silence: {ev}");
+    assert!(
+        silence >= 1.2,
+        "the paused run is the longest silence: {ev}"
+    );
     assert!(idle >= 2.0 * silence, "{s}");
 }
 
@@ -242,7 +245,7 @@ fn auto_on_a_trained_database_uses_the_learned_pattern_delay_and_timeouts() {
 }
 
 #[test]
-fn auto_keeps_its_choice_until_the_database_changes() {
+fn auto_keeps_its_choice_for_a_minute_or_until_the_database_changes() {
     let env = Env::new();
     switched_runs(&env, "Error", 2);
     let cache_dir = env.home.path().join("auto-cache");
@@ -265,14 +268,20 @@ fn auto_keeps_its_choice_until_the_database_changes() {
     let second = run_json(&env, &["--auto", "--json", "true"]);
     assert_eq!(first["auto"], second["auto"]);
     assert_eq!(cached(), after_first, "a cache hit rewrites nothing");
-    // A run that lasts writes the database: the next choice is made again.
+    // A run that lasts writes the database; within a minute the cached
+    // choice still stands.
     switched_runs(&env, "Error", 1);
     run_json(&env, &["--auto", "--json", "true"]);
-    assert_ne!(
-        cached(),
-        after_first,
-        "made again after the database changed"
-    );
+    assert_eq!(cached(), after_first, "younger than a minute: still used");
+    // Older than a minute and the database changed: made again.
+    let (path, _) = &after_first[0];
+    let mut entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    entry["made_at_ms"] = serde_json::json!(entry["made_at_ms"].as_i64().unwrap() - 120_000);
+    std::fs::write(path, entry.to_string()).unwrap();
+    let aged = cached();
+    run_json(&env, &["--auto", "--json", "true"]);
+    assert_ne!(cached(), aged, "made again from the database");
 }
 
 #[test]

@@ -12,11 +12,13 @@
 //! startup path: reading the database costs a few milliseconds, more
 //! than `--auto`'s whole startup budget (2 ms), so the choice for a
 //! command is kept in `auto-cache/<command hash>.json` beside the
-//! database, stamped with the size and modification time of the database
-//! and its WAL; it is used while the stamp still matches (nothing was
-//! written to the database since), and made again from the database
-//! otherwise. Short runs wait in the spool (at most a minute) and are not
-//! seen either way. A database or cache that cannot be read falls back to
+//! database, with the time it was made and a stamp of the database (size
+//! and modification time of the file and its WAL). It is used while it is
+//! younger than [`CACHE_MAX_AGE`] or nothing was written to the database
+//! since; otherwise it is made again from the database. So at most one
+//! run of a command a minute pays for reading the database, and a choice
+//! is at most a minute behind the database — as the database itself is
+//! behind short runs, which wait in the spool up to a minute. A database or cache that cannot be read falls back to
 //! the library (or to reading the database) and never stops the run; the
 //! cache is best effort and only ever holds what the database said.
 
@@ -33,6 +35,11 @@ use crate::store::{HistoryRun, PatternEffectiveness, Store, StoreError, block_on
 
 /// The cache folder's name, beside the database.
 pub const CACHE_DIR: &str = "auto-cache";
+
+/// A cached choice younger than this is used even if the database changed
+/// since: the spool's own delay ([`crate::spool::SPOOL_MAX_AGE`]), so the
+/// choice is never further behind than the database already is.
+pub const CACHE_MAX_AGE: Duration = crate::spool::SPOOL_MAX_AGE;
 
 /// What `--auto` chose for one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +105,8 @@ fn read_history(
 #[derive(Debug, Serialize, Deserialize)]
 struct Cached {
     stamp: String,
+    /// When it was made, ms since the epoch.
+    made_at_ms: i64,
     choice: AutoChoice,
 }
 
@@ -123,7 +132,9 @@ fn cache_file(db: &Path, hash: &str) -> PathBuf {
 
 fn read_cache(path: &Path, stamp: &str) -> Option<AutoChoice> {
     let cached: Cached = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    (cached.stamp == stamp).then_some(cached.choice)
+    let age = crate::store::now_ms().saturating_sub(cached.made_at_ms);
+    let young = (0..i64::try_from(CACHE_MAX_AGE.as_millis()).unwrap_or(i64::MAX)).contains(&age);
+    (young || cached.stamp == stamp).then_some(cached.choice)
 }
 
 /// Best effort: a cache that cannot be written only costs the next run a
@@ -131,6 +142,7 @@ fn read_cache(path: &Path, stamp: &str) -> Option<AutoChoice> {
 fn write_cache(path: &Path, stamp: String, choice: &AutoChoice) {
     let Ok(text) = serde_json::to_vec(&Cached {
         stamp,
+        made_at_ms: crate::store::now_ms(),
         choice: choice.clone(),
     }) else {
         return;
