@@ -97,3 +97,37 @@ pub fn train_default(cases: &[Case]) -> Result<LineClassifier, ClassifyError> {
     model.prune(DEFAULT_PRUNE_BELOW);
     Ok(model)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::patterns::cidiff::read_cases;
+
+    #[test]
+    fn the_embedded_default_is_what_train_default_makes_from_the_repository_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("triage-data/train");
+        let model = train_default(&read_cases(&dir).unwrap()).unwrap();
+        assert!(
+            model.to_bytes() == DEFAULT_MODEL,
+            "retrain: earlyexit-aggregator train-classifier --data aggregator/triage-data --out aggregator/src/classify/default_model.bin"
+        );
+        assert_eq!(default_classifier(), &model);
+    }
+
+    #[test]
+    fn the_default_scores_only_what_it_is_shown() {
+        let mut scratch = Features::new();
+        let m = default_classifier();
+        let error = score_default(m, "error[E0308]: mismatched types", None, &mut scratch);
+        let noise = score_default(m, "   Compiling error-chain v0.12.4", None, &mut scratch);
+        assert!(error > 0.5 && noise < 0.5, "{error} {noise}");
+        // A CI timestamp in front changes nothing: lines are cleaned first.
+        let stamped = score_default(
+            m,
+            "2024-05-01T12:00:00.1234567Z error[E0308]: mismatched types",
+            None,
+            &mut scratch,
+        );
+        assert_eq!(stamped, error);
+    }
+}
