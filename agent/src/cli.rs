@@ -24,7 +24,7 @@ use crate::run::{MatchMode, RunPlan};
 pub const NO_PATTERN_WORDS: &[&str] = &["NONE", "-", "NOPATTERN"];
 
 /// Reserved subcommand names this version does not implement yet.
-const NOT_YET: &[&str] = &["suggest", "patterns", "improve"];
+const NOT_YET: &[&str] = &["patterns", "improve"];
 
 /// Whether `word` in the first position names a subcommand: one of [`Sub`],
 /// or one of [`NOT_YET`]. (`run` is reserved too, but runs a command.)
@@ -67,6 +67,7 @@ const AFTER_HELP: &str = "\
 Subcommands (reserved in the first position; `earlyexit run ...` or -e PATTERN \
 runs a command or pattern of the same name):
   stats        recent runs, exit reasons, match rate, runtimes per command
+  suggest      a safe command line (pattern, delay, timeouts) learned from a command's runs
   export       export recorded runs as json, jsonl or csv
   clear-data   delete recorded runs (--older-than 30d | --all)
   config       show the effective configuration and where it comes from
@@ -83,6 +84,7 @@ Examples:
   earlyexit --delay-exit 0 -t 10m ERROR make    stop at once, and after 10 minutes at most
   earlyexit -I 2m NONE -- ./deploy.sh           stop when silent for 2 minutes
   earlyexit --stderr --json 'panic' ./server    watch stderr, print a JSON summary
+  earlyexit --auto npm test                     pattern and timeouts learned or from the built-in library
   tail -f app.log | earlyexit -i 'fatal'        pipe mode";
 
 /// Flags of a run (`earlyexit [OPTIONS] PATTERN COMMAND...`).
@@ -145,6 +147,29 @@ pub struct RunArgs {
         help_heading = "Patterns"
     )]
     pub success_pattern: Vec<String>,
+    /// No pattern needed: use the best one known for the command (learned
+    /// from its recorded runs, else the built-in library's entries for its
+    /// tool), with the delay and timeouts learned from its history once
+    /// there are enough runs (see `earlyexit suggest`); one stderr line
+    /// says what was chosen (-q hides it). Every positional argument is
+    /// the command. Also the config's `auto: true`, for runs given no
+    /// pattern (`earlyexit -- COMMAND`).
+    #[arg(long, help_heading = "Patterns")]
+    pub auto: bool,
+    /// What the line classifier's verdict on a match does: off, annotate
+    /// (score and record it, shown in --json), enforce (a match it calls
+    /// noise with confidence >= --fp-threshold does not stop the run; it is
+    /// recorded as suppressed) [default: annotate, or the config's `fp_filter`].
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Patterns")]
+    pub fp_filter: Option<crate::config::FpFilterMode>,
+    /// With --fp-filter enforce, the noise confidence (0.5 to 1) from which
+    /// a match is ignored [default: 0.9, or the config's `fp_threshold`].
+    #[arg(long, value_name = "X", value_parser = parse_threshold, help_heading = "Patterns")]
+    pub fp_threshold: Option<f64>,
+    /// Set by `--auto` when it chose the built-in library's pattern (known
+    /// to compile): compile it when output first arrives.
+    #[arg(skip)]
+    pub defer_patterns: bool,
     /// Perl-style patterns (look-around, back-references) via fancy-regex.
     #[arg(short = 'P', long, help_heading = "Patterns")]
     pub perl_regexp: bool,
@@ -268,6 +293,11 @@ enum Sub {
     Feedback(crate::commands::feedback::Args),
     /// What the history says: per-pattern effectiveness, per-command timing, anomalies, model trainings.
     Analyze(crate::commands::analyze::Args),
+    /// A complete, safe command line for a command (pattern, excludes,
+    /// delay, idle and overall timeouts), learned from its recorded runs,
+    /// each value with its confidence and evidence.
+    #[command(long_about = crate::commands::suggest::LONG_ABOUT)]
+    Suggest(crate::commands::suggest::Args),
     /// Export recorded runs as json, jsonl or csv.
     Export(crate::commands::export::Args),
     /// Delete recorded runs.
@@ -377,8 +407,17 @@ pub fn main_entry() -> ExitCode {
     };
     let config = &loaded.config;
     let unix = args.unix_exit_codes || config.unix_exit_codes;
+    let mut args = args;
+    let auto = match apply_auto(&mut args, config) {
+        Ok(auto) => auto,
+        Err(e) => {
+            eprintln!("earlyexit: {e}");
+            return error_code(unix);
+        }
+    };
     match plan_from(args, config) {
         Ok(mut plan) => {
+            plan.auto = auto;
             plan.telemetry.sync_on_exit = crate::sync::on_exit::plan(&loaded, plan.telemetry.level);
             ExitCode::from(crate::lifecycle::run_plan(&plan))
         }
@@ -427,6 +466,7 @@ fn run_subcommand(name: &str, argv: &[OsString]) -> ExitCode {
                         loaded.config.feedback == crate::config::FeedbackMode::Ask,
                     ),
                     Sub::Analyze(args) => crate::commands::analyze::run(args, &db),
+                    Sub::Suggest(args) => crate::commands::suggest::run(args, &db),
                     Sub::Export(args) => crate::commands::export::run(args, &db, &loaded.config),
                     Sub::Scrub(args) => crate::commands::scrub::run(args, &loaded.config),
                     Sub::ClearData(args) => crate::commands::clear::run(args, &db),
@@ -470,8 +510,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let mut argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     let command = RunArgs::command();
+    // `--auto`: the first positional starts the command, so its own
+    // options (`earlyexit --auto pytest -q`) stay its own.
+    if let Some(first) = first_positional(&command, &argv)
+        && argv[1..first].iter().any(|a| a == "--auto")
+    {
+        argv.insert(first, "--".into());
+    }
     let separator = find_separator(&command, &argv);
     let (before, after) = match separator {
         Some(i) => (argv[..i].to_vec(), argv[i + 1..].to_vec()),
@@ -487,7 +534,7 @@ where
         args.command
             .extend(after.into_iter().map(|a| a.to_string_lossy().into_owned()));
     }
-    if !args.regexp.is_empty()
+    if (!args.regexp.is_empty() || args.auto)
         && let Some(first) = args.pattern.take()
     {
         args.command.insert(0, first);
@@ -495,20 +542,43 @@ where
     Ok(args)
 }
 
+/// Whether `flag` is one of `command`'s options that takes a value.
+fn takes_value(command: &clap::Command, flag: &str) -> bool {
+    command.get_arguments().any(|a| {
+        a.get_action().takes_values()
+            && (a
+                .get_long()
+                .is_some_and(|l| flag.strip_prefix("--") == Some(l))
+                || a.get_short()
+                    .is_some_and(|s| flag.len() == 2 && flag.starts_with('-') && flag.ends_with(s)))
+    })
+}
+
+/// Index of the first positional argument before any `--` (skipping the
+/// values of options that take one), if there is one.
+fn first_positional(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
+    let mut i = 1;
+    while i < argv.len() {
+        let arg = argv[i].to_string_lossy();
+        if arg == "--" {
+            return None;
+        }
+        if arg.starts_with('-') && arg.len() > 1 {
+            if !arg.contains('=') && takes_value(command, &arg) {
+                i += if arg == "--fd-pattern" { 2 } else { 1 };
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Index of the `--` that ends earlyexit's own options, skipping values of
 /// options that take one (`-e --` is a pattern).
 fn find_separator(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
-    let takes_value = |flag: &str| {
-        command.get_arguments().any(|a| {
-            a.get_action().takes_values()
-                && (a
-                    .get_long()
-                    .is_some_and(|l| flag.strip_prefix("--") == Some(l))
-                    || a.get_short().is_some_and(|s| {
-                        flag.len() == 2 && flag.starts_with('-') && flag.ends_with(s)
-                    }))
-        })
-    };
+    let takes_value = |flag: &str| takes_value(command, flag);
     let mut i = 1;
     let mut positionals = 0;
     while i < argv.len() {
@@ -530,6 +600,64 @@ fn find_separator(command: &clap::Command, argv: &[OsString]) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// `--auto` / `auto: true` on a run given no pattern: fills in the chosen
+/// pattern, excludes, delay and timeouts where neither a flag nor the
+/// config set them, prints the line that says so (unless `-q` or
+/// `--json`), and returns the choice for the `--json` summary.
+fn apply_auto(
+    args: &mut RunArgs,
+    config: &Config,
+) -> Result<Option<serde_json::Value>, UsageError> {
+    let no_pattern = args.regexp.is_empty() && args.pattern.is_none() && args.fd_pattern.is_empty();
+    if !(args.auto || config.auto) || !no_pattern {
+        return Ok(None);
+    }
+    if args.command.is_empty() {
+        if args.auto {
+            return Err(UsageError::NeedsCommand("--auto"));
+        }
+        return Ok(None);
+    }
+    let telemetry_off = args.no_telemetry
+        || env_no_telemetry()
+        || args.telemetry.unwrap_or(config.telemetry) == TelemetryLevel::Off;
+    let db = args.db.clone().unwrap_or_else(|| config.db.clone());
+    let choice =
+        crate::learn::auto::choose(&args.command, (!telemetry_off).then_some(db.as_path()));
+    if let Some(pattern) = &choice.pattern {
+        // Only the library's own patterns: anything the user wrote is
+        // compiled now, so a bad one is a usage error before the start.
+        args.defer_patterns = choice.source == crate::learn::suggest::PatternSource::Builtin
+            && args.exclude.is_empty()
+            && args.success_pattern.is_empty();
+        args.regexp.push(pattern.clone());
+        args.exclude.extend(choice.excludes.iter().cloned());
+    }
+    if args.delay_exit.is_none() && config.delay_exit.is_none() {
+        args.delay_exit = choice.delay_exit;
+    }
+    if args.timeout.is_none() && config.timeout.is_none() {
+        args.timeout = choice.timeout;
+    }
+    if args.idle_timeout.is_none() && config.idle_timeout.is_none() {
+        args.idle_timeout = choice.idle_timeout;
+    }
+    if !args.quiet && !args.json {
+        eprintln!("{}", choice.note);
+    }
+    Ok(Some(choice.to_json()))
+}
+
+/// `--fp-threshold`: a confidence from 0.5 to 1.
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if (0.5..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "'{text}' is not a confidence from 0.5 to 1: write e.g. --fp-threshold 0.9 (higher ignores fewer matches)"
+        )),
+    }
 }
 
 /// Resolves flags over config into a plan, or explains what is wrong.
@@ -656,6 +784,11 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<Plan, UsageError> {
         max_count: args.max_count,
         unix_exit_codes: args.unix_exit_codes || config.unix_exit_codes,
         json: args.json,
+        fp: crate::learn::fp::FpFilter::new(
+            args.fp_filter.unwrap_or(config.fp_filter),
+            args.fp_threshold.unwrap_or(config.fp_threshold),
+        ),
+        defer_compile: args.defer_patterns,
         matchers: BTreeMap::new(),
     };
     plan.matchers = plan.compile_matchers()?;
@@ -678,6 +811,7 @@ pub fn plan_from(args: RunArgs, config: &Config) -> Result<Plan, UsageError> {
         run: plan,
         telemetry,
         verbose: args.verbose,
+        auto: None,
     })
 }
 
@@ -808,6 +942,21 @@ mod tests {
         ]);
         assert_eq!(a.fd_pattern, ["3", "BAD", "2", "FATAL"]);
         assert_eq!(a.pattern.as_deref(), Some("ERR"));
+    }
+
+    #[test]
+    fn with_auto_every_positional_is_the_command_and_its_options_stay_its_own() {
+        let a = parse(&["--auto", "-t", "5s", "pytest", "-q", "-x"]);
+        assert!(a.auto);
+        assert_eq!(a.pattern, None);
+        assert!(!a.quiet);
+        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.command, ["pytest", "-q", "-x"]);
+        let b = parse(&["--auto", "--", "npm", "test"]);
+        assert_eq!(b.command, ["npm", "test"]);
+        let c = parse(&["-q", "--auto", "cargo", "test"]);
+        assert!(c.quiet);
+        assert_eq!(c.command, ["cargo", "test"]);
     }
 
     #[test]

@@ -19,13 +19,14 @@
 //! | [`lifecycle`] | a plan from start to exit code: when to record, spool, summarise and sync |
 //! | [`record`] | the telemetry record of a run (plain data) |
 //! | [`report`] | exit code, record, summaries after a run |
+//! | [`learn`] | learning from the local database: `suggest`, `--auto`, the false-positive filter |
 //! | [`context`] | project type, command category, system load, environment at start |
 //! | [`learn`] | local learning as pure functions: outcome rules, robust statistics, anomalies |
 //! | [`store`] | the local SQLite database (sqlx), the outbox of runs to sync |
 //! | [`recorder`] | when a finished run is written: the database writer started once a run lasts, or the spool |
 //! | [`spool`] | runs waiting to be written to the database in a batch |
 //! | [`sync`] | sending runs to a collector: outbox, wire records, client, `sync` / `agent` |
-//! | [`commands`] | subcommands: stats, export, clear-data, config, scrub, sync, agent |
+//! | [`commands`] | subcommands: stats, suggest, export, clear-data, config, scrub, sync, agent |
 //! | [`sys`] | the only `unsafe`: process groups, prctl, pipes, ptys |
 #![warn(missing_docs)]
 

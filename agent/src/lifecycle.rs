@@ -44,6 +44,8 @@ pub struct Plan {
     pub telemetry: TelemetryPlan,
     /// `--verbose`: print the plan first.
     pub verbose: bool,
+    /// What `--auto` chose, for the `--json` summary (`None` without it).
+    pub auto: Option<serde_json::Value>,
 }
 
 /// Runs a plan: supervise, then record, summarise, and return the exit code.
@@ -86,7 +88,10 @@ pub fn run_plan(plan: &Plan) -> u8 {
     }
     .map_err(|e| e.to_string());
     if run_plan.json {
-        let summary = report::json_summary(run_plan, &outcome, &record, written.clone());
+        let mut summary = report::json_summary(run_plan, &outcome, &record, written.clone());
+        if let Some(auto) = &plan.auto {
+            summary["auto"] = auto.clone();
+        }
         eprintln!("{summary}");
     } else if !run_plan.quiet {
         eprint!("{}", report::human_summary(run_plan, &outcome));

@@ -8,6 +8,7 @@
 //! or records anything.
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -222,9 +223,117 @@ fn wrap(patterns: &[SourcedPattern], options: MatchOptions) -> String {
         .join("|")
 }
 
-/// The patterns that apply to one stream, compiled.
+/// The patterns that apply to one stream, compiled: at once
+/// ([`StreamMatcher::new`], which reports a bad pattern), or on first use
+/// ([`StreamMatcher::deferred`], for patterns known to compile, such as
+/// the built-in library's), so a large pattern costs the start of a run
+/// nothing: it is compiled on the stream's thread when the first output
+/// arrives (the pass-through of that output does not wait for it), and
+/// never for a stream that stays silent.
 #[derive(Debug, Clone)]
 pub struct StreamMatcher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ready: OnceLock<Ready>,
+    /// What to compile, for a deferred matcher.
+    spec: Option<Spec>,
+}
+
+#[derive(Debug)]
+struct Spec {
+    errors: Vec<SourcedPattern>,
+    success: Vec<SourcedPattern>,
+    exclude: Vec<SourcedPattern>,
+    options: MatchOptions,
+}
+
+impl Inner {
+    fn get(&self) -> &Ready {
+        self.ready.get_or_init(|| match &self.spec {
+            Some(s) => Ready::new(&s.errors, &s.success, &s.exclude, s.options).unwrap_or_else(
+                |e| {
+                    eprintln!("earlyexit: warning: the chosen pattern does not compile, nothing will match: {e}");
+                    Ready::none()
+                },
+            ),
+            None => Ready::none(),
+        })
+    }
+}
+
+impl StreamMatcher {
+    /// Compiles the error, success and exclude patterns of one stream.
+    pub fn new(
+        errors: &[SourcedPattern],
+        success: &[SourcedPattern],
+        exclude: &[SourcedPattern],
+        options: MatchOptions,
+    ) -> Result<Self, PatternError> {
+        let ready = OnceLock::new();
+        let _ = ready.set(Ready::new(errors, success, exclude, options)?);
+        Ok(StreamMatcher {
+            inner: Arc::new(Inner { ready, spec: None }),
+        })
+    }
+
+    /// Keeps the patterns to compile them on first use. A pattern that does
+    /// not compile then matches nothing and is reported once on stderr, so
+    /// use this only for patterns known to compile.
+    pub fn deferred(
+        errors: &[SourcedPattern],
+        success: &[SourcedPattern],
+        exclude: &[SourcedPattern],
+        options: MatchOptions,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            ready: OnceLock::new(),
+            spec: Some(Spec {
+                errors: errors.to_vec(),
+                success: success.to_vec(),
+                exclude: exclude.to_vec(),
+                options,
+            }),
+        });
+        StreamMatcher { inner }
+    }
+
+    /// True when this stream has any error or success pattern (with `-v`,
+    /// an error "pattern" may be absent and still hit every line: not here).
+    pub fn is_active(&self) -> bool {
+        self.inner.get().is_active()
+    }
+
+    /// True when blocks can be searched whole with [`Self::next_candidate`];
+    /// otherwise every line must go through [`Self::check_line`].
+    pub fn can_scan(&self) -> bool {
+        self.inner.get().can_scan()
+    }
+
+    /// The offset in `block[from..]` (absolute) of a position that may
+    /// belong to a hitting line, or `None` when no line in it can hit.
+    /// The caller checks the line around the offset with `check_line`.
+    pub fn next_candidate(&self, block: &[u8], from: usize) -> Option<usize> {
+        self.inner.get().next_candidate(block, from)
+    }
+
+    /// Decides one line (without its `\n`): error hit, success hit, or none.
+    /// Error patterns win over success patterns; `--exclude` vetoes both.
+    pub fn check_line(&self, line: &[u8]) -> Option<Hit> {
+        self.inner.get().check_line(line)
+    }
+
+    /// Every error-pattern match in `line`, for highlighting.
+    pub fn highlight_ranges(&self, line: &[u8]) -> Vec<(usize, usize)> {
+        self.inner.get().highlight_ranges(line)
+    }
+}
+
+/// The compiled patterns of one stream.
+#[derive(Debug, Clone)]
+struct Ready {
     error: Option<Compiled>,
     success: Option<Compiled>,
     exclude: Option<Compiled>,
@@ -233,9 +342,18 @@ pub struct StreamMatcher {
     invert: bool,
 }
 
-impl StreamMatcher {
-    /// Compiles the error, success and exclude patterns of one stream.
-    pub fn new(
+impl Ready {
+    fn none() -> Ready {
+        Ready {
+            error: None,
+            success: None,
+            exclude: None,
+            scan: None,
+            invert: false,
+        }
+    }
+
+    fn new(
         errors: &[SourcedPattern],
         success: &[SourcedPattern],
         exclude: &[SourcedPattern],
@@ -263,7 +381,7 @@ impl StreamMatcher {
             }
             _ => None,
         };
-        Ok(StreamMatcher {
+        Ok(Ready {
             error,
             success: success_c,
             exclude: exclude_c,
@@ -272,29 +390,20 @@ impl StreamMatcher {
         })
     }
 
-    /// True when this stream has any error or success pattern (with `-v`,
-    /// an error "pattern" may be absent and still hit every line: not here).
-    pub fn is_active(&self) -> bool {
+    fn is_active(&self) -> bool {
         self.error.is_some() || self.success.is_some()
     }
 
-    /// True when blocks can be searched whole with [`Self::next_candidate`];
-    /// otherwise every line must go through [`Self::check_line`].
-    pub fn can_scan(&self) -> bool {
+    fn can_scan(&self) -> bool {
         self.scan.is_some() || !self.is_active()
     }
 
-    /// The offset in `block[from..]` (absolute) of a position that may
-    /// belong to a hitting line, or `None` when no line in it can hit.
-    /// The caller checks the line around the offset with `check_line`.
-    pub fn next_candidate(&self, block: &[u8], from: usize) -> Option<usize> {
+    fn next_candidate(&self, block: &[u8], from: usize) -> Option<usize> {
         let re = self.scan.as_ref()?;
         re.find_at(block, from).map(|m| m.start())
     }
 
-    /// Decides one line (without its `\n`): error hit, success hit, or none.
-    /// Error patterns win over success patterns; `--exclude` vetoes both.
-    pub fn check_line(&self, line: &[u8]) -> Option<Hit> {
+    fn check_line(&self, line: &[u8]) -> Option<Hit> {
         let line = trim_eol(&line[..line.len().min(MATCH_LINE_CAP)]);
         let error = match &self.error {
             Some(re) => match (re.find(line), self.invert) {
@@ -329,8 +438,7 @@ impl StreamMatcher {
         Some(hit)
     }
 
-    /// Every error-pattern match in `line`, for highlighting.
-    pub fn highlight_ranges(&self, line: &[u8]) -> Vec<(usize, usize)> {
+    fn highlight_ranges(&self, line: &[u8]) -> Vec<(usize, usize)> {
         match (&self.error, self.invert) {
             (Some(re), false) => re.find_iter(&line[..line.len().min(MATCH_LINE_CAP)]),
             _ => Vec::new(),
@@ -353,6 +461,24 @@ mod tests {
 
     fn matcher(errors: &str, options: MatchOptions) -> StreamMatcher {
         StreamMatcher::new(&p(errors), &[], &[], options).unwrap()
+    }
+
+    #[test]
+    fn a_deferred_matcher_decides_like_one_compiled_at_once() {
+        let now = matcher("ERROR|FAIL", MatchOptions::default());
+        let later = StreamMatcher::deferred(&p("ERROR|FAIL"), &[], &[], MatchOptions::default());
+        for line in [&b"an ERROR here"[..], b"FAIL", b"fine", b""] {
+            assert_eq!(now.check_line(line), later.check_line(line));
+        }
+        assert_eq!(
+            now.next_candidate(b"ok\nFAIL\n", 0),
+            later.next_candidate(b"ok\nFAIL\n", 0)
+        );
+        assert!(later.can_scan() && later.is_active());
+        // A pattern that does not compile matches nothing (and says so once).
+        let bad = StreamMatcher::deferred(&p("a("), &[], &[], MatchOptions::default());
+        assert_eq!(bad.check_line(b"a("), None);
+        assert!(!bad.is_active());
     }
 
     #[test]

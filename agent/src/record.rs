@@ -18,6 +18,85 @@ pub struct RunRecord {
     pub samples: Vec<OutputSample>,
     /// `performance_metrics` rows (peak RSS, CPU time of the child).
     pub metrics: Vec<PerformanceMetric>,
+    /// The false-positive filter's verdicts on `matches` (empty for a run
+    /// recorded before the filter existed).
+    pub fp: FpRecord,
+}
+
+/// What the false-positive filter made of a run's matches: one
+/// [`MatchVerdict`] per entry of [`RunRecord::matches`], in the same order.
+/// The `match_context` samples are cut around the first matches in that
+/// same order, so sample `i` of that type carries the verdict of match `i`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FpRecord {
+    /// `fp_filter` in effect (`off`, `annotate`, `enforce`); `None` for a
+    /// run recorded before the filter existed.
+    pub mode: Option<String>,
+    /// One per match event, in order (may be shorter: missing = not scored).
+    pub matches: Vec<MatchVerdict>,
+}
+
+impl FpRecord {
+    /// Matches the filter ignored (`executions.suppressed_matches`).
+    pub fn suppressed(&self) -> i64 {
+        self.matches.iter().filter(|m| m.suppressed).count() as i64
+    }
+
+    /// The verdict on match `i`, if it was scored.
+    pub fn verdict(&self, i: usize) -> Option<Verdict> {
+        self.matches.get(i).and_then(|m| m.verdict)
+    }
+
+    /// Whether match `i` was suppressed.
+    pub fn is_suppressed(&self, i: usize) -> bool {
+        self.matches.get(i).is_some_and(|m| m.suppressed)
+    }
+}
+
+/// The filter's verdict on one match event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MatchVerdict {
+    /// The classifier's verdict, when the match was scored.
+    pub verdict: Option<Verdict>,
+    /// `fp_filter: enforce` ignored this match: it did not count and did
+    /// not stop the run.
+    pub suppressed: bool,
+}
+
+/// The line classifier's verdict on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// True when the model thinks the line reports an error.
+    pub is_error: bool,
+    /// The model's confidence in that verdict, 0.5 to 1.
+    pub confidence: f64,
+}
+
+impl Verdict {
+    /// The verdict for a calibrated error probability `p` in `[0, 1]`.
+    pub fn from_probability(p: f64) -> Verdict {
+        let p = p.clamp(0.0, 1.0);
+        if p >= 0.5 {
+            Verdict {
+                is_error: true,
+                confidence: p,
+            }
+        } else {
+            Verdict {
+                is_error: false,
+                confidence: 1.0 - p,
+            }
+        }
+    }
+
+    /// `likely error, 0.97` / `likely noise, 0.93`.
+    pub fn describe(&self) -> String {
+        format!(
+            "likely {}, {:.2}",
+            if self.is_error { "error" } else { "noise" },
+            self.confidence
+        )
+    }
 }
 
 /// Why a run ended. Stored as the `exit_reason` column (`as_str`).

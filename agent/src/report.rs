@@ -13,7 +13,8 @@ use serde_json::json;
 use crate::config::TelemetryLevel;
 use crate::matcher::HitKind;
 use crate::record::{
-    Execution, ExitReason, MatchEvent, OutputSample, PerformanceMetric, RunRecord,
+    Execution, ExitReason, FpRecord, MatchEvent, MatchVerdict, OutputSample, PerformanceMetric,
+    RunRecord,
 };
 use crate::run::{Outcome, RunPlan, signal_name};
 use crate::watch::RecordedHit;
@@ -76,7 +77,13 @@ pub fn counted_hits(plan: &RunPlan, outcome: &Outcome) -> Vec<(String, RecordedH
     let mut all: Vec<(String, RecordedHit)> = outcome
         .streams
         .iter()
-        .flat_map(|s| s.report.hits.iter().map(|h| (s.name.clone(), h.clone())))
+        .flat_map(|s| {
+            s.report
+                .hits
+                .iter()
+                .filter(|h| !h.suppressed)
+                .map(|h| (s.name.clone(), h.clone()))
+        })
         .collect();
     all.sort_by_key(|(_, h)| h.at);
     let mut errors = 0u64;
@@ -88,6 +95,56 @@ pub fn counted_hits(plan: &RunPlan, outcome: &Outcome) -> Vec<(String, RecordedH
         }
     });
     all
+}
+
+/// Every hit a run records: the [`counted_hits`] and the error hits
+/// `fp_filter: enforce` suppressed, in time order.
+pub fn recorded_hits(plan: &RunPlan, outcome: &Outcome) -> Vec<(String, RecordedHit)> {
+    let mut all = counted_hits(plan, outcome);
+    all.extend(outcome.streams.iter().flat_map(|s| {
+        s.report
+            .hits
+            .iter()
+            .filter(|h| h.suppressed)
+            .map(|h| (s.name.clone(), h.clone()))
+    }));
+    all.sort_by_key(|(_, h)| h.at);
+    all
+}
+
+/// The filter's verdicts on `hits` (as [`recorded_hits`] orders them):
+/// those scored as they came, and in `annotate` (or `enforce`, for hits
+/// not scored yet) the first [`MAX_ANNOTATED_MATCHES`] error hits scored now.
+///
+/// [`MAX_ANNOTATED_MATCHES`]: crate::learn::fp::MAX_ANNOTATED_MATCHES
+fn verdicts(plan: &RunPlan, hits: &[(String, RecordedHit)]) -> FpRecord {
+    let mut scored = 0;
+    let matches = hits
+        .iter()
+        .map(|(_, h)| {
+            let verdict = match (h.verdict, h.kind) {
+                (Some(v), _) => Some(v),
+                (None, HitKind::Error)
+                    if plan.fp.scores() && scored < crate::learn::fp::MAX_ANNOTATED_MATCHES =>
+                {
+                    scored += 1;
+                    Some(crate::learn::fp::score_line(
+                        &h.line,
+                        h.before.last().map(String::as_str),
+                    ))
+                }
+                _ => None,
+            };
+            MatchVerdict {
+                verdict,
+                suppressed: h.suppressed,
+            }
+        })
+        .collect();
+    FpRecord {
+        mode: Some(plan.fp.mode.as_str().to_string()),
+        matches,
+    }
 }
 
 fn secs(d: Duration) -> f64 {
@@ -264,7 +321,9 @@ pub fn build_record(
         earlyexit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
 
-    let matches: Vec<MatchEvent> = hits
+    let recorded = recorded_hits(plan, outcome);
+    let fp = verdicts(plan, &recorded);
+    let matches: Vec<MatchEvent> = recorded
         .iter()
         .enumerate()
         .map(|(i, (name, h))| MatchEvent {
@@ -290,7 +349,9 @@ pub fn build_record(
         })
         .collect();
 
-    let mut samples: Vec<OutputSample> = hits
+    // Cut around the same hits as `matches`, in the same order, so sample
+    // i carries the verdict of match i (see `record::FpRecord`).
+    let mut samples: Vec<OutputSample> = recorded
         .iter()
         .take(5)
         .map(|(name, h)| {
@@ -339,6 +400,7 @@ pub fn build_record(
         matches,
         samples,
         metrics,
+        fp,
     }
 }
 
@@ -431,6 +493,23 @@ pub fn human_summary(plan: &RunPlan, outcome: &Outcome) -> String {
             );
         }
     }
+    let suppressed: Vec<(String, RecordedHit)> = recorded_hits(plan, outcome)
+        .into_iter()
+        .filter(|(_, h)| h.suppressed)
+        .collect();
+    if let Some((name, h)) = suppressed.first() {
+        let _ = writeln!(
+            out,
+            "earlyexit: ignored {} match{} the line classifier called noise (fp_filter: enforce), first {name}:{}: {}{}",
+            suppressed.len(),
+            if suppressed.len() == 1 { "" } else { "es" },
+            h.line_number,
+            h.line,
+            h.verdict
+                .map(|v| format!(" ({})", v.describe()))
+                .unwrap_or_default(),
+        );
+    }
     if let Some(t) = outcome.termination
         && t.survived
     {
@@ -453,8 +532,14 @@ pub fn json_summary(
     let matches: Vec<serde_json::Value> = record
         .matches
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
+            let verdict = record.fp.verdict(i);
             json!({
+                "suppressed": record.fp.is_suppressed(i),
+                "verdict": verdict.map(|v| v.describe()),
+                "is_error": verdict.map(|v| v.is_error),
+                "confidence": verdict.map(|v| (v.confidence * 1000.0).round() / 1000.0),
                 "kind": m.kind,
                 "stream": m.stream_source,
                 "line_number": m.line_number,
@@ -482,6 +567,8 @@ pub fn json_summary(
             "sigterm": t.term_sent, "sigkill": t.kill_sent, "survivors": t.survived,
         })),
         "match_count": e.match_count,
+        "suppressed_matches": record.fp.suppressed(),
+        "fp_filter": record.fp.mode,
         "matches": matches,
         "timings": {
             "total_runtime": e.total_runtime,

@@ -116,6 +116,12 @@ pub struct RunPlan {
     pub unix_exit_codes: bool,
     /// `--json`.
     pub json: bool,
+    /// The false-positive filter (`fp_filter`, `fp_threshold`).
+    pub fp: crate::learn::fp::FpFilter,
+    /// Compile the patterns on first use, on the stream's thread when
+    /// output arrives (`--auto` with the built-in library's pattern, known
+    /// to compile): see [`StreamMatcher::deferred`].
+    pub defer_compile: bool,
 }
 
 impl RunPlan {
@@ -157,6 +163,14 @@ impl RunPlan {
         } else {
             &[]
         };
+        if self.defer_compile {
+            return Ok(StreamMatcher::deferred(
+                self.patterns_for(fd),
+                success,
+                &self.exclude,
+                self.options,
+            ));
+        }
         StreamMatcher::new(self.patterns_for(fd), success, &self.exclude, self.options)
     }
 
@@ -419,6 +433,7 @@ fn start_streams(
             max_repeat: plan.max_repeat,
             context_before: plan.record_before(),
             context_after: plan.record_after(),
+            fp: Some(plan.fp),
         };
         watch::spawn(config, source, progress.clone(), report.clone())?;
         reports.push((name, report));

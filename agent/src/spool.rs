@@ -53,8 +53,34 @@ pub const SPOOL_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// and a burst of short runs opens it at most once a minute).
 pub const SPOOL_MAX_AGE: Duration = Duration::from_secs(60);
 
-/// The encoding of the frames this version writes (postcard, `RunRecord` v1).
-pub const FRAME_FORMAT: u8 = 1;
+/// The encoding of the frames this version writes (postcard, `RunRecord` v2:
+/// with the false-positive filter's verdicts).
+pub const FRAME_FORMAT: u8 = 2;
+
+/// Frames written before the false-positive filter (postcard, `RunRecord`
+/// v1: no `fp`); still read, with no verdicts.
+pub const FRAME_FORMAT_V1: u8 = 1;
+
+/// `RunRecord` as format [`FRAME_FORMAT_V1`] encoded it.
+#[derive(serde::Deserialize)]
+struct RunRecordV1 {
+    execution: crate::record::Execution,
+    matches: Vec<crate::record::MatchEvent>,
+    samples: Vec<crate::record::OutputSample>,
+    metrics: Vec<crate::record::PerformanceMetric>,
+}
+
+impl From<RunRecordV1> for RunRecord {
+    fn from(v1: RunRecordV1) -> RunRecord {
+        RunRecord {
+            execution: v1.execution,
+            matches: v1.matches,
+            samples: v1.samples,
+            metrics: v1.metrics,
+            fp: Default::default(),
+        }
+    }
+}
 
 /// The format byte of the header frame that opens a spool (see the module
 /// documentation); older versions skip it as an unknown frame.
@@ -236,9 +262,16 @@ fn decode_frames(mut bytes: &[u8]) -> (Vec<RunRecord>, usize) {
             skipped += 1;
             break;
         };
-        match (format, postcard::from_bytes::<RunRecord>(payload)) {
-            (HEADER_FORMAT, _) if len == 8 => {}
-            (FRAME_FORMAT, Ok(run)) => runs.push(run),
+        match format {
+            HEADER_FORMAT if len == 8 => {}
+            FRAME_FORMAT => match postcard::from_bytes::<RunRecord>(payload) {
+                Ok(run) => runs.push(run),
+                Err(_) => skipped += 1,
+            },
+            FRAME_FORMAT_V1 => match postcard::from_bytes::<RunRecordV1>(payload) {
+                Ok(run) => runs.push(run.into()),
+                Err(_) => skipped += 1,
+            },
             _ => skipped += 1,
         }
         bytes = &bytes[5 + len..];
@@ -320,6 +353,38 @@ mod tests {
             append(&path, &sample_run(3), later).unwrap().oldest_ms,
             Some(later)
         );
+    }
+
+    #[test]
+    fn a_run_spooled_by_the_version_before_the_fp_filter_is_still_read() {
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            execution: &'a crate::record::Execution,
+            matches: &'a [crate::record::MatchEvent],
+            samples: &'a [crate::record::OutputSample],
+            metrics: &'a [crate::record::PerformanceMetric],
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.spool");
+        let run = sample_run(1);
+        let payload = postcard::to_stdvec(&V1 {
+            execution: &run.execution,
+            matches: &run.matches,
+            samples: &run.samples,
+            metrics: &run.metrics,
+        })
+        .unwrap();
+        let mut frame = vec![FRAME_FORMAT_V1];
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        std::fs::write(&path, &frame).unwrap();
+        append(&path, &sample_run(2), NOW).unwrap();
+        let batch = take(&path).unwrap().unwrap();
+        assert_eq!((batch.runs.len(), batch.skipped), (2, 0));
+        let old = &batch.runs[0];
+        assert_eq!(old.execution.execution_id, run.execution.execution_id);
+        assert_eq!(old.matches.len(), run.matches.len());
+        assert_eq!(old.fp, crate::record::FpRecord::default());
     }
 
     #[test]

@@ -48,6 +48,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the default line classifier (embedded in the agent for its
+    /// false-positive filter) on DIR/train, report on the held-out DIR/test,
+    /// and write the model file.
+    TrainClassifier {
+        /// Folder with train/ and test/ case folders (fail.log, pass.log,
+        /// groundtruth), e.g. aggregator/triage-data.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the model, e.g.
+        /// aggregator/src/classify/default_model.bin.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Measure the engine on external labelled data.
     Eval {
         #[command(subcommand)]
@@ -182,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             holdout,
             json,
         } => train_default(&data, &out, holdout, json),
+        Command::TrainClassifier { data, out } => train_classifier(&data, &out),
         Command::Eval { what } => match what {
             EvalCommand::Patterns { data, json } => {
                 let report = crate::eval::patterns::run(&data)?;
@@ -359,5 +373,57 @@ fn train_default(
             eval::triage::render(&eval::triage::evaluate(&held, Some(&model))?, json)
         );
     }
+    Ok(())
+}
+
+/// `earlyexit-aggregator train-classifier --data DIR --out FILE`.
+fn train_classifier(data: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use crate::classify::embedded::{default_training_set, train_default};
+    use crate::eval::patterns::cidiff::read_cases;
+    let what = "case folders with fail.log, pass.log, groundtruth";
+    let train = read_cases(&eval::require_dir(data, "train", what)?)?;
+    let test = read_cases(&eval::require_dir(data, "test", what)?)?;
+    anyhow::ensure!(!train.is_empty(), "no cases under {}/train", data.display());
+    let model = train_default(&train)?;
+    model.save(out)?;
+    let (lines, errors) = model.trained_on();
+    println!(
+        "trained on {lines} lines ({errors} error lines) of {} cases; {} bytes written to {}",
+        train.len(),
+        model.to_bytes().len(),
+        out.display()
+    );
+    let set = default_training_set(&test);
+    let (mut tp, mut fp, mut fneg, mut errors_as_sure_noise, mut noise_as_sure_noise) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut n_err, mut n_noise) = (0u64, 0u64);
+    for r in 0..set.len() {
+        let p = model.probability(&set.features(r));
+        let is_error = set.labels()[r];
+        match (is_error, p >= 0.5) {
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fneg += 1,
+            (false, false) => {}
+        }
+        if is_error {
+            n_err += 1;
+            errors_as_sure_noise += u64::from(p <= 0.1);
+        } else {
+            n_noise += 1;
+            noise_as_sure_noise += u64::from(p <= 0.1);
+        }
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    println!(
+        "held-out ({} cases, {} lines, {n_err} error lines): precision {:.3}, recall {:.3} at 0.5; \
+         noise confidence >= 0.9 for {:.1} % of noise lines and {:.1} % of error lines",
+        test.len(),
+        set.len(),
+        ratio(tp, tp + fp),
+        ratio(tp, tp + fneg),
+        100.0 * ratio(noise_as_sure_noise, n_noise),
+        100.0 * ratio(errors_as_sure_noise, n_err),
+    );
     Ok(())
 }

@@ -9,5 +9,6 @@ pub mod export;
 pub mod feedback;
 pub mod scrub;
 pub mod stats;
+pub mod suggest;
 pub mod sync_cmd;
 pub mod triage;

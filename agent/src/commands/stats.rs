@@ -72,6 +72,10 @@ pub struct Report {
     pub runs_with_match: i64,
     /// `runs_with_match / runs`; `None` without runs.
     pub match_rate: Option<f64>,
+    /// Matches `fp_filter: enforce` ignored as noise.
+    pub suppressed_matches: i64,
+    /// Runs with a suppressed match that failed anyway.
+    pub suppressed_then_failed: i64,
     /// Runs per exit reason, most frequent first.
     pub exit_reasons: Vec<ReasonCount>,
     /// The most recent runs, newest first.
@@ -146,6 +150,8 @@ fn empty_report(args: &Args, db_path: &Path, now: i64) -> Report {
         runs: 0,
         runs_with_match: 0,
         match_rate: None,
+        suppressed_matches: 0,
+        suppressed_then_failed: 0,
         exit_reasons: Vec::new(),
         recent: Vec::new(),
         commands: Vec::new(),
@@ -160,6 +166,8 @@ async fn gather(args: &Args, db_path: &Path, now: i64) -> Result<Report, StoreEr
     let RunTotals {
         runs,
         runs_with_match,
+        suppressed_matches,
+        suppressed_then_failed,
     } = store.run_totals(from).await?;
     let report = Report {
         database: db_path.display().to_string(),
@@ -167,6 +175,8 @@ async fn gather(args: &Args, db_path: &Path, now: i64) -> Result<Report, StoreEr
         runs,
         runs_with_match,
         match_rate: (runs > 0).then(|| runs_with_match as f64 / runs as f64),
+        suppressed_matches,
+        suppressed_then_failed,
         exit_reasons: store.exit_reason_counts(from).await?,
         recent: store
             .recent_runs(from, args.limit)
@@ -326,6 +336,13 @@ fn render(report: &Report, now: i64, style: Style, out: &mut dyn Write) -> io::R
         report.runs,
         format_percent(report.runs_with_match, report.runs)
     )?;
+    if report.suppressed_matches > 0 {
+        writeln!(
+            out,
+            "Suppressed: {} matches ignored as noise (fp_filter: enforce); {} of those runs failed anyway",
+            report.suppressed_matches, report.suppressed_then_failed
+        )?;
+    }
 
     writeln!(out, "\n{}", heading("Commands"))?;
     let rows: Vec<Vec<Cell>> = report

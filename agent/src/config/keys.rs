@@ -121,6 +121,21 @@ pub const KEYS: &[KeyDoc] = &[
         description: "the key (16+ bytes, mode 0600) of every hash that leaves the machine: <args:…>, <dir:…>, command and content hashes, scrub_keyed placeholders; give an org's agents the same file to group their runs together",
         when_unset: "scrub.key beside the database, made on first use",
     },
+    KeyDoc {
+        name: "auto",
+        description: "true: a run without a pattern uses the best known pattern for the command (learned, else the built-in library) and its learned timeouts, as --auto",
+        when_unset: "",
+    },
+    KeyDoc {
+        name: "fp_filter",
+        description: "the line classifier's verdict on each match: off | annotate (score and record it) | enforce (a match scored as noise with confidence >= fp_threshold does not stop the run)",
+        when_unset: "",
+    },
+    KeyDoc {
+        name: "fp_threshold",
+        description: "with fp_filter: enforce, the noise confidence (0.5 to 1) from which a match is ignored",
+        when_unset: "",
+    },
 ];
 
 /// The documentation of `name`, if it is a key.

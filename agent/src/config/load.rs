@@ -145,6 +145,9 @@ impl LoadedConfig {
             collector,
             sync_on_exit,
             sync_on_exit_timeout,
+            auto,
+            fp_filter,
+            fp_threshold,
         } = raw;
         let config = &mut self.config;
         let mut set = Vec::new();
@@ -172,8 +175,24 @@ impl LoadedConfig {
             scrub_disable,
             scrub_rules,
             scrub_keyed,
-            sync_on_exit
+            sync_on_exit,
+            auto,
+            fp_filter
         );
+        if let Some(threshold) = fp_threshold {
+            if !(0.5..=1.0).contains(&threshold) {
+                return Err(ConfigError::InvalidValue {
+                    key: "fp_threshold".to_string(),
+                    path: source.path().unwrap_or(Path::new("")).to_path_buf(),
+                    line: None,
+                    detail: format!(
+                        "{threshold} is not a confidence from 0.5 to 1: write e.g. `fp_threshold: 0.9` (higher ignores fewer matches)"
+                    ),
+                });
+            }
+            config.fp_threshold = threshold;
+            set.push("fp_threshold");
+        }
         if let Some(timeout) = sync_on_exit_timeout {
             if timeout.is_zero() {
                 return Err(ConfigError::InvalidValue {
@@ -354,6 +373,19 @@ mod tests {
     }
 
     #[test]
+    fn fp_threshold_must_be_a_confidence_and_fp_filter_a_mode() {
+        let tree = Tree::new();
+        tree.write_home("fp_threshold: 0.3\n");
+        let e = tree.error();
+        assert!(e.contains("fp_threshold") && e.contains("0.5 to 1"), "{e}");
+        tree.write_home("fp_filter: strict\n");
+        let e = tree.error();
+        assert!(e.contains("fp_filter") && e.contains("enforce"), "{e}");
+        tree.write_home("fp_threshold: 1\n");
+        assert_eq!(tree.load().unwrap().config.fp_threshold, 1.0);
+    }
+
+    #[test]
     fn unknown_collector_keys_are_errors() {
         let tree = Tree::new();
         tree.write_home("collector: {url: 'https://c:7700', tokn: x}\n");
@@ -370,7 +402,8 @@ mod tests {
              kill_grace: 250ms\ndb: runs/t.db\ncolor: never\nfeedback: ask\nanonymize_local: true\n\
              scrub_disable: [email]\nscrub_rules:\n  - {name: ticket, regex: 'OPS-[0-9]+', replacement: '<ticket>'}\n\
              scrub_keyed: false\nscrub_key_file: keys/org.key\ncollector: {url: 'https://collector.internal:7700', token: abc}\n\
-             sync_on_exit: true\nsync_on_exit_timeout: 500ms\n",
+             sync_on_exit: true\nsync_on_exit_timeout: 500ms\nauto: true\nfp_filter: enforce\n\
+             fp_threshold: 0.95\n",
         );
         let loaded = tree.load().unwrap();
         let c = &loaded.config;
@@ -392,6 +425,9 @@ mod tests {
         assert_eq!(c.scrub_key_file, Some(tree.home().join("keys/org.key")));
         assert!(c.sync_on_exit);
         assert_eq!(c.sync_on_exit_timeout, Duration::from_millis(500));
+        assert!(c.auto);
+        assert_eq!(c.fp_filter, FpFilterMode::Enforce);
+        assert_eq!(c.fp_threshold, 0.95);
         for key in KEYS {
             assert_eq!(
                 loaded.source(key.name),

@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::keys::{did_you_mean, key_doc};
-use super::{CollectorConfig, ColorChoice, ConfigError, FeedbackMode, ScrubRule, TelemetryLevel};
+use super::{
+    CollectorConfig, ColorChoice, ConfigError, FeedbackMode, FpFilterMode, ScrubRule, TelemetryLevel,
+};
 use crate::duration::parse_duration;
 
 /// The keys one file sets. `None` means "not set in this file"; for the
@@ -56,6 +58,9 @@ pub(super) struct RawConfig {
     pub(super) sync_on_exit: Option<bool>,
     #[serde(deserialize_with = "de_duration")]
     pub(super) sync_on_exit_timeout: Option<Duration>,
+    pub(super) auto: Option<bool>,
+    pub(super) fp_filter: Option<FpFilterMode>,
+    pub(super) fp_threshold: Option<f64>,
 }
 
 /// Parses one file's text. Blank files and files of only comments are valid.

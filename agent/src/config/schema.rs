@@ -54,6 +54,50 @@ pub const DEFAULT_SYNC_ON_EXIT: bool = false;
 /// the same network, short enough that a dead one costs a run little.
 pub const DEFAULT_SYNC_ON_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Default `auto`: off, so a run without a pattern stays a usage error
+/// (or a timeouts-only run) unless the user asks earlyexit to choose.
+pub const DEFAULT_AUTO: bool = false;
+/// Default `fp_filter`: score every match and record the score, but never
+/// let the model change what a run does until the user opts in.
+pub const DEFAULT_FP_FILTER: FpFilterMode = FpFilterMode::Annotate;
+/// Default `fp_threshold`: with `fp_filter: enforce`, a match is ignored
+/// only when the model is at least this sure it is noise. High, because a
+/// missed error costs more than a run that stops on noise.
+pub const DEFAULT_FP_THRESHOLD: f64 = 0.9;
+
+/// What the line classifier's verdict on a match does (`fp_filter` key,
+/// `--fp-filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FpFilterMode {
+    /// Matches are not scored.
+    Off,
+    /// Every match is scored and the score recorded and shown; the run
+    /// behaves as without the filter.
+    Annotate,
+    /// As `annotate`, and a match the model calls noise with confidence at
+    /// least `fp_threshold` does not stop the run (it is recorded as a
+    /// suppressed match).
+    Enforce,
+}
+
+impl FpFilterMode {
+    /// The spelling used in config files, flags and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FpFilterMode::Off => "off",
+            FpFilterMode::Annotate => "annotate",
+            FpFilterMode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for FpFilterMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How much telemetry is recorded and sent (`telemetry` key, `--telemetry`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -193,6 +237,14 @@ pub struct Config {
     /// `sync_on_exit_timeout`: the most a run spends on that push.
     #[serde(serialize_with = "serialize_duration")]
     pub sync_on_exit_timeout: Duration,
+    /// `auto`: a run without a pattern uses the best known pattern for the
+    /// command and the timeouts learned from its history (as `--auto`).
+    pub auto: bool,
+    /// `fp_filter`: what the line classifier's verdict on a match does.
+    pub fp_filter: FpFilterMode,
+    /// `fp_threshold`: with `fp_filter: enforce`, the noise confidence
+    /// (0.5 to 1) from which a match is ignored.
+    pub fp_threshold: f64,
 }
 
 /// The `collector` key: where and how to sync.
@@ -291,6 +343,9 @@ impl Config {
             collector: None,
             sync_on_exit: DEFAULT_SYNC_ON_EXIT,
             sync_on_exit_timeout: DEFAULT_SYNC_ON_EXIT_TIMEOUT,
+            auto: DEFAULT_AUTO,
+            fp_filter: DEFAULT_FP_FILTER,
+            fp_threshold: DEFAULT_FP_THRESHOLD,
         }
     }
 

@@ -115,6 +115,7 @@ pub(crate) fn sample_run(started_at_ms: i64) -> RunRecord {
                 timestamp_offset: 14.25,
             },
         ],
+        fp: Default::default(),
     }
 }
 

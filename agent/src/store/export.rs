@@ -114,6 +114,7 @@ impl ExportedRun {
             matches,
             samples: Vec::new(),
             metrics: Vec::new(),
+            fp: Default::default(),
         })
     }
 }
@@ -399,6 +400,7 @@ impl Store {
                     matches: Vec::new(),
                     samples: Vec::new(),
                     metrics: Vec::new(),
+                    fp: Default::default(),
                 },
             );
         }

@@ -14,6 +14,7 @@
 //! | [`feedback`] | finding a run by id, prefix or `--last`; recording feedback on it |
 //! | [`outcome`] | applying the outcome rules (`learn::outcome`) as labels on runs |
 //! | [`analysis`] | the read queries behind `analyze`; `training_sessions` |
+//! | [`history`] | one command's recent runs, for `suggest` and `--auto` |
 //! | [`export`] | paging runs out for `export` and reading them back for sync |
 //! | [`outbox`] | the `outbox` and `sync_state` tables: pending, acknowledged, rejected and dropped runs |
 //! | [`triage`] | a run's recorded output as one log, and that of the successful runs of its command, for `triage` |
@@ -34,6 +35,7 @@ pub mod effectiveness;
 pub mod error;
 pub mod export;
 pub mod feedback;
+pub mod history;
 pub mod limits;
 pub mod open;
 pub mod outbox;
@@ -47,6 +49,7 @@ pub use effectiveness::{PatternEffectiveness, effectiveness_score};
 pub use error::StoreError;
 pub use export::{Cell, Column, ColumnKind, ExportedRun, RunPages};
 pub use feedback::{Feedback, FeedbackError, FeedbackTarget, RunRef};
+pub use history::{HISTORY_LIMIT, HistoryRun};
 pub use limits::{
     AGE_PRUNE_INTERVAL, DeleteCounts, PRUNE_BATCH, PRUNE_TIME_BUDGET, PruneReport,
     SIZE_CAP_TARGET_PERCENT,

@@ -96,6 +96,20 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database to read it before a run (`--auto`):
+    /// [`StoreError::NotFound`] when there is none, and unlike
+    /// [`Store::open_existing`] the spool is left as it is, so nothing is
+    /// written on the way to starting the command.
+    pub async fn open_for_reading(path: &Path) -> Result<Store, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(_) => Store::connect(path, false, BUSY_TIMEOUT).await,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound {
+                path: path.to_path_buf(),
+            }),
+            Err(e) => Err(StoreError::from_io(path, e)),
+        }
+    }
+
     async fn connect(path: &Path, is_new: bool, busy: Duration) -> Result<Store, StoreError> {
         let mut options = SqliteConnectOptions::new()
             .filename(path)

@@ -57,6 +57,12 @@ pub struct RunTotals {
     pub runs: i64,
     /// Runs with at least one counted match.
     pub runs_with_match: i64,
+    /// Matches `fp_filter: enforce` ignored (the line classifier called
+    /// them noise), over all runs.
+    pub suppressed_matches: i64,
+    /// Runs with a suppressed match that failed anyway (the child exited
+    /// non-zero or by a signal, or a timeout stopped it).
+    pub suppressed_then_failed: i64,
 }
 
 impl Store {
@@ -80,9 +86,17 @@ impl Store {
 
     /// Run count and runs with a match since `since_ms`.
     pub async fn run_totals(&self, since_ms: i64) -> Result<RunTotals, StoreError> {
-        let (runs, runs_with_match): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), coalesce(sum(match_count > 0), 0) FROM executions \
-             WHERE started_at_ms >= ?",
+        let (runs, runs_with_match, suppressed_matches, suppressed_then_failed): (
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(match_count > 0), 0), \
+             coalesce(sum(suppressed_matches), 0), \
+             coalesce(sum(suppressed_matches > 0 AND (coalesce(child_exit_code, 0) <> 0 \
+             OR child_signal IS NOT NULL OR exit_reason LIKE 'timeout%')), 0) \
+             FROM executions WHERE started_at_ms >= ?",
         )
         .bind(since_ms)
         .fetch_one(&self.pool)
@@ -91,6 +105,8 @@ impl Store {
         Ok(RunTotals {
             runs,
             runs_with_match,
+            suppressed_matches,
+            suppressed_then_failed,
         })
     }
 

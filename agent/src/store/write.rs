@@ -34,24 +34,26 @@ const INSERT_EXECUTION_SQL: &str = "INSERT INTO executions (execution_id, starte
          longest_idle_period, match_count, match_line_numbers, total_lines_processed, \
          stdout_lines, stderr_lines, fd_lines, bytes_processed, stdout_bytes, stderr_bytes, \
          project_type, command_category, load_avg_1m, mem_available_mb, disk_free_mb, \
-         telemetry_level, earlyexit_version) VALUES (\
+         telemetry_level, earlyexit_version, suppressed_matches, fp_filter) VALUES (\
          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
+         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
 
 /// Inserts a run's `match_events` from one JSON array of arrays (binds: the
 /// execution id, the array); the element order is the column order below.
 const INSERT_MATCH_EVENTS_JSON_SQL: &str = "INSERT INTO match_events (event_id, execution_id, \
      match_number, timestamp_offset, stream_source, line_number, line_content, \
      matched_substring, match_position_start, match_position_end, context_before, \
-     context_after, kind) \
+     context_after, kind, is_error, confidence, suppressed) \
      SELECT e.value ->> 0, ?, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, \
      e.value ->> 5, e.value ->> 6, e.value ->> 7, e.value ->> 8, e.value ->> 9, \
-     e.value ->> 10, e.value ->> 11 FROM json_each(?) AS e;";
+     e.value ->> 10, e.value ->> 11, e.value ->> 12, e.value ->> 13, e.value ->> 14 \
+     FROM json_each(?) AS e;";
 
-/// Inserts `output_samples` rows (7 binds each).
+/// Inserts `output_samples` rows (9 binds each).
 const INSERT_OUTPUT_SAMPLES_SQL: &str = "INSERT INTO output_samples (sample_id, execution_id, \
-     sample_type, stream_source, timestamp_offset, content, content_hash) VALUES ";
+     sample_type, stream_source, timestamp_offset, content, content_hash, is_error, \
+     confidence) VALUES ";
 
 /// Inserts `performance_metrics` rows (5 binds each).
 const INSERT_METRICS_SQL: &str = "INSERT INTO performance_metrics (metric_id, execution_id, \
@@ -199,7 +201,7 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
     if !run.matches.is_empty() {
         sql.push_str(INSERT_MATCH_EVENTS_JSON_SQL);
     }
-    push_values_rows(&mut sql, INSERT_OUTPUT_SAMPLES_SQL, 7, run.samples.len());
+    push_values_rows(&mut sql, INSERT_OUTPUT_SAMPLES_SQL, 9, run.samples.len());
     push_values_rows(&mut sql, INSERT_METRICS_SQL, 5, run.metrics.len());
     if !e.pattern.is_empty() {
         sql.push_str(UPSERT_PATTERN_SQL);
@@ -209,7 +211,9 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
     }
 
     // Binds in the order of the statements above.
-    let mut query = bind_execution(sqlx::query(AssertSqlSafe(sql)), e);
+    let mut query = bind_execution(sqlx::query(AssertSqlSafe(sql)), e)
+        .bind(run.fp.suppressed())
+        .bind(run.fp.mode.as_deref());
     if let Some(level) = outbox_level {
         query = query.bind(&e.execution_id).bind(level).bind(now_ms());
     }
@@ -219,7 +223,9 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
         let events: Vec<serde_json::Value> = run
             .matches
             .iter()
-            .map(|m| {
+            .enumerate()
+            .map(|(i, m)| {
+                let verdict = run.fp.verdict(i);
                 serde_json::json!([
                     uuid::Uuid::now_v7().to_string(),
                     m.match_number,
@@ -233,6 +239,9 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
                     m.context_before,
                     m.context_after,
                     m.kind,
+                    verdict.map(|v| i64::from(v.is_error)),
+                    verdict.map(|v| v.confidence),
+                    i64::from(run.fp.is_suppressed(i)),
                 ])
             })
             .collect();
@@ -240,7 +249,12 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
             .bind(&e.execution_id)
             .bind(serde_json::Value::Array(events).to_string());
     }
-    for s in &run.samples {
+    for (i, s) in run.samples.iter().enumerate() {
+        // Sample i of type match_context is cut around match i (see
+        // `record::FpRecord`).
+        let verdict = (s.sample_type == "match_context")
+            .then(|| run.fp.verdict(i))
+            .flatten();
         query = query
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&e.execution_id)
@@ -248,7 +262,9 @@ fn insert_run<'q>(run: &'q RunRecord, now: &'q str, own_transaction: bool) -> Sq
             .bind(&s.stream_source)
             .bind(s.timestamp_offset)
             .bind(&s.content)
-            .bind(&s.content_hash);
+            .bind(&s.content_hash)
+            .bind(verdict.map(|v| v.is_error))
+            .bind(verdict.map(|v| v.confidence));
     }
     for m in &run.metrics {
         query = query

@@ -63,6 +63,8 @@ pub struct StreamConfig {
     pub context_before: usize,
     /// Context lines recorded after each hit.
     pub context_after: usize,
+    /// The false-positive filter; only `enforce` acts on the stream's thread.
+    pub fp: Option<crate::learn::fp::FpFilter>,
 }
 
 /// Starts the thread that drains `source`; the report fills in as it reads.
@@ -122,6 +124,7 @@ impl Stream {
             progress.clone(),
             (config.context_before, config.context_after),
             config.max_repeat,
+            config.fp,
         );
         let passthrough = Passthrough::new(
             config.destination,

@@ -42,6 +42,12 @@ pub struct RecordedHit {
     pub before: Vec<String>,
     /// Lines after (as many as came before the run ended).
     pub after: Vec<String>,
+    /// The line classifier's verdict, when the hit was scored as it came
+    /// (`fp_filter: enforce`); `annotate` scores after the run.
+    pub verdict: Option<crate::record::Verdict>,
+    /// `fp_filter: enforce` ignored this error hit: it was not counted and
+    /// the run loop never heard of it.
+    pub suppressed: bool,
 }
 
 /// What one stream saw; read by the run loop at the end (the stream thread
@@ -80,6 +86,8 @@ pub(super) struct StreamRecorder {
     /// The last non-blank line (trimmed) and how often it came in a row.
     last_line: Vec<u8>,
     repeats: u64,
+    /// `fp_filter: enforce`: error hits are scored as they come.
+    fp: Option<crate::learn::fp::FpFilter>,
 }
 
 impl StreamRecorder {
@@ -91,6 +99,7 @@ impl StreamRecorder {
         progress: Arc<RunProgress>,
         (context_before, context_after): (usize, usize),
         max_repeat: Option<u64>,
+        fp: Option<crate::learn::fp::FpFilter>,
     ) -> Self {
         let recent_cap = context_before.max(TAIL_LINES);
         StreamRecorder {
@@ -105,6 +114,7 @@ impl StreamRecorder {
             pending_after: Vec::new(),
             last_line: Vec::new(),
             repeats: 0,
+            fp: fp.filter(|f| f.enforces()),
         }
     }
 
@@ -199,6 +209,16 @@ impl StreamRecorder {
             return;
         }
         let at = Instant::now();
+        // Only a line that hit is scored; the hot path never gets here.
+        let verdict = match (&self.fp, hit.kind) {
+            (Some(_), HitKind::Error) => {
+                let text = recorded(line);
+                let prev = self.recent.back().map(|l| recorded(l));
+                Some(crate::learn::fp::score_line(&text, prev.as_deref()))
+            }
+            _ => None,
+        };
+        let suppressed = matches!((&self.fp, verdict), (Some(fp), Some(v)) if fp.suppresses(v));
         {
             let mut report = lock(&self.report);
             if report.hits.len() < MAX_RECORDED_HITS {
@@ -217,6 +237,8 @@ impl StreamRecorder {
                     end: hit.end,
                     before,
                     after: Vec::new(),
+                    verdict,
+                    suppressed,
                 });
                 if self.context_after > 0 {
                     self.pending_after
@@ -225,6 +247,10 @@ impl StreamRecorder {
             } else {
                 report.hits_dropped += 1;
             }
+        }
+        if suppressed {
+            // Recorded with its context, never counted: the run goes on.
+            return;
         }
         let tell = match hit.kind {
             HitKind::Error => self.progress.count_error_hit(),

@@ -41,8 +41,12 @@ pub trait LineSink {
 #[derive(Debug)]
 pub struct LineScanner {
     matcher: Arc<StreamMatcher>,
-    /// Look at every line (decorated output, `-v`, `-P`, `--max-repeat`).
-    each_line: bool,
+    /// Look at every line (decorated output, `-v`, `-P`, `--max-repeat`);
+    /// `None` until the first block, so a deferred matcher is not waited
+    /// for before any output arrived.
+    each_line: Option<bool>,
+    /// Every line was asked for by the caller.
+    each_line_asked: bool,
     /// Lines completed so far.
     line_no: u64,
     /// Bytes of the current unfinished line (capped at MATCH_LINE_CAP).
@@ -55,10 +59,10 @@ impl LineScanner {
     /// A scanner matching with `matcher`; `each_line` asks for every line
     /// to be looked at (also forced when the matcher cannot search blocks).
     pub fn new(matcher: Arc<StreamMatcher>, each_line: bool) -> Self {
-        let each_line = each_line || !matcher.can_scan();
         LineScanner {
             matcher,
-            each_line,
+            each_line: None,
+            each_line_asked: each_line,
             line_no: 0,
             partial: Vec::new(),
             mid_line: false,
@@ -129,9 +133,22 @@ impl LineScanner {
         sink.line(self.line_no, line, raw, hit);
     }
 
+    /// Whether every line is looked at (also when the matcher cannot search
+    /// blocks); decided on first use.
+    fn each_line(&mut self) -> bool {
+        match self.each_line {
+            Some(v) => v,
+            None => {
+                let v = self.each_line_asked || !self.matcher.can_scan();
+                self.each_line = Some(v);
+                v
+            }
+        }
+    }
+
     /// Complete lines, each ending in `\n`.
     fn block(&mut self, block: &[u8], sink: &mut impl LineSink) {
-        if self.each_line {
+        if self.each_line() {
             for line in block.split_inclusive(|&b| b == b'\n') {
                 self.line(&line[..line.len() - 1], line, sink);
             }

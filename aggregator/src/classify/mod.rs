@@ -17,6 +17,7 @@
 //! nine in ten such lines are errors.
 
 mod calibrate;
+pub mod embedded;
 mod linear;
 mod persist;
 
@@ -30,6 +31,7 @@ use calibrate::Platt;
 pub(crate) use linear::Rng;
 use linear::SparseLogistic;
 
+pub use embedded::{default_classifier, score_default};
 pub use persist::{FORMAT_VERSION, MAGIC};
 
 /// Default passes over the training lines: AdaGrad on sparse n-grams
@@ -361,6 +363,23 @@ impl LineClassifier {
         self.trained_lines += set.len() as u64;
         self.trained_positives += set.errors() as u64;
         Ok(())
+    }
+
+    /// Drops every weight of magnitude below `min_abs` (with its AdaGrad
+    /// state, so the saved file no longer lists it): a smaller model that
+    /// scores almost the same. Returns how many weights are left.
+    pub fn prune(&mut self, min_abs: f32) -> usize {
+        let lin = &mut self.linear;
+        let mut kept = 0;
+        for (w, g) in lin.weights.iter_mut().zip(lin.sq_grad.iter_mut()) {
+            if w.abs() < min_abs {
+                *w = 0.0;
+                *g = 0.0;
+            } else if *g > 0.0 {
+                kept += 1;
+            }
+        }
+        kept
     }
 
     /// The raw score (log-odds of the linear model, before calibration).

@@ -109,7 +109,7 @@ pub(super) fn make_targets<'b>(words: &[&'b str]) -> Vec<&'b str> {
 /// Splits a shell script into simple commands of words: quotes and
 /// backslashes are honoured; `;`, `&`, `|`, newlines and parentheses
 /// separate commands. Not a full shell parser, enough to find programs.
-pub(super) fn split_shell(script: &str) -> Vec<Vec<String>> {
+pub fn split_shell(script: &str) -> Vec<Vec<String>> {
     let mut commands = Vec::new();
     let mut words: Vec<String> = Vec::new();
     let mut word = String::new();

@@ -30,7 +30,9 @@ async fn stats_queries_report_recent_runs_reasons_and_percentiles() {
         totals,
         RunTotals {
             runs: 22,
-            runs_with_match: 2
+            runs_with_match: 2,
+            suppressed_matches: 0,
+            suppressed_then_failed: 0,
         }
     );
     let reasons = store.exit_reason_counts(0).await.unwrap();
