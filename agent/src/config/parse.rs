@@ -15,7 +15,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::keys::{did_you_mean, key_doc};
 use super::{
-    CollectorConfig, ColorChoice, ConfigError, FeedbackMode, FpFilterMode, ScrubRule, TelemetryLevel,
+    CollectorConfig, ColorChoice, ConfigError, FeedbackMode, FpFilterMode, ScrubRule,
+    TelemetryLevel,
 };
 use crate::duration::parse_duration;
 
