@@ -54,6 +54,28 @@ enum Command {
     /// over loopback gRPC (backlog drain rate, latency at half the peak,
     /// memory under overload). Use a release build.
     Bench(BenchArgs),
+    /// Measure the dashboard: fill a fresh store with --runs runs, serve
+    /// HTTP in this process, and time the page and every API route (bytes,
+    /// min / median / max ms). Use a release build.
+    BenchDashboard(BenchDashboardArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchDashboardArgs {
+    /// sqlite://DIR (a fresh file is made in DIR) or a PostgreSQL server
+    /// URL (a fresh database is made on it and dropped afterwards).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "sqlite:///tmp/earlyexit-collector-bench"
+    )]
+    store: String,
+    /// Runs stored before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    runs: usize,
+    /// Requests per route.
+    #[arg(long, default_value_t = 20)]
+    requests: usize,
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +369,14 @@ async fn dispatch(command: Command) -> Result<()> {
                 overload_agents: a.overload_agents,
                 overload_secs: a.overload_secs,
                 repeat: usize::try_from(a.repeat).unwrap_or(usize::MAX),
+            })
+            .await
+        }
+        Command::BenchDashboard(a) => {
+            crate::bench::run_dashboard(crate::bench::DashboardOptions {
+                store: a.store,
+                runs: a.runs,
+                requests: a.requests,
             })
             .await
         }

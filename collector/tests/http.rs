@@ -300,3 +300,103 @@ async fn openapi_documents_every_route_and_every_documented_route_answers() {
     assert_eq!(http::get(addr, "/nope", Some(&viewer)).await.status, 404);
     fx.stop().await;
 }
+
+/// GET `path` over TLS trusting `ca` (and presenting a client certificate
+/// when given); the status line, or the TLS error.
+async fn tls_get(
+    addr: SocketAddr,
+    ca: &std::path::Path,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+    path: &str,
+) -> Result<String, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_file_iter(cert)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect(),
+                PrivateKeyDer::from_pem_file(key).unwrap(),
+            )
+            .unwrap(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    // A server that ends TLS without close_notify still sent the answer.
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    if text.is_empty() {
+        return Err("no answer".into());
+    }
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn http_serves_the_grpc_tls_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = earlyexit_collector::testing::TestPki::create(&dir.path().join("pki"), "t").unwrap();
+    let db = TestDb::sqlite(dir.path());
+    let fx = Fixture::start_with(&db, |cfg| {
+        cfg.insecure = false;
+        cfg.tls_cert = Some(pki.server_cert.clone());
+        cfg.tls_key = Some(pki.server_key.clone());
+        cfg.client_ca = Some(pki.ca.clone());
+        cfg.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let addr = fx.running.http_addr.unwrap();
+    let ok = tls_get(
+        addr,
+        &pki.ca,
+        Some((&pki.client_cert, &pki.client_key)),
+        "/healthz",
+    )
+    .await;
+    assert_eq!(ok.as_deref(), Ok("HTTP/1.1 200 OK"), "{ok:?}");
+    // Without a client certificate the handshake is refused, as on gRPC.
+    let refused = tls_get(addr, &pki.ca, None, "/healthz").await;
+    assert!(refused.is_err(), "{refused:?}");
+    // A plaintext request gets no HTTP answer.
+    let plain = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        out
+    };
+    let out = tokio::time::timeout(std::time::Duration::from_secs(15), plain)
+        .await
+        .expect("the server closes a plaintext connection");
+    assert!(
+        !out.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    fx.stop().await;
+}

@@ -13,7 +13,8 @@ ALTER TABLE records ADD COLUMN bytes BIGINT;
 ALTER TABLE records ADD COLUMN bundle_version TEXT;
 ALTER TABLE records ADD COLUMN agent_version TEXT;
 
--- Every dashboard query reads "an org's runs since T".
+-- Every dashboard query reads "an org's runs since T". (SQLite has no such
+-- index: see migrations/sqlite/0004_query_columns.sql.)
 CREATE INDEX records_org_started ON records (org_id, started_at_ms);
 
 -- What a token may do: 'agent' (push and subscribe over gRPC, read the

@@ -13,8 +13,13 @@ ALTER TABLE records ADD COLUMN bytes INTEGER;
 ALTER TABLE records ADD COLUMN bundle_version TEXT;
 ALTER TABLE records ADD COLUMN agent_version TEXT;
 
--- Every dashboard query reads "an org's runs since T".
-CREATE INDEX records_org_started ON records (org_id, started_at_ms);
+-- No second index here, unlike PostgreSQL: every dashboard query reads "an
+-- org's runs since T", and the key (org_id, ...) already gives an org's
+-- rows in order. In this WITHOUT ROWID table an index on (org_id,
+-- started_at_ms) makes each row it finds a lookup in the key's B-tree:
+-- over 100,000 runs in the window that was 0.5-0.9 s per query against
+-- 0.03-0.10 s scanning the org's key range (docs/BENCHMARKS.md), and it
+-- slowed every insert.
 
 -- What a token may do: 'agent' (push and subscribe over gRPC, read the
 -- HTTP API) or 'viewer' (read-only: the dashboard and the HTTP API).

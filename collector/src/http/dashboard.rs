@@ -273,7 +273,7 @@ pub fn render(data: &PageData, query: Duration) -> String {
                 duration_text(t.saved_s)
             );
         }
-        h.push_str("</table><p class=\"none\">Per early exit: the mean run time of the same command's completed runs minus its own, never below zero; commands with no completed run count zero.</p>");
+        h.push_str("</table><p class=\"none\">Per command: its early exits times the mean run time of its completed runs, minus the early exits' own run time; never below zero, zero for a command with no completed run.</p>");
     }
     h.push_str("</section>");
 

@@ -115,9 +115,9 @@ pub struct TimeSaved {
     pub command_category: String,
     /// Runs stopped early on an error pattern.
     pub early_exits: i64,
-    /// Estimated seconds saved: for each early exit, the mean runtime of
-    /// the same command's runs that completed, minus its own runtime
-    /// (never below 0).
+    /// Estimated seconds saved: the early exits times the mean runtime of
+    /// the same command's runs that completed, minus the early exits' own
+    /// runtime (never below 0; 0 for a command with no completed run).
     pub saved_s: f64,
 }
 
@@ -264,19 +264,25 @@ impl Store {
         since_ms: i64,
         limit: i64,
     ) -> Result<Vec<TimeSaved>, StoreError> {
-        let sql = "WITH base AS ( \
-                     SELECT program, command_category, AVG(runtime_s) AS full_s FROM records \
-                     WHERE org_id = $1 AND started_at_ms >= $2 AND exit_reason = 'completed' \
-                     AND program IS NOT NULL GROUP BY program, command_category) \
-                   SELECT r.program AS program, r.command_category AS command_category, \
-                   CAST(COUNT(*) AS BIGINT) AS early_exits, \
-                   CAST(COALESCE(SUM(CASE WHEN b.full_s > r.runtime_s \
-                        THEN b.full_s - r.runtime_s ELSE 0 END), 0) AS DOUBLE PRECISION) AS saved_s \
-                   FROM records r LEFT JOIN base b \
-                   ON b.program = r.program AND b.command_category = r.command_category \
-                   WHERE r.org_id = $1 AND r.started_at_ms >= $2 AND r.exit_reason = 'match' \
-                   AND r.program IS NOT NULL \
-                   GROUP BY r.program, r.command_category \
+        // One pass, no join (a join of the runs with their commands' means
+        // was planned as a nested loop by PostgreSQL on a fresh table: 71 s
+        // over 100,000 runs).
+        let sql = "SELECT program, command_category, early_exits, \
+                   CAST(CASE WHEN saved > 0 THEN saved ELSE 0 END AS DOUBLE PRECISION) AS saved_s \
+                   FROM (SELECT program, command_category, \
+                     CAST(SUM(CASE WHEN exit_reason = 'match' THEN 1 ELSE 0 END) AS BIGINT) \
+                       AS early_exits, \
+                     CASE WHEN SUM(CASE WHEN exit_reason = 'completed' THEN 1 ELSE 0 END) = 0 \
+                       THEN 0 \
+                       ELSE SUM(CASE WHEN exit_reason = 'match' THEN 1 ELSE 0 END) \
+                         * (SUM(CASE WHEN exit_reason = 'completed' THEN runtime_s ELSE 0 END) \
+                            / SUM(CASE WHEN exit_reason = 'completed' THEN 1 ELSE 0 END)) \
+                         - SUM(CASE WHEN exit_reason = 'match' THEN runtime_s ELSE 0 END) \
+                     END AS saved \
+                   FROM records WHERE org_id = $1 AND started_at_ms >= $2 \
+                   AND program IS NOT NULL AND exit_reason IN ('match', 'completed') \
+                   GROUP BY program, command_category) t \
+                   WHERE early_exits > 0 \
                    ORDER BY saved_s DESC, early_exits DESC, program LIMIT $3";
         Ok(on_pool!(self, |p| sqlx::query_as(sql)
             .bind(org_id)
