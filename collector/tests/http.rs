@@ -163,6 +163,9 @@ async fn the_api_answers_from_the_store_and_only_with_a_token() {
         )));
         assert!(m.contains("earlyexit_collector_ack_latency_seconds_count 1"));
         assert!(m.contains("earlyexit_collector_store_up 1"));
+        // Per-org series are the scraping token's org only.
+        let theirs = http::get(addr, "/metrics", Some(&other.token)).await.text();
+        assert!(!theirs.contains("org=\"acme\""), "{theirs}");
 
         fx.stop().await;
         db.cleanup().await;

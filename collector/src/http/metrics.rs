@@ -2,9 +2,9 @@
 //! (version 0.0.4). Needs a token like every data route (Prometheus:
 //! `authorization: {credentials: TOKEN}` in the scrape config).
 //!
-//! These are this process's counters since it started (per replica);
-//! per-org series name the orgs this replica ingested for, whichever
-//! token scrapes them.
+//! These are this process's counters since it started (per replica). The
+//! per-org series are the scraping token's org only; the other series are
+//! the replica's totals over every org.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -31,8 +31,8 @@ fn escape_label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The text of `/metrics` for `state`.
-pub fn render(state: &AppState) -> String {
+/// The text of `/metrics` for `state`, with the per-org series of `org`.
+pub fn render(state: &AppState, org: &str) -> String {
     let s = &state.stats;
     let m = &state.metrics;
     let c = &state.connections;
@@ -171,7 +171,11 @@ pub fn render(state: &AppState) -> String {
         "Live dashboard sessions in this replica.",
     );
     let _ = writeln!(out, "{P}_dashboard_sessions {}", state.sessions.len());
-    let orgs = m.orgs();
+    let orgs: Vec<_> = m
+        .orgs()
+        .into_iter()
+        .filter(|(name, _)| name == org)
+        .collect();
     for (name, kind, help) in [
         (
             "org_records_accepted_total",
@@ -203,13 +207,13 @@ pub fn render(state: &AppState) -> String {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>, _caller: ApiCaller) -> Response {
+pub async fn metrics(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&state),
+        render(&state, &caller.org.name),
     )
         .into_response()
 }
