@@ -16,7 +16,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
 use crate::health::StoreHealth;
-use crate::store::{Caller, Store};
+use crate::store::{Caller, Store, TokenKind};
 
 /// Refused calls are logged at most this often.
 pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -70,7 +70,8 @@ fn log_failure(peer: Option<SocketAddr>, call: &str, token_id: Option<&str>, rea
 }
 
 /// The caller behind `metadata`'s `authorization: Bearer …`, or
-/// UNAUTHENTICATED (missing, malformed, unknown or revoked token) or
+/// UNAUTHENTICATED (missing, malformed, unknown or revoked token),
+/// PERMISSION_DENIED (a read-only viewer token) or
 /// UNAVAILABLE (the store cannot be asked right now; `health` hears of it).
 pub async fn authenticate(
     store: &Store,
@@ -111,6 +112,9 @@ pub async fn check_token(
     token: &str,
 ) -> Result<Caller, Status> {
     match store.authenticate(token).await {
+        Ok(Some(caller)) if caller.kind == TokenKind::Viewer => Err(Status::permission_denied(
+            "this is a viewer token: it is read-only (the dashboard and the HTTP API); agents need a token from `earlyexit-collector token create --org ORG`",
+        )),
         Ok(Some(caller)) => Ok(caller),
         Ok(None) => Err(Status::unauthenticated(
             "unknown or revoked token: create one with `earlyexit-collector token create --org ORG`",

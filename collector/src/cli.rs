@@ -1,5 +1,6 @@
 //! Command line: `serve`, and the admin commands that manage orgs, tokens
-//! and bundles directly in the store (they work while `serve` runs).
+//! and bundles and read runs directly in the store (they work while
+//! `serve` runs).
 //!
 //! Exit codes: 0 success, 1 the operation failed (store unreachable, no
 //! such org, …), 2 usage error (clap).
@@ -31,7 +32,8 @@ enum Command {
     /// With no flags: listens on 127.0.0.1:7700, stores in
     /// ~/.earlyexit-collector/collector.db (or $EARLYEXIT_COLLECTOR_HOME) and
     /// serves TLS with a self-signed certificate made there on first start.
-    /// Prints `listening on URL` on stdout once the port is open.
+    /// Prints `listening on URL` on stdout once the port is open (and
+    /// `http on URL` after it with --http-listen).
     Serve(ServeArgs),
     /// Manage orgs (every token, record and bundle belongs to one).
     #[command(subcommand)]
@@ -42,6 +44,12 @@ enum Command {
     /// Publish pattern or model bundles for an org's agents.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Read stored runs back, newest first: the query columns kept beside
+    /// each record (program, category, project type, exit reason, child
+    /// exit code, runtime, first match, matches, bytes, bundle version,
+    /// start time). Runs stored before those columns existed show them
+    /// empty.
+    Runs(RunsArgs),
     /// Measure ingest: the plain-sqlx ceiling, then a collector process fed
     /// over loopback gRPC (backlog drain rate, latency at half the peak,
     /// memory under overload). Use a release build.
@@ -50,12 +58,56 @@ enum Command {
     Completions(earlyexit_termui::docs::CompletionsArgs),
     /// Print the man page (--dir DIR: one page per subcommand).
     Man(earlyexit_termui::docs::ManArgs),
+    /// Measure the dashboard: fill a fresh store with --runs runs, serve
+    /// HTTP in this process, and time the page and every API route (bytes,
+    /// min / median / max ms). Use a release build.
+    BenchDashboard(BenchDashboardArgs),
 }
 
 /// The whole command line as a clap command: what `completions` and `man`
 /// describe, and what the deploy recipes' test parses recipes against.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, Args)]
+struct BenchDashboardArgs {
+    /// sqlite://DIR (a fresh file is made in DIR) or a PostgreSQL server
+    /// URL (a fresh database is made on it and dropped afterwards).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "sqlite:///tmp/earlyexit-collector-bench"
+    )]
+    store: String,
+    /// Runs stored before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    runs: usize,
+    /// Requests per route.
+    #[arg(long, default_value_t = 20)]
+    requests: usize,
+}
+
+#[derive(Debug, Args)]
+struct RunsArgs {
+    /// Only this org's runs [default: every org].
+    #[arg(long)]
+    org: Option<String>,
+    /// Only runs started this long ago or later: 30m, 24h, 7d, … (at most 366d).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_since)]
+    since: std::time::Duration,
+    /// At most this many runs (newest first).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    limit: i64,
+    /// table (for people), json (one array), jsonl (one object a line) or csv.
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::runs_output::RunsFormat,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn parse_since(v: &str) -> Result<std::time::Duration, String> {
+    crate::http::api::parse_since(v)
 }
 
 #[derive(Debug, Args)]
@@ -99,7 +151,7 @@ struct BenchArgs {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// YAML file with the same settings as the flags (listen, store,
-    /// tls_cert, tls_key, client_ca, tls_dir, tls_names, insecure, shutdown_grace, bundle_poll,
+    /// tls_cert, tls_key, client_ca, tls_dir, tls_names, insecure, http_listen, shutdown_grace, bundle_poll,
     /// limits: {max_message_bytes, max_batch_records, max_record_bytes,
     /// max_inflight_bytes, max_concurrent_pushes, group_commit_rows, org_records_per_second,
     /// org_burst_records, org_bytes_per_second, max_connections (4096),
@@ -132,9 +184,14 @@ struct ServeArgs {
     /// the other replicas' hosts. Repeatable.
     #[arg(long = "tls-name", value_name = "NAME")]
     tls_names: Vec<String>,
-    /// Serve plaintext gRPC, without TLS (warns unless listening on loopback).
+    /// Serve plaintext gRPC (and HTTP), without TLS (warns unless listening on loopback).
     #[arg(long)]
     insecure: bool,
+    /// Also serve HTTP on ADDR (e.g. 127.0.0.1:7701): the dashboard, the
+    /// JSON API (/api/v1/…), Prometheus /metrics, /healthz and /readyz,
+    /// with the same TLS settings as gRPC [default: no HTTP listener].
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<std::net::SocketAddr>,
     /// Per-org ingest limit, records per second (per replica) [default: none].
     #[arg(long, value_name = "N")]
     org_records_per_second: Option<u32>,
@@ -169,15 +226,20 @@ enum OrgCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Create a token for an org's agents; prints it once, alone on stdout
-    /// (or writes it to --output).
+    /// Create a token for an org's agents (or, with --viewer, a read-only
+    /// one for the dashboard and the HTTP API); prints it once, alone on
+    /// stdout (or writes it to --output).
     Create {
-        /// The org the token's agents write to.
+        /// The org the token's agents write to (or its viewer reads).
         #[arg(long)]
         org: String,
-        /// A label for the agent or fleet using it (shown in `token list`).
+        /// A label for the agent, fleet or person using it (shown in `token list`).
         #[arg(long)]
         agent_name: Option<String>,
+        /// A read-only viewer token: logs a browser in to the dashboard and
+        /// reads the HTTP API; gRPC refuses it.
+        #[arg(long)]
+        viewer: bool,
         /// Write the token to FILE instead of stdout: the file is created
         /// with mode 0600 (and missing folders with 0700); an existing file
         /// is never overwritten. Point the agent's `collector.token_file` at it.
@@ -331,6 +393,14 @@ async fn dispatch(command: Command) -> Result<()> {
             })
             .await
         }
+        Command::BenchDashboard(a) => {
+            crate::bench::run_dashboard(crate::bench::DashboardOptions {
+                store: a.store,
+                runs: a.runs,
+                requests: a.requests,
+            })
+            .await
+        }
         Command::Serve(args) => serve(args).await,
         Command::Org(OrgCommand::Create { name, store }) => {
             let org = open(&store).await?.create_org(&name).await?;
@@ -347,9 +417,35 @@ async fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Runs(a) => {
+            let store = open(&a.store).await?;
+            let org_id = match &a.org {
+                Some(name) => Some(store.org(name).await?.id),
+                None => None,
+            };
+            let back = i64::try_from(a.since.as_millis()).unwrap_or(i64::MAX);
+            let runs = store
+                .runs(&crate::store::RunFilter {
+                    org_id,
+                    since_ms: Some(crate::store::now_ms().saturating_sub(back)),
+                    limit: a.limit,
+                })
+                .await?;
+            let mut out = std::io::stdout().lock();
+            crate::runs_output::write(&mut out, &runs, a.format)
+                .context("cannot write to stdout")?;
+            if runs.is_empty() && a.format == crate::runs_output::RunsFormat::Table {
+                eprintln!(
+                    "no runs started in the last {} (try --since 30d)",
+                    humantime::format_duration(a.since)
+                );
+            }
+            Ok(())
+        }
         Command::Token(TokenCommand::Create {
             org,
             agent_name,
+            viewer,
             output,
             store,
         }) => {
@@ -357,9 +453,14 @@ async fn dispatch(command: Command) -> Result<()> {
             // token behind that nobody holds.
             let file = output.as_deref().map(create_private_file).transpose()?;
             let created = async {
+                let kind = if viewer {
+                    crate::store::TokenKind::Viewer
+                } else {
+                    crate::store::TokenKind::Agent
+                };
                 let token = open(&store)
                     .await?
-                    .create_token(&org, agent_name.as_deref())
+                    .create_token_of(&org, agent_name.as_deref(), kind)
                     .await?;
                 Ok::<_, anyhow::Error>(token)
             }
@@ -386,6 +487,13 @@ async fn dispatch(command: Command) -> Result<()> {
                         path.display()
                     );
                 }
+                _ if viewer => {
+                    println!("{}", token.token);
+                    eprintln!(
+                        "viewer token {} for org '{org}': shown once, store it now; it logs in to the dashboard (serve --http-listen) and reads /api/v1 and /metrics, read-only",
+                        token.token_id
+                    );
+                }
                 _ => {
                     println!("{}", token.token);
                     eprintln!(
@@ -398,13 +506,17 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Token(TokenCommand::List { org, store }) => {
             let tokens = open(&store).await?.list_tokens(org.as_deref()).await?;
-            println!("{:<18} {:<20} {:<24} STATE", "ID", "ORG", "AGENT");
+            println!(
+                "{:<18} {:<20} {:<24} {:<7} STATE",
+                "ID", "ORG", "AGENT", "KIND"
+            );
             for t in tokens {
                 println!(
-                    "{:<18} {:<20} {:<24} {}",
+                    "{:<18} {:<20} {:<24} {:<7} {}",
                     t.token_id,
                     t.org,
                     t.agent_name.as_deref().unwrap_or("-"),
+                    t.kind,
                     if t.revoked_at_ms.is_some() {
                         "revoked"
                     } else {
@@ -581,6 +693,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         cfg.tls_names = args.tls_names;
     }
     cfg.insecure |= args.insecure;
+    if args.http_listen.is_some() {
+        cfg.http_listen = args.http_listen;
+    }
     if args.org_records_per_second.is_some() {
         cfg.limits.org_records_per_second = args.org_records_per_second;
     }
@@ -589,10 +704,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_signal()?;
     server::run(
         cfg,
-        |url| {
+        |url, http| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on {url}");
+            if let Some(http) = http {
+                let _ = writeln!(out, "http on {http}");
+            }
             let _ = out.flush();
         },
         shutdown,

@@ -103,6 +103,10 @@ pub struct ServeConfig {
     pub tls_names: Vec<String>,
     /// Serve plaintext gRPC (no TLS).
     pub insecure: bool,
+    /// Address of the HTTP listener (dashboard, JSON API, `/metrics`,
+    /// `/healthz`, `/readyz`); none (the default): no HTTP listener. Serves
+    /// TLS with the gRPC settings, plaintext with `insecure`.
+    pub http_listen: Option<SocketAddr>,
     /// Size, queue and rate limits.
     pub limits: Limits,
     /// Bound on the graceful shutdown phase.
@@ -174,6 +178,7 @@ impl Default for ServeConfig {
             tls_dir: None,
             tls_names: Vec::new(),
             insecure: false,
+            http_listen: None,
             limits: Limits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             bundle_poll: DEFAULT_BUNDLE_POLL,

@@ -35,9 +35,10 @@ use tonic::{Request, Response, Status};
 use crate::auth::authenticate_call;
 use crate::config::Limits;
 use crate::health::StoreHealth;
+use crate::metrics::{Metrics, PushRefusal, RecordReject};
 use crate::quota::Quotas;
 use crate::rescrub::Rescrubber;
-use crate::store::{RecordRow, Store, now_ms};
+use crate::store::{QueryColumns, RecordRow, Store, now_ms};
 use crate::writer::{SubmitError, WriteTiming, Writer};
 
 /// Longest agent_id and execution_id accepted.
@@ -68,17 +69,20 @@ pub struct IngestService {
     byte_quotas: Arc<Quotas>,
     rescrubber: Arc<Rescrubber>,
     stats: Arc<IngestStats>,
+    metrics: Arc<Metrics>,
     health: Arc<StoreHealth>,
 }
 
 impl IngestService {
     /// A service writing through `writer`, checking tokens in `store`,
-    /// telling `health` of store failures.
+    /// telling `health` of store failures, counting into `stats` and
+    /// `metrics`.
     pub fn new(
         store: Store,
         writer: Writer,
         limits: Limits,
         stats: Arc<IngestStats>,
+        metrics: Arc<Metrics>,
         health: Arc<StoreHealth>,
     ) -> Self {
         let quotas = Quotas::new(
@@ -95,6 +99,7 @@ impl IngestService {
             byte_quotas: Arc::new(byte_quotas),
             rescrubber: Arc::new(Rescrubber::default()),
             stats,
+            metrics,
             health,
         }
     }
@@ -106,7 +111,7 @@ impl IngestService {
         agent_id: &Arc<str>,
         mut record: RunRecord,
         received_at_ms: i64,
-    ) -> Result<RecordRow, (String, String)> {
+    ) -> Result<RecordRow, (String, RecordReject, String)> {
         let size = record.encoded_len();
         let id = record
             .execution
@@ -116,6 +121,7 @@ impl IngestService {
         if size > self.limits.max_record_bytes {
             return Err((
                 id,
+                RecordReject::TooLarge,
                 format!(
                     "record is {size} bytes, over the collector's limit of {} bytes per record",
                     self.limits.max_record_bytes
@@ -123,14 +129,23 @@ impl IngestService {
             ));
         }
         let Some(exec) = record.execution.as_ref() else {
-            return Err((id, "record has no execution".into()));
+            return Err((
+                id,
+                RecordReject::NoExecution,
+                "record has no execution".into(),
+            ));
         };
         if let Err(why) = check_id(&exec.execution_id) {
-            return Err((id, format!("execution_id {why}")));
+            return Err((
+                id,
+                RecordReject::BadExecutionId,
+                format!("execution_id {why}"),
+            ));
         }
         if exec.started_at_ms <= 0 {
             return Err((
                 id,
+                RecordReject::BadStartTime,
                 "started_at_ms must be a positive time in milliseconds".into(),
             ));
         }
@@ -149,6 +164,7 @@ impl IngestService {
             command_category: exec.command_category.clone(),
             telemetry_level: exec.telemetry_level.clone(),
             scrub_hits: i32::try_from(hits).unwrap_or(i32::MAX),
+            query: QueryColumns::of(exec),
             body: record.encode_to_vec(),
         })
     }
@@ -174,15 +190,28 @@ impl Ingest for IngestService {
         // A store known to be down is not asked: the agent hears at once.
         if !self.health.is_serving() {
             self.health.call_refused();
+            self.metrics.push_refused(PushRefusal::StoreUnavailable);
             return Err(crate::health::unavailable());
         }
-        let caller = authenticate_call(&self.store, &self.health, &request, "Ingest.Push").await?;
+        let caller =
+            match authenticate_call(&self.store, &self.health, &request, "Ingest.Push").await {
+                Ok(caller) => caller,
+                Err(status) => {
+                    self.metrics.push_refused(match status.code() {
+                        tonic::Code::Unavailable => PushRefusal::StoreUnavailable,
+                        _ => PushRefusal::Unauthenticated,
+                    });
+                    return Err(status);
+                }
+            };
         let req = request.into_inner();
         if let Err(why) = check_id(&req.agent_id) {
+            self.metrics.push_refused(PushRefusal::InvalidBatch);
             return Err(Status::invalid_argument(format!("agent_id {why}")));
         }
         let n = req.records.len();
         if n > self.limits.max_batch_records {
+            self.metrics.push_refused(PushRefusal::InvalidBatch);
             return Err(Status::invalid_argument(format!(
                 "batch of {n} records is over the collector's limit of {}; send smaller batches",
                 self.limits.max_batch_records
@@ -191,6 +220,7 @@ impl Ingest for IngestService {
         let size = req.encoded_len();
         if let Err(over) = self.byte_quotas.take(caller.org.id, size, Instant::now()) {
             self.stats.busy.fetch_add(1, Ordering::Relaxed);
+            self.metrics.push_refused(PushRefusal::Quota);
             return Err(Status::resource_exhausted(format!(
                 "org '{}' is over its ingest quota of {} bytes/s; retry in {} ms",
                 caller.org.name,
@@ -200,6 +230,7 @@ impl Ingest for IngestService {
         }
         if let Err(over) = self.quotas.take(caller.org.id, n, Instant::now()) {
             self.stats.busy.fetch_add(1, Ordering::Relaxed);
+            self.metrics.push_refused(PushRefusal::Quota);
             return Err(Status::resource_exhausted(format!(
                 "org '{}' is over its ingest quota of {} records/s; retry in {} ms",
                 caller.org.name,
@@ -222,12 +253,15 @@ impl Ingest for IngestService {
                     rows.push(row);
                     row_index.push(index);
                 }
-                Err((execution_id, reason)) => rejected.push(Rejection {
-                    index,
-                    execution_id,
-                    reason,
-                    retriable: false,
-                }),
+                Err((execution_id, why, reason)) => {
+                    self.metrics.record_rejected(why);
+                    rejected.push(Rejection {
+                        index,
+                        execution_id,
+                        reason,
+                        retriable: false,
+                    });
+                }
             }
         }
 
@@ -236,16 +270,20 @@ impl Ingest for IngestService {
             Ok(stored) => (stored.new, stored.timing),
             Err(SubmitError::Busy(cap)) => {
                 self.stats.busy.fetch_add(1, Ordering::Relaxed);
+                self.metrics.push_refused(PushRefusal::QueueFull);
                 return Err(Status::resource_exhausted(format!(
                     "the collector is busy ({cap} bytes of batches already waiting); nothing was stored, retry with backoff"
                 )));
             }
             Err(SubmitError::Closed) => {
+                self.metrics.push_refused(PushRefusal::ShuttingDown);
                 return Err(Status::unavailable(
                     "the collector is shutting down; nothing was stored, retry",
                 ));
             }
             Err(SubmitError::Store(failure)) => {
+                self.metrics.store_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics.push_refused(PushRefusal::StoreUnavailable);
                 self.health.call_failed(&failure).await;
                 return Err(crate::health::unavailable());
             }
@@ -262,6 +300,12 @@ impl Ingest for IngestService {
         self.stats
             .rejected
             .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+        let org = self.metrics.org(&caller.org.name);
+        org.accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+        org.duplicates
+            .fetch_add(duplicates as u64, Ordering::Relaxed);
+        org.rejected
+            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         let mut response = Response::new(PushResponse {
             accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
             duplicates: u32::try_from(duplicates).unwrap_or(u32::MAX),
@@ -271,6 +315,7 @@ impl Ingest for IngestService {
         if let Ok(value) = header.parse() {
             response.metadata_mut().insert(SERVER_TIMING, value);
         }
+        self.metrics.ack_latency.observe(started.elapsed());
         Ok(response)
     }
 }

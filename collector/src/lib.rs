@@ -8,8 +8,11 @@
 //! - [`updates`]: `Updates.Subscribe`/`Fetch` — bundles in chunks.
 //! - [`health`]: `grpc.health.v1` follows whether the store takes writes.
 //! - [`server`]: TLS, health, reflection, graceful shutdown.
+//! - [`http`]: the HTTP listener beside gRPC: dashboard, JSON API,
+//!   `/metrics` ([`metrics`] holds the counters), `/healthz`, `/readyz`.
 //! - [`logging`]: `tracing` events on stderr, filtered by `RUST_LOG`.
-//! - [`cli`]: `earlyexit-collector serve | org | token | bundle | bench`.
+//! - [`cli`]: `earlyexit-collector serve | org | token | bundle | runs | bench`
+//!   ([`runs_output`] prints `runs`).
 //! - [`bench`]: the load generator behind `earlyexit-collector bench`.
 
 #![forbid(unsafe_code)]
@@ -20,12 +23,15 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod health;
+pub mod http;
 pub mod ingest;
 pub mod limit;
 pub mod logging;
+pub mod metrics;
 pub mod private_file;
 pub mod quota;
 pub mod rescrub;
+pub mod runs_output;
 pub mod server;
 pub mod store;
 pub mod testing;

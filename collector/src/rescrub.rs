@@ -144,7 +144,10 @@ fn execution_fields(e: &mut Execution, f: &mut dyn FnMut(&mut String)) {
     ] {
         f(s);
     }
-    for s in [&mut e.program, &mut e.error_message].into_iter().flatten() {
+    for s in [&mut e.program, &mut e.error_message, &mut e.bundle_version]
+        .into_iter()
+        .flatten()
+    {
         f(s);
     }
 }

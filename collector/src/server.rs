@@ -1,6 +1,7 @@
 //! `serve`: binds, sets up TLS, wires the services (Ingest, Updates,
-//! `grpc.health.v1`, reflection) and runs until the shutdown future
-//! resolves.
+//! `grpc.health.v1`, reflection) and, with `http_listen`, the HTTP
+//! listener ([`crate::http`], same TLS files), and runs until the shutdown
+//! future resolves.
 //!
 //! Health (`grpc.health.v1`, for the whole server `""` and each service)
 //! follows the store ([`crate::health`]): NOT_SERVING while it cannot be
@@ -31,6 +32,7 @@ use crate::config::{ServeConfig, home};
 use crate::health::StoreHealth;
 use crate::ingest::{IngestService, IngestStats};
 use crate::limit::IngestLimitLayer;
+use crate::metrics::Metrics;
 use crate::store::{Store, redact_url};
 use crate::updates::UpdatesService;
 use crate::writer::Writer;
@@ -46,6 +48,10 @@ pub struct Running {
     pub stats: Arc<IngestStats>,
     /// Connection counters since start (see [`crate::connections`]).
     pub connections: Arc<crate::connections::ConnectionStats>,
+    /// The HTTP listener's address, when `http_listen` was set.
+    pub http_addr: Option<SocketAddr>,
+    /// Counters behind `/metrics`.
+    pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<()>>,
 }
@@ -73,6 +79,8 @@ pub async fn spawn(config: ServeConfig) -> Result<Running> {
     let scheme = bound.scheme;
     let stats = Arc::clone(&bound.stats);
     let connections = Arc::clone(&bound.connections);
+    let metrics = Arc::clone(&bound.metrics);
+    let http_addr = bound.http.as_ref().map(|h| h.addr);
     let task = tokio::spawn(bound.serve(async {
         let _ = stopped.await;
     }));
@@ -81,21 +89,38 @@ pub async fn spawn(config: ServeConfig) -> Result<Running> {
         scheme,
         stats,
         connections,
+        http_addr,
+        metrics,
         stop: Some(stop),
         task,
     })
 }
 
-/// Binds and serves until `shutdown` resolves. `on_bound` hears the URL
-/// once the port is open (the CLI prints it).
+/// Binds and serves until `shutdown` resolves. `on_bound` hears the gRPC
+/// URL and the HTTP one (with `http_listen`) once the ports are open (the
+/// CLI prints them).
 pub async fn run(
     config: ServeConfig,
-    on_bound: impl FnOnce(&str),
+    on_bound: impl FnOnce(&str, Option<&str>),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let bound = bind(config).await?;
-    on_bound(&format!("{}://{}", bound.scheme, bound.addr));
+    let http = bound
+        .http
+        .as_ref()
+        .map(|h| format!("{}://{}", bound.scheme, h.addr));
+    on_bound(
+        &format!("{}://{}", bound.scheme, bound.addr),
+        http.as_deref(),
+    );
     bound.serve(shutdown).await
+}
+
+/// The HTTP listener, bound.
+struct HttpBound {
+    listener: TcpListener,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A collector with its port open and store ready, not yet serving.
@@ -108,16 +133,46 @@ struct Bound {
     store: Store,
     stats: Arc<IngestStats>,
     connections: Arc<crate::connections::ConnectionStats>,
+    metrics: Arc<Metrics>,
+    http: Option<HttpBound>,
 }
 
 async fn bind(config: ServeConfig) -> Result<Bound> {
     config.validate()?;
     let store = Store::connect(&config.store).await?;
-    let tls = tls_config(&config)?;
+    let files = tls_files(&config)?;
+    let tls = files
+        .as_ref()
+        .map(|(cert, key)| tls_config(cert, key, config.client_ca.as_deref()))
+        .transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let http = match config.http_listen {
+        None => None,
+        Some(at) => {
+            let listener = crate::http::bind(at).await?;
+            let addr = listener.local_addr()?;
+            let tls = files
+                .as_ref()
+                .map(|(cert, key)| {
+                    crate::http::tls_acceptor(cert, key, config.client_ca.as_deref())
+                })
+                .transpose()?;
+            if tls.is_none() && !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "serving plaintext HTTP on an address that is not loopback: tokens and session cookies cross the network unencrypted; use TLS"
+                );
+            }
+            Some(HttpBound {
+                listener,
+                addr,
+                tls,
+            })
+        }
+    };
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             %addr,
@@ -144,6 +199,8 @@ async fn bind(config: ServeConfig) -> Result<Bound> {
         store,
         stats: Arc::new(IngestStats::default()),
         connections: Arc::new(crate::connections::ConnectionStats::default()),
+        metrics: Arc::new(Metrics::default()),
+        http,
     })
 }
 
@@ -157,6 +214,8 @@ impl Bound {
             store,
             stats,
             connections: connection_stats,
+            metrics,
+            http,
             ..
         } = self;
         let limits = config.limits.clone();
@@ -177,11 +236,34 @@ impl Bound {
             limits.group_commit_rows,
             Arc::clone(&health),
         );
+        // The HTTP side reads the queue's depth through a handle of its
+        // own; it ends before the writers are waited for (below).
+        let http_task = http.map(|h| {
+            let state = crate::http::AppState {
+                store: store.clone(),
+                health: Arc::clone(&health),
+                stats: Arc::clone(&stats),
+                metrics: Arc::clone(&metrics),
+                connections: Arc::clone(&connection_stats),
+                writer: writer.clone(),
+                sessions: Arc::new(crate::http::auth::Sessions::default()),
+                tls: h.tls.is_some(),
+            };
+            tracing::info!(addr = %h.addr, tls = h.tls.is_some(), "HTTP listening (dashboard, /api/v1, /metrics, /healthz, /readyz)");
+            tokio::spawn(crate::http::serve(
+                h.listener,
+                h.tls,
+                crate::http::router(state),
+                stop_watch.clone(),
+                config.shutdown_grace,
+            ))
+        });
         let ingest = IngestServer::new(IngestService::new(
             store.clone(),
             writer,
             limits.clone(),
             Arc::clone(&stats),
+            Arc::clone(&metrics),
             Arc::clone(&health),
         ))
         .max_decoding_message_size(limits.max_message_bytes);
@@ -190,6 +272,7 @@ impl Bound {
             config.bundle_poll,
             stop_watch.clone(),
             Arc::clone(&health),
+            Arc::clone(&metrics),
         ));
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(earlyexit_proto::FILE_DESCRIPTOR_SET)
@@ -259,9 +342,20 @@ impl Bound {
         };
         summary.abort();
         watch_store.abort();
-        // Dropping the server drops the last writer handles; the writer
-        // tasks commit what is queued and end.
+        // Dropping the server drops its writer handles, and the HTTP side
+        // (stopped with the rest, bounded by its own grace) the last one;
+        // the writer tasks commit what is queued and end.
         drop(serving);
+        if let Some(task) = http_task {
+            match tokio::time::timeout(grace + grace, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(error = %format!("{e:#}"), "the HTTP listener failed")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP listener panicked"),
+                Err(_) => tracing::warn!("the HTTP listener did not stop in time"),
+            }
+        }
         let writers_done = async { while writers.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, writers_done).await.is_err() {
             tracing::warn!(
@@ -334,25 +428,31 @@ async fn log_summaries(
     }
 }
 
-/// TLS settings: the given files, a self-signed certificate made (once) in
-/// the collector's home when none are given, or none with `--insecure`.
-fn tls_config(config: &ServeConfig) -> Result<Option<ServerTlsConfig>> {
+/// The TLS certificate and key files: the given ones, a self-signed
+/// certificate made (once) in the collector's home when none are given,
+/// or none with `--insecure`. gRPC and HTTP serve the same.
+fn tls_files(config: &ServeConfig) -> Result<Option<(PathBuf, PathBuf)>> {
     if config.insecure {
         return Ok(None);
     }
-    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+    Ok(Some(match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => self_signed(
             &config.tls_dir.clone().unwrap_or_else(|| home().join("tls")),
             &config.tls_names,
         )?,
-    };
-    let identity = Identity::from_pem(read(&cert)?, read(&key)?);
+    }))
+}
+
+/// gRPC's TLS settings for `cert`/`key`, requiring client certificates
+/// signed by `client_ca` when given.
+fn tls_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<ServerTlsConfig> {
+    let identity = Identity::from_pem(read(cert)?, read(key)?);
     let mut tls = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &config.client_ca {
+    if let Some(ca) = client_ca {
         tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
     }
-    Ok(Some(tls))
+    Ok(tls)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

@@ -42,23 +42,26 @@ pub struct UpdatesService {
     poll: Duration,
     shutdown: watch::Receiver<bool>,
     health: Arc<StoreHealth>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl UpdatesService {
     /// A service reading bundles from `store`; subscriptions poll every
     /// `poll` and end when `shutdown` turns true; store failures are told
-    /// to `health`.
+    /// to `health`; open subscriptions are counted in `metrics`.
     pub fn new(
         store: Store,
         poll: Duration,
         shutdown: watch::Receiver<bool>,
         health: Arc<StoreHealth>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         UpdatesService {
             store,
             poll,
             shutdown,
             health,
+            metrics,
         }
     }
 
@@ -89,7 +92,10 @@ impl UpdatesService {
             }
         };
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let subscribed = follow.then(|| self.metrics.subscription());
         tokio::spawn(async move {
+            // Counted while the stream is open.
+            let _subscribed = subscribed;
             if !send_bundles(&tx, first, &mut have).await || !follow {
                 return;
             }

@@ -196,6 +196,16 @@ impl Writer {
     pub fn queued_bytes(&self) -> usize {
         self.capacity - self.inflight.available_permits()
     }
+
+    /// Batches waiting in the queue (not yet taken into a transaction).
+    pub fn queued_batches(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// The queue's bound, bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
 }
 
 async fn write_loop(

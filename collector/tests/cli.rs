@@ -414,3 +414,117 @@ fn bundles_are_checked_on_publish_then_listed_shown_and_retired() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn runs_reads_stored_runs_back_in_every_format_and_viewer_tokens_are_listed() {
+    use earlyexit_collector::store::{QueryColumns, RecordRow, Store, now_ms};
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        admin(home.path(), &["org", "create", "acme"])
+            .status
+            .success()
+    );
+    let out = admin(
+        home.path(),
+        &[
+            "token",
+            "create",
+            "--org",
+            "acme",
+            "--viewer",
+            "--agent-name",
+            "ops",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).trim().starts_with("eec_"));
+    assert!(
+        text(&out.stderr).contains("viewer token"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = text(&admin(home.path(), &["token", "list"]).stdout);
+    let row = list.lines().nth(1).unwrap();
+    assert!(row.contains("ops") && row.contains("viewer"), "{list}");
+
+    // Two runs stored as ingest stores them, one of them old.
+    let url = format!("sqlite://{}", home.path().join("collector.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::connect(&url).await.unwrap();
+        let org = store.org("acme").await.unwrap();
+        let row = |id: &str, started: i64, program: &str| RecordRow {
+            org_id: org.id,
+            agent_id: "ci-1".into(),
+            execution_id: id.into(),
+            started_at_ms: started,
+            received_at_ms: started,
+            exit_reason: "match".into(),
+            command_category: "test".into(),
+            telemetry_level: "anonymous".into(),
+            scrub_hits: 0,
+            body: vec![0],
+            query: QueryColumns {
+                program: Some(program.into()),
+                runtime_s: Some(4.5),
+                match_count: Some(1),
+                ..QueryColumns::default()
+            },
+        };
+        let now = now_ms();
+        store
+            .insert_records(vec![
+                row("new", now - 60_000, "cargo"),
+                row("old", now - 10 * 86_400_000, "pytest"),
+            ])
+            .await
+            .unwrap();
+        store.close().await;
+    });
+
+    let csv = admin(home.path(), &["runs", "--org", "acme", "--format", "csv"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let csv = text(&csv.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "header and the run of the last 7 days: {csv}"
+    );
+    assert!(lines[0].starts_with("org,agent_id,execution_id,started_at_ms"));
+    assert!(lines[1].starts_with("acme,ci-1,new,"), "{csv}");
+    assert!(lines[1].contains(",cargo,test,"), "{csv}");
+
+    let jsonl = admin(
+        home.path(),
+        &["runs", "--since", "30d", "--format", "jsonl"],
+    );
+    let jsonl = text(&jsonl.stdout);
+    let ids: Vec<String> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["execution_id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"new\"", "\"old\""], "newest first");
+
+    let table = text(&admin(home.path(), &["runs", "--since", "30d"]).stdout);
+    assert!(table.starts_with("STARTED"), "{table}");
+    assert!(
+        table.contains("pytest") && table.contains("4.5s"),
+        "{table}"
+    );
+
+    let bad = admin(home.path(), &["runs", "--since", "soon"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("since 'soon' is not a duration"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = admin(home.path(), &["runs", "--org", "nope"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("no org named 'nope'"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use earlyexit_collector::store::{Backend, RecordRow, Store};
+use earlyexit_collector::store::{Backend, QueryColumns, RecordRow, Store};
 use earlyexit_collector::testing::TestDb;
 
 fn row(org_id: i64, agent: &str, execution: &str) -> RecordRow {
@@ -20,6 +20,7 @@ fn row(org_id: i64, agent: &str, execution: &str) -> RecordRow {
         telemetry_level: "anonymous".into(),
         scrub_hits: 0,
         body: format!("body of {execution}").into_bytes(),
+        query: QueryColumns::default(),
     }
 }
 

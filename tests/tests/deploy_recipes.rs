@@ -45,11 +45,6 @@ enum Missing {
 /// What `deploy/` references before it exists. Printed by every run.
 const PENDING: &[Pending] = &[
     Pending {
-        binary: "earlyexit-collector",
-        what: Missing::Flag("--http-listen"),
-        why: "the collector's HTTP listener (/healthz, /readyz, dashboard), issue 13, a parallel change",
-    },
-    Pending {
         binary: "earlyexit-aggregator",
         what: Missing::Subcommand("once"),
         why: "the aggregator's fleet service (one learning cycle against the collector)",

@@ -118,6 +118,8 @@ fn to_proto(run: &RunRecord) -> v1::RunRecord {
             disk_free_mb: e.disk_free_mb,
             telemetry_level: e.telemetry_level.clone(),
             earlyexit_version: e.earlyexit_version.clone(),
+            // Runs do not record which bundles they used yet.
+            bundle_version: None,
         }),
         matches: run
             .matches

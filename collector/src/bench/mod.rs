@@ -16,6 +16,9 @@
 //!    `--overload-secs`; counts RESOURCE_EXHAUSTED refusals; the
 //!    collector's peak RSS (VmHWM) is read at the end.
 //!
+//! `bench-dashboard` ([`run_dashboard`]) measures the dashboard and API
+//! over a filled store instead.
+//!
 //! The collector runs as a child process (`earlyexit-collector serve
 //! --insecure` on 127.0.0.1:0) so its memory is measured alone.
 //!
@@ -28,12 +31,14 @@
 //! ([`summary::PushTime`]).
 
 mod collector;
+mod dashboard;
 mod grpc;
 mod machine;
 mod phases;
 mod records;
 mod summary;
 
+pub use dashboard::{DashboardOptions, run as run_dashboard};
 pub use records::sample_record;
 
 use std::time::{Duration, Instant};

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use super::grpc::Pusher;
 use super::records::{encode_batches, sample_record};
 use super::summary::{PushTime, quantile};
-use crate::store::{RecordRow, Store, now_ms};
+use crate::store::{QueryColumns, RecordRow, Store, now_ms};
 
 /// Agents whose records each phase sends, so the phases of a round never
 /// send the same key twice (every row the collector writes is new).
@@ -54,6 +54,7 @@ pub async fn ceiling(url: &str, records: usize, batch: usize) -> Result<f64> {
                     command_category: e.command_category.clone(),
                     telemetry_level: e.telemetry_level.clone(),
                     scrub_hits: 0,
+                    query: QueryColumns::of(e),
                     body: r.encode_to_vec(),
                 }
             })

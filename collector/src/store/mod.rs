@@ -26,7 +26,11 @@ use sqlx::sqlite::{
 
 pub use bundles::BundleInfo;
 pub use error::StoreError;
-pub use records::{RecordRow, RecordWriter};
+pub use fleet::{
+    AgentSeen, BundleUse, CommandOrder, CommandStats, FAILED_SQL, ReasonCount, RunFilter,
+    StoredRun, Summary, TimeSaved,
+};
+pub use records::{QueryColumns, RecordRow, RecordWriter};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -110,6 +114,35 @@ pub struct Caller {
     pub token_id: String,
     /// The agent name the token was created for, if any.
     pub agent_name: Option<String>,
+    /// What the token may do.
+    pub kind: TokenKind,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An agent's: push and subscribe over gRPC, read the HTTP API.
+    Agent,
+    /// Read-only: the dashboard and the HTTP API; refused by gRPC.
+    Viewer,
+}
+
+impl TokenKind {
+    /// The `tokens.kind` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Agent => "agent",
+            TokenKind::Viewer => "viewer",
+        }
+    }
+
+    fn parse(s: &str) -> TokenKind {
+        if s == "viewer" {
+            TokenKind::Viewer
+        } else {
+            TokenKind::Agent
+        }
+    }
 }
 
 /// A token just created: the plaintext is returned here and never again.
@@ -130,6 +163,8 @@ pub struct TokenInfo {
     pub org: String,
     /// Agent name given at creation.
     pub agent_name: Option<String>,
+    /// `agent` or `viewer`.
+    pub kind: String,
     /// Creation time, milliseconds since the epoch.
     pub created_at_ms: i64,
     /// Revocation time, if revoked.
@@ -160,8 +195,9 @@ macro_rules! on_pool {
     };
 }
 
-// After the macro: it uses `on_pool!`.
+// After the macro: they use `on_pool!`.
 mod bundles;
+mod fleet;
 
 /// A connection pool to the collector's database.
 #[derive(Debug, Clone)]
@@ -355,12 +391,33 @@ impl Store {
         org: &str,
         agent_name: Option<&str>,
     ) -> Result<NewToken, StoreError> {
+        self.create_token_of(org, agent_name, TokenKind::Agent)
+            .await
+    }
+
+    /// Creates a read-only viewer token for `org` (the dashboard, the HTTP
+    /// API); `label` is shown in `token list`.
+    pub async fn create_viewer_token(
+        &self,
+        org: &str,
+        label: Option<&str>,
+    ) -> Result<NewToken, StoreError> {
+        self.create_token_of(org, label, TokenKind::Viewer).await
+    }
+
+    /// Creates a token of `kind` for `org`.
+    pub async fn create_token_of(
+        &self,
+        org: &str,
+        agent_name: Option<&str>,
+        kind: TokenKind,
+    ) -> Result<NewToken, StoreError> {
         let org = self.org(org).await?;
         let secret = random_hex(32)?;
         let token = format!("{TOKEN_PREFIX}{secret}");
         let token_id = format!("tok_{}", &random_hex(6)?);
-        let sql = "INSERT INTO tokens (hash, token_id, org_id, agent_name, created_at_ms) \
-                   VALUES ($1, $2, $3, $4, $5)";
+        let sql = "INSERT INTO tokens (hash, token_id, org_id, agent_name, created_at_ms, kind) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
         let hash = sha256_hex(token.as_bytes());
         let now = now_ms();
         on_pool!(self, |p| sqlx::query(sql)
@@ -369,6 +426,7 @@ impl Store {
             .bind(org.id)
             .bind(agent_name)
             .bind(now)
+            .bind(kind.as_str())
             .execute(p)
             .await
             .map(|_| ()))?;
@@ -407,19 +465,20 @@ impl Store {
     pub async fn list_tokens(&self, org: Option<&str>) -> Result<Vec<TokenInfo>, StoreError> {
         // The cast gives PostgreSQL the parameter's type when it is NULL;
         // SQLite accepts it too.
-        let sql = "SELECT t.token_id, o.name, t.agent_name, t.created_at_ms, t.revoked_at_ms \
+        let sql = "SELECT t.token_id, o.name, t.agent_name, t.kind, t.created_at_ms, t.revoked_at_ms \
                    FROM tokens t JOIN orgs o ON o.id = t.org_id \
                    WHERE (CAST($1 AS TEXT) IS NULL OR o.name = $1) \
                    ORDER BY t.created_at_ms, t.token_id";
-        type Row = (String, String, Option<String>, i64, Option<i64>);
+        type Row = (String, String, Option<String>, String, i64, Option<i64>);
         let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(sql).bind(org).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
             .map(
-                |(token_id, org, agent_name, created_at_ms, revoked_at_ms)| TokenInfo {
+                |(token_id, org, agent_name, kind, created_at_ms, revoked_at_ms)| TokenInfo {
                     token_id,
                     org,
                     agent_name,
+                    kind,
                     created_at_ms,
                     revoked_at_ms,
                 },
@@ -430,20 +489,52 @@ impl Store {
     /// The caller a token stands for, or `None` when it is unknown or
     /// revoked. Compares hashes only.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError> {
-        let sql = "SELECT o.id, o.name, t.token_id, t.agent_name \
+        self.authenticate_hash(&sha256_hex(token.as_bytes())).await
+    }
+
+    /// [`Store::authenticate`] for a token known by its SHA-256 (hex): what
+    /// a browser session keeps instead of the token.
+    pub async fn authenticate_hash(&self, hash: &str) -> Result<Option<Caller>, StoreError> {
+        let sql = "SELECT o.id, o.name, t.token_id, t.agent_name, t.kind \
                    FROM tokens t JOIN orgs o ON o.id = t.org_id \
                    WHERE t.hash = $1 AND t.revoked_at_ms IS NULL";
-        let hash = sha256_hex(token.as_bytes());
-        type Row = (i64, String, String, Option<String>);
+        type Row = (i64, String, String, Option<String>, String);
         let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(sql)
-            .bind(&hash)
+            .bind(hash)
             .fetch_optional(p)
             .await)?;
-        Ok(row.map(|(id, name, token_id, agent_name)| Caller {
+        Ok(row.map(|(id, name, token_id, agent_name, kind)| Caller {
             org: Org { id, name },
             token_id,
             agent_name,
+            kind: TokenKind::parse(&kind),
         }))
+    }
+
+    /// Whether the store answers and holds every migration this build
+    /// knows (`/readyz`); the reason when not.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let want = match self {
+            Store::Sqlite(_) => SQLITE_MIGRATOR.iter().map(|m| m.version).max(),
+            Store::Postgres(_) => POSTGRES_MIGRATOR.iter().map(|m| m.version).max(),
+        }
+        .unwrap_or(0);
+        let sql = "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM _sqlx_migrations \
+                   WHERE success";
+        let have: Result<i64, sqlx::Error> =
+            on_pool!(self, |p| sqlx::query_scalar(sql).fetch_one(p).await);
+        match have {
+            Ok(have) if have >= want => Ok(()),
+            Ok(have) => Err(format!(
+                "the store is at migration {have}, this collector needs {want}: restart it to migrate, or check the log for why migrating failed"
+            )),
+            Err(e) => {
+                // The error may name tables or paths: the log gets it, the
+                // unauthenticated caller does not.
+                tracing::warn!(error = %e, "readiness check: the store does not answer");
+                Err("the store does not answer (the collector's log says why)".to_owned())
+            }
+        }
     }
 
     /// Records stored for an org.

@@ -54,7 +54,7 @@ use super::{SQLITE_CHECKPOINT_BYTES, SQLITE_CHECKPOINT_LIMIT_BYTES, Store, Store
 /// [`RECORD_COLUMNS`]. What is left over is cut into power-of-two
 /// statements, so only ten shapes exist and all stay prepared.
 const ROWS_PER_STATEMENT: usize = 500;
-const RECORD_COLUMNS: usize = 10;
+const RECORD_COLUMNS: usize = 19;
 const _: () = assert!(ROWS_PER_STATEMENT * RECORD_COLUMNS < 32_766);
 
 /// One record ready to store: key, a few columns to query by, and the
@@ -81,6 +81,64 @@ pub struct RecordRow {
     pub scrub_hits: i32,
     /// The encoded `earlyexit.v1.RunRecord`.
     pub body: Vec<u8>,
+    /// The columns operators query by (migration 0004).
+    pub query: QueryColumns,
+}
+
+/// The query columns of a record (migration 0004), taken from its decoded
+/// `Execution`; see docs/OPERATIONS.md for what each means. `None` is
+/// NULL: a field the record does not carry (an empty string, an unset
+/// optional).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryColumns {
+    /// The program's name (never the full command line).
+    pub program: Option<String>,
+    /// Detected project type.
+    pub project_type: Option<String>,
+    /// The child's own exit code.
+    pub child_exit_code: Option<i64>,
+    /// Wall-clock seconds.
+    pub runtime_s: Option<f64>,
+    /// Seconds to the first match.
+    pub first_match_s: Option<f64>,
+    /// Matching lines.
+    pub match_count: Option<i64>,
+    /// Output bytes read.
+    pub bytes: Option<i64>,
+    /// Bundles the run used (`patterns:7,models:3`).
+    pub bundle_version: Option<String>,
+    /// The agent's earlyexit version.
+    pub agent_version: Option<String>,
+}
+
+impl QueryColumns {
+    /// The columns of `e`.
+    pub fn of(e: &earlyexit_proto::v1::Execution) -> QueryColumns {
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        QueryColumns {
+            program: e.program.as_deref().and_then(text),
+            project_type: text(&e.project_type),
+            child_exit_code: e.child_exit_code,
+            runtime_s: Some(e.total_runtime),
+            first_match_s: e.time_to_first_match,
+            match_count: Some(e.match_count),
+            bytes: Some(e.bytes_processed),
+            bundle_version: e.bundle_version.as_deref().and_then(text),
+            agent_version: text(&e.earlyexit_version),
+        }
+    }
+
+    fn text_bytes(&self) -> usize {
+        [
+            &self.program,
+            &self.project_type,
+            &self.bundle_version,
+            &self.agent_version,
+        ]
+        .iter()
+        .map(|s| s.as_ref().map_or(0, String::len))
+        .sum()
+    }
 }
 
 /// A record's key: (org, agent, execution).
@@ -95,7 +153,8 @@ impl RecordRow {
             + self.exit_reason.len()
             + self.command_category.len()
             + self.telemetry_level.len()
-            + 3 * std::mem::size_of::<i64>()
+            + self.query.text_bytes()
+            + 8 * std::mem::size_of::<i64>()
     }
 
     fn key(&self) -> Key {
@@ -291,7 +350,17 @@ fn bind_row(args: &mut SqliteArguments, r: RecordRow) -> Result<(), sqlx::error:
     args.add(r.command_category)?;
     args.add(r.telemetry_level)?;
     args.add(r.scrub_hits)?;
-    args.add(r.body)
+    args.add(r.body)?;
+    let q = r.query;
+    args.add(q.program)?;
+    args.add(q.project_type)?;
+    args.add(q.child_exit_code)?;
+    args.add(q.runtime_s)?;
+    args.add(q.first_match_s)?;
+    args.add(q.match_count)?;
+    args.add(q.bytes)?;
+    args.add(q.bundle_version)?;
+    args.add(q.agent_version)
 }
 
 /// Rows per statement for `total` rows: full statements of
@@ -331,7 +400,7 @@ fn insert_sql(rows: usize, returning: bool) -> &'static str {
                 let sql = format!(
                     "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
                      received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, \
-                     body) VALUES {values} ON CONFLICT (org_id, agent_id, execution_id) \
+                     body, {QUERY_COLUMNS}) VALUES {values} ON CONFLICT (org_id, agent_id, execution_id) \
                      DO NOTHING{tail}"
                 );
                 shapes.push((n, returning, sql));
@@ -346,32 +415,66 @@ fn insert_sql(rows: usize, returning: bool) -> &'static str {
         .expect("statement_sizes makes only these sizes")
 }
 
+/// The query columns (migration 0004), in the order they are bound.
+const QUERY_COLUMNS: &str = "program, project_type, child_exit_code, runtime_s, first_match_s, \
+     match_count, bytes, bundle_version, agent_version";
+
 async fn insert_postgres(pool: &PgPool, rows: &[RecordRow]) -> Result<Vec<bool>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
+             received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, body, \
+             {QUERY_COLUMNS}) \
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
+             $6::text[], $7::text[], $8::text[], $9::int4[], $10::bytea[], \
+             $11::text[], $12::text[], $13::int8[], $14::float8[], $15::float8[], \
+             $16::int8[], $17::int8[], $18::text[], $19::text[]) \
+             ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
+             RETURNING org_id, agent_id, execution_id"
+        )
+    });
     let col = |f: fn(&RecordRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let returned: Vec<(i64, String, String)> = sqlx::query_as(
-        "INSERT INTO records (org_id, agent_id, execution_id, started_at_ms, \
-         received_at_ms, exit_reason, command_category, telemetry_level, scrub_hits, body) \
-         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
-         $6::text[], $7::text[], $8::text[], $9::int4[], $10::bytea[]) \
-         ON CONFLICT (org_id, agent_id, execution_id) DO NOTHING \
-         RETURNING org_id, agent_id, execution_id",
-    )
-    .bind(rows.iter().map(|r| r.org_id).collect::<Vec<i64>>())
-    .bind(col(|r| &r.agent_id))
-    .bind(col(|r| &r.execution_id))
-    .bind(rows.iter().map(|r| r.started_at_ms).collect::<Vec<i64>>())
-    .bind(rows.iter().map(|r| r.received_at_ms).collect::<Vec<i64>>())
-    .bind(col(|r| &r.exit_reason))
-    .bind(col(|r| &r.command_category))
-    .bind(col(|r| &r.telemetry_level))
-    .bind(rows.iter().map(|r| r.scrub_hits).collect::<Vec<i32>>())
-    .bind(
+    let text = |f: fn(&QueryColumns) -> &Option<String>| {
         rows.iter()
-            .map(|r| r.body.as_slice())
-            .collect::<Vec<&[u8]>>(),
-    )
-    .fetch_all(pool)
-    .await?;
+            .map(|r| f(&r.query).as_deref())
+            .collect::<Vec<Option<&str>>>()
+    };
+    let int = |f: fn(&QueryColumns) -> Option<i64>| {
+        rows.iter()
+            .map(|r| f(&r.query))
+            .collect::<Vec<Option<i64>>>()
+    };
+    let float = |f: fn(&QueryColumns) -> Option<f64>| {
+        rows.iter()
+            .map(|r| f(&r.query))
+            .collect::<Vec<Option<f64>>>()
+    };
+    let returned: Vec<(i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(rows.iter().map(|r| r.org_id).collect::<Vec<i64>>())
+        .bind(col(|r| &r.agent_id))
+        .bind(col(|r| &r.execution_id))
+        .bind(rows.iter().map(|r| r.started_at_ms).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|r| r.received_at_ms).collect::<Vec<i64>>())
+        .bind(col(|r| &r.exit_reason))
+        .bind(col(|r| &r.command_category))
+        .bind(col(|r| &r.telemetry_level))
+        .bind(rows.iter().map(|r| r.scrub_hits).collect::<Vec<i32>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.body.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .bind(text(|q| &q.program))
+        .bind(text(|q| &q.project_type))
+        .bind(int(|q| q.child_exit_code))
+        .bind(float(|q| q.runtime_s))
+        .bind(float(|q| q.first_match_s))
+        .bind(int(|q| q.match_count))
+        .bind(int(|q| q.bytes))
+        .bind(text(|q| &q.bundle_version))
+        .bind(text(|q| &q.agent_version))
+        .fetch_all(pool)
+        .await?;
     let mut new: HashSet<Key> = returned
         .into_iter()
         .map(|(org, agent, execution)| (org, agent.into(), execution.into()))

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use earlyexit_collector::config::ServeConfig;
 use earlyexit_collector::server::{self, Running};
 use earlyexit_collector::store::{Org, Store};
