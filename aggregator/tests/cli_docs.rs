@@ -17,7 +17,7 @@ fn completions_and_man_name_the_subcommands_and_flags() {
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
-        for word in ["triage", "train-triage", "eval", "min-score"] {
+        for word in ["triage", "train-default", "train-classifier", "eval", "min-score"] {
             assert!(text.contains(word), "{shell:?} completion lacks {word}");
         }
     }
@@ -32,7 +32,7 @@ fn completions_and_man_name_the_subcommands_and_flags() {
     )
     .unwrap();
     let top = std::fs::read_to_string(dir.path().join("earlyexit-aggregator.1")).unwrap();
-    assert!(top.contains("train\\-triage"), "{top}");
+    assert!(top.contains("train\\-default"), "{top}");
     let eval = std::fs::read_to_string(dir.path().join("earlyexit-aggregator-eval.1")).unwrap();
     assert!(eval.contains("cidiff"), "{eval}");
 }
