@@ -100,6 +100,14 @@ async fn store_failed(state: &AppState, e: StoreError) -> Response {
     )
 }
 
+/// The rows as JSON, or the store's failure as 503 (counted by health).
+async fn reply<T: serde::Serialize>(state: &AppState, rows: Result<T, StoreError>) -> Response {
+    match rows {
+        Ok(rows) => json(&rows),
+        Err(e) => store_failed(state, e).await,
+    }
+}
+
 macro_rules! window_or_400 {
     ($q:expr) => {
         match parse_window($q.as_deref()) {
@@ -153,10 +161,7 @@ pub async fn runs(
         since_ms: Some(w.since_ms),
         limit: w.limit,
     };
-    match state.store.runs(&filter).await {
-        Ok(rows) => json(&rows),
-        Err(e) => store_failed(&state, e).await,
-    }
+    reply(&state, state.store.runs(&filter).await).await
 }
 
 /// `GET /api/v1/runs-over-time`: runs per hour or day and exit reason.
@@ -184,14 +189,14 @@ pub async fn slowest(
     RawQuery(q): RawQuery,
 ) -> Response {
     let w = window_or_400!(q);
-    match state
-        .store
-        .commands(caller.org.id, w.since_ms, CommandOrder::Slowest, w.limit)
-        .await
-    {
-        Ok(rows) => json(&rows),
-        Err(e) => store_failed(&state, e).await,
-    }
+    reply(
+        &state,
+        state
+            .store
+            .commands(caller.org.id, w.since_ms, CommandOrder::Slowest, w.limit)
+            .await,
+    )
+    .await
 }
 
 /// `GET /api/v1/commands/failing`.
@@ -201,19 +206,19 @@ pub async fn failing(
     RawQuery(q): RawQuery,
 ) -> Response {
     let w = window_or_400!(q);
-    match state
-        .store
-        .commands(
-            caller.org.id,
-            w.since_ms,
-            CommandOrder::MostFailing,
-            w.limit,
-        )
-        .await
-    {
-        Ok(rows) => json(&rows),
-        Err(e) => store_failed(&state, e).await,
-    }
+    reply(
+        &state,
+        state
+            .store
+            .commands(
+                caller.org.id,
+                w.since_ms,
+                CommandOrder::MostFailing,
+                w.limit,
+            )
+            .await,
+    )
+    .await
 }
 
 /// `GET /api/v1/time-saved`.
@@ -223,14 +228,14 @@ pub async fn time_saved(
     RawQuery(q): RawQuery,
 ) -> Response {
     let w = window_or_400!(q);
-    match state
-        .store
-        .time_saved(caller.org.id, w.since_ms, w.limit)
-        .await
-    {
-        Ok(rows) => json(&rows),
-        Err(e) => store_failed(&state, e).await,
-    }
+    reply(
+        &state,
+        state
+            .store
+            .time_saved(caller.org.id, w.since_ms, w.limit)
+            .await,
+    )
+    .await
 }
 
 /// `GET /api/v1/agents`.
@@ -240,14 +245,14 @@ pub async fn agents(
     RawQuery(q): RawQuery,
 ) -> Response {
     let w = window_or_400!(q);
-    match state
-        .store
-        .agents_seen(caller.org.id, w.since_ms, w.limit)
-        .await
-    {
-        Ok(rows) => json(&rows),
-        Err(e) => store_failed(&state, e).await,
-    }
+    reply(
+        &state,
+        state
+            .store
+            .agents_seen(caller.org.id, w.since_ms, w.limit)
+            .await,
+    )
+    .await
 }
 
 /// `GET /api/v1/bundles`: published bundles and the versions runs name.
