@@ -17,7 +17,10 @@ fn main() {
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-env-changed=EARLYEXIT_NO_RELR");
     let target = std::env::var("TARGET").unwrap_or_default();
-    if target.ends_with("-linux-gnu") && std::env::var_os("EARLYEXIT_NO_RELR").is_none() && relr_works() {
+    if target.ends_with("-linux-gnu")
+        && std::env::var_os("EARLYEXIT_NO_RELR").is_none()
+        && relr_works()
+    {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }

@@ -17,7 +17,13 @@ fn completions_and_man_name_the_subcommands_and_flags() {
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
-        for word in ["triage", "train-default", "train-classifier", "eval", "min-score"] {
+        for word in [
+            "triage",
+            "train-default",
+            "train-classifier",
+            "eval",
+            "min-score",
+        ] {
             assert!(text.contains(word), "{shell:?} completion lacks {word}");
         }
     }
